@@ -1,0 +1,27 @@
+# Two entry points for a new user: `make demo` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m lia_dask.demo --out demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -ra -m ""
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache
