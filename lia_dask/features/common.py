@@ -1,0 +1,409 @@
+"""Shared numba building blocks for the feature kernels (spec ``FEATURES.md`` §1.7).
+
+Every function here is compiled with :data:`KERNEL_OPTIONS`
+(``numba.njit(cache=True, nogil=True, error_model="numpy")``). Kernel authors: use the
+:func:`kernel` decorator (same options) for every ``f_<name>``. ``error_model="numpy"`` matters:
+with numba's default ("python") a float division by zero *raises* ``ZeroDivisionError``
+instead of giving ±inf/NaN as NumPy (and so the reference) does.
+
+Conventions
+-----------
+* ``x``, ``s`` (sigma), ``t`` are contiguous float64 1-D arrays of one lightcurve; ``order`` is
+  the int64 ascending sort permutation of ``x`` from ``numpy.argsort(x)`` (default kind; §1.9.1).
+* Sums are sequential (spec §1.9.3: agrees with NumPy's pairwise sums to ~1e-16 relative).
+* Nothing here raises on empty input: functions return NaN (or 0 / empty where stated).
+
+Function index (name -> what it returns)
+----------------------------------------
+Weights and moments
+    ``safe_weights(s) -> w``                      w_i = 1/s_i² if s_i finite and > 0 else 0
+    ``wsum(w) -> S_w``                            plain sequential sum
+    ``weighted_mean_var(x, w) -> (mu_w, v_w, S_w)``  population weighted moments (NaN if S_w = 0)
+    ``mean(x)``, ``var0(x)``, ``std0(x)``, ``std1(x)``  NumPy conventions (NaN where NumPy gives NaN)
+Order statistics (NumPy conventions)
+    ``take_sorted(x, order) -> xs``               x[order] (copy)
+    ``median_sorted(xs)``                          ``np.median`` of a sorted array (NaN if empty)
+    ``percentile_sorted(xs, p)``                   ``np.percentile(x, p)`` linear, numpy lerp (NaN if empty)
+    ``quantile_sorted(xs, q)``                     ``np.quantile(x, q)``
+    ``median(x)``                                  median of an unsorted array (sorts a copy; tie-free)
+Weighted percentiles (§1.7 WP / WM / WS)
+    ``wp_cumulative(x, w, order) -> (xs, ws, C, S_w)``  sorted values, weights, cumulative C_k
+    ``np_interp(q, C, y) -> float``                 numpy.interp(q, C, y) exactly (NaN-retry rule)
+    ``weighted_percentile(x, w, order, q)``        WP(q) (NaN if n = 0 or S_w = 0)
+    ``weighted_median(x, w, order)``               WM = WP(0.5)
+    ``step_percentile(xs, ws, p)``                 WS(p) on sorted values / weights
+Runs, correlation, gradients
+    ``longest_run(flags) -> int``                  longest block of True
+    ``count_clusters(flags, minlen) -> int``        maximal True blocks of length >= minlen
+    ``pearson(a, b) -> float``                     numpy ``corrcoef`` r (NaN on zero variance)
+    ``gradient_unit(y) -> g``                      ``np.gradient(y)`` (unit spacing)
+    ``gradient_coords(y, t) -> g``                 ``np.gradient(y, t)`` (uniform / non-uniform rule)
+    ``lerp(a, b, g)``                              NumPy's ``_lerp``
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+#: options every feature kernel and helper is compiled with
+KERNEL_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+
+
+def kernel(func):
+    """Decorator for feature kernels: ``numba.njit(**KERNEL_OPTIONS)``."""
+    return numba.njit(**KERNEL_OPTIONS)(func)
+
+
+# ------------------------------------------------------------------ weights and moments
+@kernel
+def safe_weights(s):
+    """Safe inverse-variance weights, shape (n,): ``1/s²`` (square first) for finite s > 0, else 0."""
+    n = s.shape[0]
+    w = np.empty(n, np.float64)
+    for i in range(n):
+        si = s[i]
+        if np.isfinite(si) and si > 0.0:
+            w[i] = 1.0 / (si * si)
+        else:
+            w[i] = 0.0
+    return w
+
+
+@kernel
+def wsum(w):
+    """Sequential sum of ``w``."""
+    acc = 0.0
+    for i in range(w.shape[0]):
+        acc += w[i]
+    return acc
+
+
+@kernel
+def weighted_mean_var(x, w):
+    """(μ_w, v_w, S_w): ``Σwx/S_w`` and the population ``Σw(x-μ)²/S_w``; μ, v NaN if S_w == 0."""
+    n = x.shape[0]
+    sw = 0.0
+    swx = 0.0
+    for i in range(n):
+        sw += w[i]
+        swx += w[i] * x[i]
+    if sw == 0.0:
+        return np.nan, np.nan, sw
+    mu = swx / sw
+    acc = 0.0
+    for i in range(n):
+        d = x[i] - mu
+        acc += w[i] * (d * d)
+    return mu, acc / sw, sw
+
+
+@kernel
+def mean(x):
+    """Arithmetic mean; NaN for empty input."""
+    n = x.shape[0]
+    if n == 0:
+        return np.nan
+    acc = 0.0
+    for i in range(n):
+        acc += x[i]
+    return acc / n
+
+
+@kernel
+def _var(x, ddof):
+    n = x.shape[0]
+    if n - ddof <= 0:
+        return np.nan
+    mu = mean(x)
+    acc = 0.0
+    for i in range(n):
+        d = x[i] - mu
+        acc += d * d
+    return acc / (n - ddof)
+
+
+@kernel
+def var0(x):
+    """Population variance (ddof = 0); NaN for empty input."""
+    return _var(x, 0)
+
+
+@kernel
+def std0(x):
+    """Population standard deviation (ddof = 0); NaN for empty input."""
+    return np.sqrt(_var(x, 0))
+
+
+@kernel
+def std1(x):
+    """Sample standard deviation (ddof = 1); NaN for n < 2."""
+    return np.sqrt(_var(x, 1))
+
+
+# ------------------------------------------------------------------ order statistics
+@kernel
+def take_sorted(x, order):
+    """``x[order]`` as a new array."""
+    n = order.shape[0]
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        out[i] = x[order[i]]
+    return out
+
+
+@kernel
+def lerp(a, b, g):
+    """NumPy's ``_lerp``: ``a + (b-a)·g`` for g < 0.5, else ``b - (b-a)·(1-g)``."""
+    d = b - a
+    if g >= 0.5:
+        return b - d * (1.0 - g)
+    return a + d * g
+
+
+@kernel
+def quantile_sorted(xs, q):
+    """``np.quantile`` (method 'linear') of an ascending array; NaN if empty (NumPy raises)."""
+    n = xs.shape[0]
+    if n == 0:
+        return np.nan
+    vi = (n - 1) * q
+    if vi >= n - 1:
+        return xs[n - 1]
+    if vi <= 0.0:
+        # numpy clips the index to 0; gamma = vi - 0
+        lo = 0
+    else:
+        lo = int(np.floor(vi))
+    g = vi - lo
+    return lerp(xs[lo], xs[lo + 1], g)
+
+
+@kernel
+def percentile_sorted(xs, p):
+    """``np.percentile(x, p)`` (linear) of an ascending array; q = p / 100 as NumPy divides."""
+    return quantile_sorted(xs, p / 100.0)
+
+
+@kernel
+def median_sorted(xs):
+    """``np.median`` of an ascending array: middle value, or ``(a + b) / 2``; NaN if empty."""
+    n = xs.shape[0]
+    if n == 0:
+        return np.nan
+    h = n // 2
+    if n % 2 == 1:
+        return xs[h]
+    return (xs[h - 1] + xs[h]) / 2.0
+
+
+@kernel
+def median(x):
+    """``np.median`` of an unsorted array (sorts a copy; ties cannot change the value)."""
+    xs = np.sort(x)
+    return median_sorted(xs)
+
+
+# ------------------------------------------------------------------ weighted percentiles
+@kernel
+def wp_cumulative(x, w, order):
+    """Inputs of WP: (xs, ws, C, S_w) with xs = x[order], ws = w[order], C_k = cumsum(ws)_k / S_w.
+
+    S_w is the total of ``w`` (sequential); C is all-NaN when S_w == 0 (WP is then NaN).
+    """
+    n = order.shape[0]
+    xs = np.empty(n, np.float64)
+    ws = np.empty(n, np.float64)
+    for i in range(n):
+        xs[i] = x[order[i]]
+        ws[i] = w[order[i]]
+    sw = wsum(w)
+    c = np.empty(n, np.float64)
+    acc = 0.0
+    for i in range(n):
+        acc += ws[i]
+        c[i] = acc / sw
+    return xs, ws, c, sw
+
+
+@kernel
+def _search_right(c, q):
+    """Largest j with c[j] <= q (c non-decreasing); -1 if q < c[0]."""
+    lo = 0
+    hi = c.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if q >= c[mid]:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+@kernel
+def np_interp(q, c, y):
+    """``numpy.interp(q, c, y)`` for one q, including NumPy's NaN retry rule; NaN if empty."""
+    n = c.shape[0]
+    if n == 0 or np.isnan(q):
+        return np.nan
+    if n == 1:
+        # numpy: left value for q < c0, right value for q > c0, y0 at equality
+        return y[0]
+    if q > c[n - 1]:
+        return y[n - 1]
+    if q < c[0]:
+        return y[0]
+    j = _search_right(c, q)
+    if j >= n - 1:
+        return y[n - 1]
+    if c[j] == q:
+        return y[j]
+    slope = (y[j + 1] - y[j]) / (c[j + 1] - c[j])
+    r = slope * (q - c[j]) + y[j]
+    if np.isnan(r):
+        r = slope * (q - c[j + 1]) + y[j + 1]
+        if np.isnan(r) and y[j] == y[j + 1]:
+            r = y[j]
+    return r
+
+
+@kernel
+def weighted_percentile(x, w, order, q):
+    """WP(q) of §1.7 (q in [0, 1]); NaN if n == 0 or S_w == 0."""
+    if order.shape[0] == 0:
+        return np.nan
+    xs, ws, c, sw = wp_cumulative(x, w, order)
+    if sw == 0.0:
+        return np.nan
+    return np_interp(q, c, xs)
+
+
+@kernel
+def weighted_median(x, w, order):
+    """WM = WP(0.5)."""
+    return weighted_percentile(x, w, order, 0.5)
+
+
+@kernel
+def step_percentile(xs, ws, p):
+    """WS(p) of §1.7 on ascending ``xs`` with weights ``ws``: x at the first R_k >= (p/100)·R_n."""
+    n = xs.shape[0]
+    if n == 0:
+        return np.nan
+    r = np.empty(n, np.float64)
+    acc = 0.0
+    for i in range(n):
+        acc += ws[i]
+        r[i] = acc
+    cutoff = (p / 100.0) * r[n - 1]
+    # left-sided search: smallest k with r[k] >= cutoff
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if r[mid] < cutoff:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo >= n:
+        lo = n - 1  # numpy would index out of range only if cutoff > r[-1]; not reachable for p <= 100
+    return xs[lo]
+
+
+# ------------------------------------------------------------------ runs, correlation, gradients
+@kernel
+def longest_run(flags):
+    """Length of the longest block of consecutive True values (0 if none)."""
+    best = 0
+    cur = 0
+    for i in range(flags.shape[0]):
+        if flags[i]:
+            cur += 1
+            if cur > best:
+                best = cur
+        else:
+            cur = 0
+    return best
+
+
+@kernel
+def count_clusters(flags, minlen):
+    """Number of maximal True blocks with length >= ``minlen`` (each counted once)."""
+    count = 0
+    cur = 0
+    for i in range(flags.shape[0]):
+        if flags[i]:
+            cur += 1
+        else:
+            if cur >= minlen:
+                count += 1
+            cur = 0
+    if cur >= minlen:
+        count += 1
+    return count
+
+
+@kernel
+def pearson(a, b):
+    """Pearson r as numpy ``corrcoef``: NaN when either side has zero variance or n == 0."""
+    n = a.shape[0]
+    if n == 0:
+        return np.nan
+    ma = mean(a)
+    mb = mean(b)
+    sab = 0.0
+    saa = 0.0
+    sbb = 0.0
+    for i in range(n):
+        da = a[i] - ma
+        db = b[i] - mb
+        sab += da * db
+        saa += da * da
+        sbb += db * db
+    return sab / np.sqrt(saa * sbb)
+
+
+@kernel
+def gradient_unit(y):
+    """``np.gradient(y)`` with unit spacing, shape (n,), n >= 2 (empty result otherwise)."""
+    n = y.shape[0]
+    g = np.empty(n, np.float64)
+    if n < 2:
+        return g[:0]
+    g[0] = (y[1] - y[0]) / 1.0
+    for i in range(1, n - 1):
+        g[i] = (y[i + 1] - y[i - 1]) / 2.0
+    g[n - 1] = (y[n - 1] - y[n - 2]) / 1.0
+    return g
+
+
+@kernel
+def gradient_coords(y, t):
+    """``np.gradient(y, t)`` (edge_order 1), shape (n,), n >= 2 (empty result otherwise).
+
+    Interior points use NumPy's second-order non-uniform formula, or ``(y[i+1]-y[i-1])/(2h)`` when
+    every step of ``t`` is exactly equal; the ends are first order.
+    """
+    n = y.shape[0]
+    g = np.empty(n, np.float64)
+    if n < 2:
+        return g[:0]
+    h0 = t[1] - t[0]
+    uniform = True
+    for i in range(1, n - 1):
+        if (t[i + 1] - t[i]) != h0:
+            uniform = False
+            break
+    if uniform:
+        for i in range(1, n - 1):
+            g[i] = (y[i + 1] - y[i - 1]) / (2.0 * h0)
+    else:
+        for i in range(1, n - 1):
+            dx1 = t[i] - t[i - 1]
+            dx2 = t[i + 1] - t[i]
+            a = -(dx2) / (dx1 * (dx1 + dx2))
+            b = (dx2 - dx1) / (dx1 * dx2)
+            c = dx1 / (dx2 * (dx1 + dx2))
+            g[i] = a * y[i - 1] + b * y[i] + c * y[i + 1]
+    g[0] = (y[1] - y[0]) / h0
+    g[n - 1] = (y[n - 1] - y[n - 2]) / (t[n - 1] - t[n - 2])
+    return g

@@ -1,0 +1,295 @@
+"""Preprocessing of one lightcurve and of a whole batch (spec ``FEATURES.md`` §1.2 and §1.4).
+
+Per lightcurve (numba, ``nogil``; callable from Python and from other kernels)
+-------------------------------------------------------------------------------
+``flux_pass(time, mag, magerr, zp, convert) -> (t, x, s, f, sf)``
+    §1.2: finite mask, stable sort by time when the times are not strictly increasing,
+    magnitude -> flux (``convert=True``; exact operation order of the reference) and
+    normalisation by the signed maximum flux. ``t`` times; ``f, sf`` un-normalised flux and
+    error (what ``amplitude`` / ``median_buffer_range`` receive); ``x, s`` the normalised flux
+    and error (what every other flux-pass feature receives). All float64, length n (finite rows).
+    n == 0 gives five empty arrays.
+
+``deriv_pass(t, f, sf, s_norm) -> (t1, D1, E1, t2, N2, E2)``
+    §1.4: derivative ``D = gradient(f)/gradient(t)``, error ``E = sqrt((grad_t(D)/D)² · sf²)``,
+    mask 1 -> ``(t1, D1, E1)`` (what ``amplitude_deriv`` / ``median_buffer_range_deriv``
+    receive); ``N = D1 / max(D1)``, its error from the compressed series and ``s_norm[M1]``,
+    mask 2 -> ``(t2, N2, E2)`` (what every other ``*_deriv`` feature receives).
+    n < 2 gives empty arrays; ``len(t1) < 2`` gives empty ``t2, N2, E2`` (the reference fails
+    the whole call then: reason :data:`REASON_MASK1`).
+
+Batch (ragged arrays: ``offsets`` (n_objects + 1,), flat values)
+---------------------------------------------------------------
+``preprocess_batch(offsets, time, y, yerr, zp, convert) -> Prepared``
+    One numba loop over all objects. ``Prepared`` holds four ragged series sharing nothing:
+    ``flux`` (offsets ``off0``: ``t0, x0, s0, f0, sf0``), ``mask1`` (``off1``: ``t1, d1, e1``),
+    ``mask2`` (``off2``: ``t2, n2, e2``), and ``reason`` (int8 per object, see :data:`REASONS`)
+    and ``n_dropped`` (non-finite rows removed by the finite mask, per object).
+
+Reason codes (:data:`REASONS`): 0 ok; 1 no finite epoch; 2 one finite epoch; 3 fewer than two
+points with a finite derivative and error (mask 1). Objects with a non-zero reason get all-NaN
+feature rows; the reference raises for them (§1.10).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from .common import KERNEL_OPTIONS, gradient_coords, gradient_unit
+
+REASON_OK = 0
+REASON_EMPTY = 1
+REASON_ONE = 2
+REASON_MASK1 = 3
+#: reason code -> one-line explanation
+REASONS = {
+    REASON_OK: "ok",
+    REASON_EMPTY: "no epoch with finite time, value and error",
+    REASON_ONE: "only one epoch with finite time, value and error (two are needed)",
+    REASON_MASK1: "fewer than two epochs with a finite derivative and derivative error (e.g. constant flux)",
+}
+
+LN10 = float(np.log(10.0))
+
+_njit = numba.njit(**KERNEL_OPTIONS)
+
+
+@_njit
+def _finite_sorted(time, mag, magerr):
+    """Finite rows, sorted stably by time when not strictly increasing. Returns (t, m, e)."""
+    n = time.shape[0]
+    keep = 0
+    for i in range(n):
+        if np.isfinite(time[i]) and np.isfinite(mag[i]) and np.isfinite(magerr[i]):
+            keep += 1
+    t = np.empty(keep, np.float64)
+    m = np.empty(keep, np.float64)
+    e = np.empty(keep, np.float64)
+    k = 0
+    for i in range(n):
+        if np.isfinite(time[i]) and np.isfinite(mag[i]) and np.isfinite(magerr[i]):
+            t[k] = time[i]
+            m[k] = mag[i]
+            e[k] = magerr[i]
+            k += 1
+    if keep > 1:
+        increasing = True
+        for i in range(keep - 1):
+            if not (t[i + 1] - t[i] > 0.0):
+                increasing = False
+                break
+        if not increasing:
+            o = np.argsort(t, kind="mergesort")
+            t = t[o]
+            m = m[o]
+            e = e[o]
+    return t, m, e
+
+
+@_njit
+def flux_pass(time, mag, magerr, zp, convert):
+    """§1.2 on one lightcurve -> (t, x, s, f, sf); see the module docstring."""
+    t, m, e = _finite_sorted(time, mag, magerr)
+    n = t.shape[0]
+    f = np.empty(n, np.float64)
+    sf = np.empty(n, np.float64)
+    if convert:
+        for i in range(n):
+            fi = 10.0 ** ((-(m[i] - zp)) / 2.5)
+            f[i] = fi
+            sf[i] = ((e[i] * fi) / 2.5) * LN10
+    else:
+        for i in range(n):
+            f[i] = m[i]
+            sf[i] = e[i]
+    x = np.empty(n, np.float64)
+    s = np.empty(n, np.float64)
+    if n == 0:
+        return t, x, s, f, sf
+    fmax = f[0]
+    for i in range(1, n):
+        if f[i] > fmax:
+            fmax = f[i]
+    for i in range(n):
+        xi = f[i] / fmax
+        x[i] = xi
+        s[i] = sf[i] * (xi / f[i])
+    return t, x, s, f, sf
+
+
+@_njit
+def _deriv_error(t, d, sig):
+    """``sqrt((grad_t(d)/d)² · sig²)`` evaluated literally (square, multiply, root)."""
+    g = gradient_coords(d, t)
+    n = d.shape[0]
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        r = g[i] / d[i]
+        out[i] = np.sqrt((r * r) * (sig[i] * sig[i]))
+    return out
+
+
+@_njit
+def deriv_pass(t, f, sf, s_norm):
+    """§1.4 on one lightcurve -> (t1, D1, E1, t2, N2, E2); see the module docstring."""
+    n = t.shape[0]
+    empty = np.empty(0, np.float64)
+    if n < 2:
+        return empty, empty, empty, empty, empty, empty
+    gf = gradient_unit(f)
+    gt = gradient_unit(t)
+    d = np.empty(n, np.float64)
+    for i in range(n):
+        d[i] = gf[i] / gt[i]
+    e = _deriv_error(t, d, sf)
+    n1 = 0
+    for i in range(n):
+        if np.isfinite(t[i]) and np.isfinite(d[i]) and np.isfinite(e[i]):
+            n1 += 1
+    t1 = np.empty(n1, np.float64)
+    d1 = np.empty(n1, np.float64)
+    e1 = np.empty(n1, np.float64)
+    sn1 = np.empty(n1, np.float64)
+    k = 0
+    for i in range(n):
+        if np.isfinite(t[i]) and np.isfinite(d[i]) and np.isfinite(e[i]):
+            t1[k] = t[i]
+            d1[k] = d[i]
+            e1[k] = e[i]
+            sn1[k] = s_norm[i]
+            k += 1
+    if n1 < 2:
+        return t1, d1, e1, empty, empty, empty
+    dmax = d1[0]
+    for i in range(1, n1):
+        if d1[i] > dmax:
+            dmax = d1[i]
+    nn = np.empty(n1, np.float64)
+    for i in range(n1):
+        nn[i] = d1[i] / dmax
+    en = _deriv_error(t1, nn, sn1)
+    n2 = 0
+    for i in range(n1):
+        if np.isfinite(t1[i]) and np.isfinite(nn[i]) and np.isfinite(en[i]):
+            n2 += 1
+    t2 = np.empty(n2, np.float64)
+    v2 = np.empty(n2, np.float64)
+    e2 = np.empty(n2, np.float64)
+    k = 0
+    for i in range(n1):
+        if np.isfinite(t1[i]) and np.isfinite(nn[i]) and np.isfinite(en[i]):
+            t2[k] = t1[i]
+            v2[k] = nn[i]
+            e2[k] = en[i]
+            k += 1
+    return t1, d1, e1, t2, v2, e2
+
+
+class Prepared(NamedTuple):
+    """Ragged preprocessed series of a batch (see the module docstring)."""
+
+    off0: np.ndarray
+    t0: np.ndarray
+    x0: np.ndarray
+    s0: np.ndarray
+    f0: np.ndarray
+    sf0: np.ndarray
+    off1: np.ndarray
+    t1: np.ndarray
+    d1: np.ndarray
+    e1: np.ndarray
+    off2: np.ndarray
+    t2: np.ndarray
+    n2: np.ndarray
+    e2: np.ndarray
+    reason: np.ndarray
+    n_dropped: np.ndarray
+
+
+@_njit
+def _preprocess_batch(offsets, time, y, yerr, zp, convert):
+    nobj = offsets.shape[0] - 1
+    total = offsets[nobj] - offsets[0] if nobj > 0 else 0
+    off0 = np.zeros(nobj + 1, np.int64)
+    off1 = np.zeros(nobj + 1, np.int64)
+    off2 = np.zeros(nobj + 1, np.int64)
+    t0 = np.empty(total, np.float64)
+    x0 = np.empty(total, np.float64)
+    s0 = np.empty(total, np.float64)
+    f0 = np.empty(total, np.float64)
+    sf0 = np.empty(total, np.float64)
+    t1 = np.empty(total, np.float64)
+    d1 = np.empty(total, np.float64)
+    e1 = np.empty(total, np.float64)
+    t2 = np.empty(total, np.float64)
+    n2 = np.empty(total, np.float64)
+    e2 = np.empty(total, np.float64)
+    reason = np.zeros(nobj, np.int8)
+    dropped = np.zeros(nobj, np.int64)
+    c0 = 0
+    c1 = 0
+    c2 = 0
+    for i in range(nobj):
+        a = offsets[i]
+        b = offsets[i + 1]
+        t, x, s, f, sf = flux_pass(time[a:b], y[a:b], yerr[a:b], zp, convert)
+        n = t.shape[0]
+        dropped[i] = (b - a) - n
+        if n == 0:
+            reason[i] = REASON_EMPTY
+        elif n == 1:
+            reason[i] = REASON_ONE
+        for k in range(n):
+            t0[c0 + k] = t[k]
+            x0[c0 + k] = x[k]
+            s0[c0 + k] = s[k]
+            f0[c0 + k] = f[k]
+            sf0[c0 + k] = sf[k]
+        c0 += n
+        off0[i + 1] = c0
+        if n >= 2:
+            ta, da, ea, tb, nb, eb = deriv_pass(t, f, sf, s)
+            if ta.shape[0] < 2:
+                reason[i] = REASON_MASK1
+            for k in range(ta.shape[0]):
+                t1[c1 + k] = ta[k]
+                d1[c1 + k] = da[k]
+                e1[c1 + k] = ea[k]
+            c1 += ta.shape[0]
+            for k in range(tb.shape[0]):
+                t2[c2 + k] = tb[k]
+                n2[c2 + k] = nb[k]
+                e2[c2 + k] = eb[k]
+            c2 += tb.shape[0]
+        off1[i + 1] = c1
+        off2[i + 1] = c2
+    return (off0, t0[:c0], x0[:c0], s0[:c0], f0[:c0], sf0[:c0], off1, t1[:c1], d1[:c1], e1[:c1],
+            off2, t2[:c2], n2[:c2], e2[:c2], reason, dropped)
+
+
+def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = True) -> Prepared:
+    """§1.2 + §1.4 for every object of a ragged batch in one numba loop.
+
+    Parameters
+    ----------
+    offsets : ndarray of int, shape (n_objects + 1,)
+        Lightcurve ``i`` is ``time[offsets[i]:offsets[i+1]]``.
+    time, y, yerr : ndarray, shape (>= offsets[-1],)
+        Days; magnitudes (``convert=True``) or fluxes (``convert=False``) and their errors.
+        Any float dtype; computed in float64.
+    zp : float
+        Zero point of the magnitude -> flux conversion.
+    convert : bool
+        True: ``y`` are magnitudes; False: ``y`` are fluxes used as given.
+
+    Returns
+    -------
+    Prepared
+    """
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    time = np.ascontiguousarray(time, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    yerr = np.ascontiguousarray(yerr, dtype=np.float64)
+    return Prepared(*_preprocess_batch(offsets, time, y, yerr, float(zp), bool(convert)))
