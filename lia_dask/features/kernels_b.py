@@ -1,0 +1,708 @@
+"""Feature kernels k = 28..55 of MicroLIA 2.8.1 (``check_min_last_loc`` .. ``median_distance``).
+
+Every kernel follows the contract of ``lia_dask.features``: ``f_<name>(t, x, s, weighted, order)``
+with ``t, x, s`` contiguous float64 arrays of shape (n,) (times in days, values and errors in the
+units of the pass, see ``shared/spec/FEATURES.md`` §1.3/§1.4), ``weighted`` the ``apply_weights``
+flag (W when True, U when False), and ``order`` the int64 permutation ``numpy.argsort(x)``
+(default kind) computed by the caller. Each returns one float64, NaN where the value is undefined
+(±inf may be returned; the driver maps it to NaN). Kernels never raise.
+
+Notation in the docstrings: Δx_i = x_{i+1} - x_i (i = 1..n-1), w_i the safe inverse-variance
+weights (1/σ_i², 0 where σ_i <= 0 or non-finite), S_w = Σ w_i, μ_w and v_w the weighted mean and
+population variance, med the NumPy median, std₀/std₁ the ddof 0/1 standard deviations, and
+WM / WP(q) the weighted median / percentile of spec §1.7 (tie order from ``order``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lia_dask.features.common import (
+    count_clusters,
+    kernel,
+    longest_run,
+    mean,
+    median,
+    np_interp,
+    percentile_sorted,
+    safe_weights,
+    std0,
+    std1,
+    step_percentile,
+    take_sorted,
+    weighted_mean_var,
+    weighted_median,
+    wp_cumulative,
+    wsum,
+)
+
+NAN = np.nan
+
+
+# --------------------------------------------------------------------------- k = 28, 29
+@kernel
+def f_check_min_last_loc(t, x, s, weighted, order):
+    """Relative position of the last point at the minimum, counted from the end.
+
+    m = min(x); τ_i = 3σ_i (W) or 0 (U); j = largest 0-based i with |x_i - m| <= τ_i;
+    result ``1 - j/n`` in [1/n, 1]. n = 0 -> NaN; no point within tolerance -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    m = np.min(x)
+    for j in range(n - 1, -1, -1):
+        tol = 3.0 * s[j] if weighted else 0.0
+        if abs(x[j] - m) <= tol:
+            return 1.0 - j / n
+    return NAN
+
+
+@kernel
+def f_complexity(t, x, s, weighted, order):
+    """RMS of successive differences.
+
+    U: ``sqrt(mean(Δx_i²))``. W: ω_i = w_i (safe weight of the *first* point of each pair),
+    ``sqrt(Σ ω_i Δx_i² / Σ ω_i)``; U if Σω = 0. n < 2 -> NaN.
+    """
+    n = x.shape[0]
+    if n < 2:
+        return NAN
+    if weighted:
+        w = safe_weights(s)
+        num = 0.0
+        den = 0.0
+        for i in range(n - 1):
+            d = x[i + 1] - x[i]
+            num += w[i] * (d * d)
+            den += w[i]
+        if den != 0.0:
+            return np.sqrt(num / den)
+    acc = 0.0
+    for i in range(n - 1):
+        d = x[i + 1] - x[i]
+        acc += d * d
+    return np.sqrt(acc / (n - 1))
+
+
+# --------------------------------------------------------------------------- k = 30..35
+@kernel
+def _con(x, s, weighted, kappa, above):
+    """Number of maximal runs (length >= 3) of flagged points, / n; n < 3 -> 0.0.
+
+    b = med(x); thr_i = κσ_i (W) or κ·std₁(x) (U); flag x_i >= b + thr_i (above) or
+    x_i <= b - thr_i (below), inclusive.
+    """
+    n = x.shape[0]
+    if n < 3:
+        return 0.0
+    b = median(x)
+    thr_u = kappa * std1(x)
+    flags = np.empty(n, np.bool_)
+    for i in range(n):
+        thr = kappa * s[i] if weighted else thr_u
+        if above:
+            flags[i] = x[i] >= b + thr
+        else:
+            flags[i] = x[i] <= b - thr
+    return count_clusters(flags, 3) / n
+
+
+@kernel
+def f_con_above1(t, x, s, weighted, order):
+    """#{maximal runs of >= 3 consecutive x_i >= med(x) + thr_i} / n, thr = σ_i (W), std₁(x) (U).
+
+    n < 3 -> 0.0.
+    """
+    return _con(x, s, weighted, 1.0, True)
+
+
+@kernel
+def f_con_above3(t, x, s, weighted, order):
+    """#{maximal runs of >= 3 consecutive x_i >= med(x) + 3·thr_i} / n, thr = σ_i (W), std₁(x) (U).
+
+    n < 3 -> 0.0.
+    """
+    return _con(x, s, weighted, 3.0, True)
+
+
+@kernel
+def f_con_above5(t, x, s, weighted, order):
+    """#{maximal runs of >= 3 consecutive x_i >= med(x) + 5·thr_i} / n, thr = σ_i (W), std₁(x) (U).
+
+    n < 3 -> 0.0.
+    """
+    return _con(x, s, weighted, 5.0, True)
+
+
+@kernel
+def f_con_below1(t, x, s, weighted, order):
+    """#{maximal runs of >= 3 consecutive x_i <= med(x) - thr_i} / n, thr = σ_i (W), std₁(x) (U).
+
+    n < 3 -> 0.0.
+    """
+    return _con(x, s, weighted, 1.0, False)
+
+
+@kernel
+def f_con_below3(t, x, s, weighted, order):
+    """#{maximal runs of >= 3 consecutive x_i <= med(x) - 3·thr_i} / n, thr = σ_i (W), std₁(x) (U).
+
+    n < 3 -> 0.0.
+    """
+    return _con(x, s, weighted, 3.0, False)
+
+
+@kernel
+def f_con_below5(t, x, s, weighted, order):
+    """#{maximal runs of >= 3 consecutive x_i <= med(x) - 5·thr_i} / n, thr = σ_i (W), std₁(x) (U).
+
+    n < 3 -> 0.0.
+    """
+    return _con(x, s, weighted, 5.0, False)
+
+
+# --------------------------------------------------------------------------- k = 36, 37
+@kernel
+def _count_side(x, s, weighted, order, above):
+    """(Weighted) fraction of points strictly above / below the (weighted) median."""
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    if weighted:
+        w = safe_weights(s)
+        sw = wsum(w)
+        if sw != 0.0:
+            m = weighted_median(x, w, order)
+            acc = 0.0
+            for i in range(n):
+                if (x[i] > m) if above else (x[i] < m):
+                    acc += w[i]
+            return acc / sw
+    m = median(x)
+    cnt = 0
+    for i in range(n):
+        if (x[i] > m) if above else (x[i] < m):
+            cnt += 1
+    return cnt / n
+
+
+@kernel
+def f_count_above(t, x, s, weighted, order):
+    """Fraction strictly above the median.
+
+    U: ``#{x_i > med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i > m} w_i / S_w``; U if S_w = 0.
+    n = 0 -> NaN.
+    """
+    return _count_side(x, s, weighted, order, True)
+
+
+@kernel
+def f_count_below(t, x, s, weighted, order):
+    """Fraction strictly below the median.
+
+    U: ``#{x_i < med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i < m} w_i / S_w``; U if S_w = 0.
+    n = 0 -> NaN.
+    """
+    return _count_side(x, s, weighted, order, False)
+
+
+# --------------------------------------------------------------------------- k = 38..40
+@kernel
+def f_cusum(t, x, s, weighted, order):
+    """Range of the normalised cumulative sum of deviations from the median.
+
+    m = med(x) (both modes); scale U: std₀(x); W: ``sqrt(Σ w (x-m)² / S_w)`` about the median
+    (std₀ if S_w = 0). c_k = Σ_{i<=k}(x_i - m) / (n·scale); result ``max c - min c``;
+    scale = 0 -> 0.0. n = 0 -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    m = median(x)
+    scale = NAN
+    if weighted:
+        w = safe_weights(s)
+        num = 0.0
+        den = 0.0
+        for i in range(n):
+            d = x[i] - m
+            num += w[i] * (d * d)
+            den += w[i]
+        if den != 0.0:
+            scale = np.sqrt(num / den)
+    if np.isnan(scale):
+        scale = std0(x)
+    if scale == 0.0:
+        return 0.0
+    norm = n * scale
+    c = 0.0
+    lo = np.inf
+    hi = -np.inf
+    for i in range(n):
+        c += x[i] - m
+        v = c / norm
+        if v > hi:
+            hi = v
+        if v < lo:
+            lo = v
+    return hi - lo
+
+
+@kernel
+def _first_arg_extreme(x, s, weighted, want_max):
+    """First 0-based argmax / argmin of x (U) or x·w (W); a NaN counts as the extreme (NumPy)."""
+    n = x.shape[0]
+    if weighted:
+        v = x * safe_weights(s)
+    else:
+        v = x
+    best = 0
+    bv = v[0]
+    if np.isnan(bv):
+        return 0
+    for i in range(1, n):
+        vi = v[i]
+        if np.isnan(vi):
+            return i
+        if (vi > bv) if want_max else (vi < bv):
+            bv = vi
+            best = i
+    return best
+
+
+@kernel
+def f_first_loc_max(t, x, s, weighted, order):
+    """Relative position of the first maximum: ``argmax(x)/n`` (U), ``argmax(x·w)/n`` (W).
+
+    0-based index of the first occurrence. n = 0 -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    return _first_arg_extreme(x, s, weighted, True) / n
+
+
+@kernel
+def f_first_loc_min(t, x, s, weighted, order):
+    """Relative position of the first minimum: ``argmin(x)/n`` (U), ``argmin(x·w)/n`` (W).
+
+    0-based index of the first occurrence. n = 0 -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    return _first_arg_extreme(x, s, weighted, False) / n
+
+
+# --------------------------------------------------------------------------- k = 41..45
+@kernel
+def f_half_mag_amplitude_ratio(t, x, s, weighted, order):
+    """``sqrt(v_A / v_B)``, A = {x_i > m}, B = {x_i <= m}, m = med(x) (both modes).
+
+    U: v = mean over the set of (x - m)². W: v = Σ w (x-m)² / Σ w over the set (safe weights).
+    Empty set or zero set weight -> NaN; v_A <= 0 or v_B <= 0 -> NaN. n = 0 -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    m = median(x)
+    w = safe_weights(s) if weighted else np.ones(n)
+    na = 0.0
+    da = 0.0
+    nb = 0.0
+    db = 0.0
+    for i in range(n):
+        d = x[i] - m
+        if x[i] > m:
+            na += w[i] * (d * d)
+            da += w[i]
+        else:
+            nb += w[i] * (d * d)
+            db += w[i]
+    if da == 0.0 or db == 0.0:
+        return NAN
+    va = na / da
+    vb = nb / db
+    if va > 0.0 and vb > 0.0:
+        return np.sqrt(va / vb)
+    return NAN
+
+
+@kernel
+def f_index_mass_quantile(t, x, s, weighted, order):
+    """``(j+1)/n``, j = first 0-based index where the cumulative mass fraction reaches 0.5.
+
+    a_i = |x_i| (U) or |x_i|·(1/σ_i²) (W, unguarded: σ = 0 gives inf); cdf_k = Σ_{i<=k} a_i / Σ a;
+    j = first k with cdf_k >= 0.5 or NaN (NumPy searchsorted, NaN sorted last). n = 0 -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    a = np.empty(n)
+    for i in range(n):
+        a[i] = abs(x[i]) * (1.0 / (s[i] * s[i])) if weighted else abs(x[i])
+    total = wsum(a)
+    c = 0.0
+    for j in range(n):
+        c += a[j]
+        if not (c / total < 0.5):
+            return (j + 1) / n
+    return (n + 1) / n
+
+
+@kernel
+def f_integrate(t, x, s, weighted, order):
+    """Trapezoidal integral ``Σ (t_{i+1} - t_i)·(x_i + x_{i+1})/2`` (W = U). n <= 1 -> 0.0."""
+    acc = 0.0
+    for i in range(x.shape[0] - 1):
+        acc += (t[i + 1] - t[i]) * (x[i] + x[i + 1]) / 2.0
+    return acc
+
+
+@kernel
+def f_kurtosis(t, x, s, weighted, order):
+    """Excess kurtosis ``m4/m2² - 3``.
+
+    U (SciPy, bias=True): central moments about the mean; NaN if m2 <= (eps·mean)².
+    W: ``(Σ w (x-μ_w)⁴ / S_w) / v_w² - 3``; S_w = 0 -> NaN; v_w = 0 -> 0.0. n < 4 -> NaN.
+    """
+    n = x.shape[0]
+    if n < 4:
+        return NAN
+    if weighted:
+        w = safe_weights(s)
+        mu, v, sw = weighted_mean_var(x, w)
+        if sw == 0.0:
+            return NAN
+        if v == 0.0:
+            return 0.0
+        m4 = 0.0
+        for i in range(n):
+            d = x[i] - mu
+            d2 = d * d
+            m4 += w[i] * (d2 * d2)
+        return (m4 / sw) / (v * v) - 3.0
+    mu = mean(x)
+    m2 = 0.0
+    m4 = 0.0
+    for i in range(n):
+        d = x[i] - mu
+        d2 = d * d
+        m2 += d2
+        m4 += d2 * d2
+    m2 /= n
+    m4 /= n
+    if m2 <= (np.finfo(np.float64).eps * mu) ** 2:
+        return NAN
+    return m4 / (m2 * m2) - 3.0
+
+
+@kernel
+def f_large_standard_deviation(t, x, s, weighted, order):
+    """1.0 if ``std > 0.3·(max(x) - min(x))`` else 0.0.
+
+    std = std₀(x) (U) or s_w = sqrt(v_w) (W; std₀ if S_w = 0). n = 0 -> NaN; range 0 -> 0.0.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    rng = np.max(x) - np.min(x)
+    if rng == 0.0:
+        return 0.0
+    sd = NAN
+    if weighted:
+        mu, v, sw = weighted_mean_var(x, safe_weights(s))
+        if sw != 0.0:
+            sd = np.sqrt(v)
+    if not weighted or np.isnan(sd):
+        sd = std0(x)
+    return 1.0 if sd > 0.3 * rng else 0.0
+
+
+# --------------------------------------------------------------------------- k = 46, 47
+@kernel
+def _longest_strike(x, s, weighted, order, above):
+    """Longest run of points beyond the centre, / n (see f_longest_strike_above/below)."""
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    flags = np.empty(n, np.bool_)
+    if weighted:
+        m = weighted_median(x, safe_weights(s), order)  # NaN if S_w = 0: nothing is flagged
+        for i in range(n):
+            flags[i] = (x[i] > m + s[i]) if above else (x[i] < m - s[i])
+    else:
+        m = median(x)
+        for i in range(n):
+            flags[i] = (x[i] > m) if above else (x[i] < m)
+    return longest_run(flags) / n
+
+
+@kernel
+def f_longest_strike_above(t, x, s, weighted, order):
+    """Longest run of consecutive points above the centre, / n.
+
+    U: flags x_i > med(x). W: flags x_i > WM(x, w) + σ_i (WM NaN if S_w = 0: no flags).
+    n = 0 -> NaN.
+    """
+    return _longest_strike(x, s, weighted, order, True)
+
+
+@kernel
+def f_longest_strike_below(t, x, s, weighted, order):
+    """Longest run of consecutive points below the centre, / n.
+
+    U: flags x_i < med(x). W: flags x_i < WM(x, w) - σ_i (WM NaN if S_w = 0: no flags).
+    n = 0 -> NaN.
+    """
+    return _longest_strike(x, s, weighted, order, False)
+
+
+# --------------------------------------------------------------------------- k = 48..52
+@kernel
+def f_meanMag(t, x, s, weighted, order):
+    """Mean: ``mean(x)`` (U) or μ_w = ``Σ w x / S_w`` (W; mean(x) if S_w = 0). n = 0 -> NaN."""
+    if weighted:
+        mu, v, sw = weighted_mean_var(x, safe_weights(s))
+        if sw != 0.0:
+            return mu
+    return mean(x)
+
+
+@kernel
+def f_mean_abs_change(t, x, s, weighted, order):
+    """Mean absolute successive difference.
+
+    U: mean |Δx_i|. W: ω_i = 1/(σ_i + σ_{i+1}) (linear sum, unguarded), ``Σ ω |Δx| / Σ ω``;
+    U if Σω = 0. n < 2 -> NaN.
+    """
+    n = x.shape[0]
+    if n < 2:
+        return NAN
+    if weighted:
+        num = 0.0
+        den = 0.0
+        for i in range(n - 1):
+            w = 1.0 / (s[i] + s[i + 1])
+            num += w * abs(x[i + 1] - x[i])
+            den += w
+        if den != 0.0:
+            return num / den
+    acc = 0.0
+    for i in range(n - 1):
+        acc += abs(x[i + 1] - x[i])
+    return acc / (n - 1)
+
+
+@kernel
+def f_mean_change(t, x, s, weighted, order):
+    """Mean successive difference.
+
+    U: mean Δx_i. W: ω_i = 1/(σ_i² + σ_{i+1}²) (unguarded), ``Σ ω Δx / Σ ω``; U if Σω = 0.
+    n < 2 -> NaN.
+    """
+    n = x.shape[0]
+    if n < 2:
+        return NAN
+    if weighted:
+        num = 0.0
+        den = 0.0
+        for i in range(n - 1):
+            w = 1.0 / (s[i] * s[i] + s[i + 1] * s[i + 1])
+            num += w * (x[i + 1] - x[i])
+            den += w
+        if den != 0.0:
+            return num / den
+    acc = 0.0
+    for i in range(n - 1):
+        acc += x[i + 1] - x[i]
+    return acc / (n - 1)
+
+
+@kernel
+def f_mean_n_abs_max(t, x, s, weighted, order):
+    """Mean of the 10 largest |x_i|.
+
+    U: mean |x_i| over I (the 10 largest; ties at the 10th place go to the earlier index).
+    W: ``Σ_I w |x| / Σ_I w`` (safe weights); U if Σ_I w = 0. n < 10 -> NaN.
+    """
+    n = x.shape[0]
+    if n < 10:
+        return NAN
+    a = np.abs(x)
+    idx = np.argsort(-a, kind="mergesort")  # stable: equal |x| keep index order
+    w = safe_weights(s)
+    acc = 0.0
+    num = 0.0
+    den = 0.0
+    for k in range(10):
+        i = idx[k]
+        acc += a[i]
+        num += w[i] * a[i]
+        den += w[i]
+    if weighted and den != 0.0:
+        return num / den
+    return acc / 10.0
+
+
+@kernel
+def f_mean_second_derivative(t, x, s, weighted, order):
+    """Mean discrete second derivative on the irregular grid.
+
+    d_i = (2/h)·((x_{i+1}-x_i)/h_f - (x_i-x_{i-1})/h_b), h_f = t_{i+1}-t_i, h_b = t_i-t_{i-1},
+    h = t_{i+1}-t_{i-1}, over interior i with h_f, h_b, h > 0. U: mean d. W: ω_i =
+    1/(σ_{i-1}² + σ_i² + σ_{i+1}²) (unguarded), ``Σ ω d / Σ ω`` over valid triplets with ω > 0
+    (U if none). n < 3 or no valid triplet -> NaN.
+    """
+    n = x.shape[0]
+    if n < 3:
+        return NAN
+    cnt = 0
+    acc = 0.0
+    wcnt = 0
+    num = 0.0
+    den = 0.0
+    for i in range(1, n - 1):
+        hf = t[i + 1] - t[i]
+        hb = t[i] - t[i - 1]
+        h = t[i + 1] - t[i - 1]
+        if not (hf > 0.0 and hb > 0.0 and h > 0.0):
+            continue
+        d = (2.0 / h) * ((x[i + 1] - x[i]) / hf - (x[i] - x[i - 1]) / hb)
+        cnt += 1
+        acc += d
+        if weighted:
+            w = 1.0 / (s[i - 1] * s[i - 1] + s[i] * s[i] + s[i + 1] * s[i + 1])
+            if w > 0.0:
+                wcnt += 1
+                num += w * d
+                den += w
+    if cnt == 0:
+        return NAN
+    if weighted and wcnt > 0:
+        return num / den
+    return acc / cnt
+
+
+# --------------------------------------------------------------------------- k = 53..55
+@kernel
+def f_medianAbsDev(t, x, s, weighted, order):
+    """U: median absolute deviation ``med(|x - med(x)|)``. W: *not* a weighted MAD (Quirk 3).
+
+    W (S_w > 0, else U): with xs = x[order], C the WP cumulative weights and m = WP(0.5), the
+    deviations d_k = |xs_k - m| are kept in x-sorted order and interpolated at 0.5:
+    ``numpy.interp(0.5, C, d)``. n = 0 -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    if weighted:
+        xs, ws, c, sw = wp_cumulative(x, safe_weights(s), order)
+        if sw != 0.0:
+            m = np_interp(0.5, c, xs)
+            d = np.abs(xs - m)
+            return np_interp(0.5, c, d)
+    m = median(x)
+    return median(np.abs(x - m))
+
+
+@kernel
+def _amplitude(x, s, weighted, order):
+    """``amplitude`` (§2.17): P(99) - P(1) (U) or WS(99) - WS(1) (W; U if S_w = 0)."""
+    xs = take_sorted(x, order)
+    if weighted:
+        w = safe_weights(s)
+        if wsum(w) != 0.0:
+            ws = take_sorted(w, order)
+            return step_percentile(xs, ws, 99.0) - step_percentile(xs, ws, 1.0)
+    return percentile_sorted(xs, 99.0) - percentile_sorted(xs, 1.0)
+
+
+@kernel
+def f_median_buffer_range(t, x, s, weighted, order):
+    """Fraction of points within ±10 % of the amplitude A around a centre c (un-normalised input).
+
+    A = amplitude(x) with the same flag (§2.17; non-finite -> NaN); c = med(x) (U) or μ_w (W;
+    mean(x) if S_w = 0). Result ``#{c - 0.1A < x_i < c + 0.1A} / n`` (strict). n = 0 -> NaN.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return NAN
+    amp = _amplitude(x, s, weighted, order)
+    if not np.isfinite(amp):
+        return NAN
+    if weighted:
+        c, v, sw = weighted_mean_var(x, safe_weights(s))
+        if sw == 0.0:
+            c = mean(x)
+    else:
+        c = median(x)
+    buf = 0.1 * amp
+    lo = c - buf
+    hi = c + buf
+    cnt = 0
+    for i in range(n):
+        if x[i] > lo and x[i] < hi:
+            cnt += 1
+    return cnt / n
+
+
+@kernel
+def f_median_distance(t, x, s, weighted, order):
+    """Median Euclidean step length in the (t, x) plane.
+
+    q_i = Δx_i² + Δt_i². U: ``med(√q_i)``. W: v_i = σ_i² + σ_{i+1}²,
+    ``med(√(q_i / v_i))`` over pairs with v_i > 0 (none -> NaN). n < 2 -> NaN.
+    """
+    n = x.shape[0]
+    if n < 2:
+        return NAN
+    d = np.empty(n - 1)
+    k = 0
+    for i in range(n - 1):
+        dx = x[i + 1] - x[i]
+        dt = t[i + 1] - t[i]
+        q = dx * dx + dt * dt
+        if weighted:
+            v = s[i] * s[i] + s[i + 1] * s[i + 1]
+            if v > 0.0:
+                d[k] = np.sqrt(q / v)
+                k += 1
+        else:
+            d[k] = np.sqrt(q)
+            k += 1
+    if k == 0:
+        return NAN
+    return median(d[:k])
+
+
+FEATURES = {
+    "check_min_last_loc": f_check_min_last_loc,
+    "complexity": f_complexity,
+    "con_above1": f_con_above1,
+    "con_above3": f_con_above3,
+    "con_above5": f_con_above5,
+    "con_below1": f_con_below1,
+    "con_below3": f_con_below3,
+    "con_below5": f_con_below5,
+    "count_above": f_count_above,
+    "count_below": f_count_below,
+    "cusum": f_cusum,
+    "first_loc_max": f_first_loc_max,
+    "first_loc_min": f_first_loc_min,
+    "half_mag_amplitude_ratio": f_half_mag_amplitude_ratio,
+    "index_mass_quantile": f_index_mass_quantile,
+    "integrate": f_integrate,
+    "kurtosis": f_kurtosis,
+    "large_standard_deviation": f_large_standard_deviation,
+    "longest_strike_above": f_longest_strike_above,
+    "longest_strike_below": f_longest_strike_below,
+    "meanMag": f_meanMag,
+    "mean_abs_change": f_mean_abs_change,
+    "mean_change": f_mean_change,
+    "mean_n_abs_max": f_mean_n_abs_max,
+    "mean_second_derivative": f_mean_second_derivative,
+    "medianAbsDev": f_medianAbsDev,
+    "median_buffer_range": f_median_buffer_range,
+    "median_distance": f_median_distance,
+}
