@@ -1,0 +1,185 @@
+"""``lia-dask ingest ...`` and ``lia-dask info ARCHIVE``."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import schema as S
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ing = sub.add_parser("ingest", help="turn survey files into a lightcurve archive or a cutout store")
+    isub = ing.add_subparsers(dest="ingest_kind", metavar="KIND")
+    isub.required = True
+
+    t = isub.add_parser("text", help="directory of whitespace text files (time, mag, magerr), label = sub-directory")
+    t.add_argument("path")
+    t.add_argument("--out", required=True)
+    t.add_argument("--band", default=S.DEFAULT_BAND)
+    t.add_argument("--flux", action="store_true", help="values are fluxes, not magnitudes")
+    t.add_argument("--files-per-partition", type=int, default=2000)
+    _common(t)
+    t.set_defaults(func=_ingest_text)
+
+    lg = isub.add_parser("long", help="long table (Parquet/CSV, one row per epoch) with a column mapping")
+    lg.add_argument("source", nargs="+")
+    lg.add_argument("--out", required=True)
+    lg.add_argument("--preset", choices=sorted(__import__("lia_dask.archive.ingest", fromlist=["PRESETS"]).PRESETS))
+    lg.add_argument("--map", action="append", default=[], metavar="SRC=DST",
+                    help="column mapping, e.g. --map diaObjectId=object_id (repeatable)")
+    lg.add_argument("--flux", action="store_true")
+    lg.add_argument("--npartitions", type=int, default=None)
+    _common(lg)
+    lg.set_defaults(func=_ingest_long)
+
+    c = isub.add_parser("cutouts", help=".npy array (N,H,W,C) or a directory of FITS files -> Zarr store")
+    c.add_argument("source")
+    c.add_argument("--out", required=True)
+    c.add_argument("--labels", default=None, help=".npy of labels (for .npy input)")
+    c.add_argument("--bands", default=None, help="comma-separated band names")
+    c.add_argument("--pixel-scale", type=float, default=None)
+    c.add_argument("--chunk", type=int, default=256)
+    c.add_argument("--overwrite", action="store_true")
+    c.set_defaults(func=_ingest_cutouts)
+
+    info = sub.add_parser("info", help="summary of a lightcurve archive or cutout store")
+    info.add_argument("path")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=_info)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--zp", type=float, default=None, help="zero point (default 22, or the preset's)")
+    p.add_argument("--time-system", default=None)
+    p.add_argument("--min-points", type=int, default=5)
+    p.add_argument("--allow-nonpositive-flux", action="store_true")
+    p.add_argument("--duplicate-epochs", choices=["keep", "drop-exact", "quarantine"], default="keep")
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _config(args, **kw):
+    from .ingest import IngestConfig
+    from .validate import ValidationConfig
+
+    val = ValidationConfig(min_points=args.min_points, allow_nonpositive_flux=args.allow_nonpositive_flux,
+                           duplicate_epochs=args.duplicate_epochs)
+    fields = {"photometry": "flux" if args.flux else "mag", "validation": val, "overwrite": args.overwrite, **kw}
+    if args.zp is not None:
+        fields["zeropoint"] = args.zp
+    if args.time_system:
+        fields["time_system"] = args.time_system
+    return IngestConfig(**fields)
+
+
+def _print_report(report) -> None:
+    print(report)
+    print(f"counts: read={report.read} archived={report.archived} quarantined={report.quarantined} "
+          f"(read == archived + quarantined: {report.read == report.archived + report.quarantined})")
+
+
+def _ingest_text(args) -> int:
+    from ..cluster import client_from_args
+    from .ingest import ingest_directory
+
+    cfg = _config(args, band=args.band, files_per_partition=args.files_per_partition)
+    with client_from_args(args) as client:
+        report = ingest_directory(args.path, args.out, cfg, client=client)
+    _print_report(report)
+    return 0
+
+
+def _ingest_long(args) -> int:
+    from ..cluster import client_from_args
+    from ..errors import InputError
+    from .ingest import ingest_long
+
+    mapping = {}
+    for item in args.map:
+        if "=" not in item:
+            raise InputError(f"--map expects SRC=DST, got {item!r}.")
+        src, dst = item.split("=", 1)
+        mapping[src] = dst
+    cfg = _config(args)
+    with client_from_args(args) as client:
+        report = ingest_long(args.source if len(args.source) > 1 else args.source[0], args.out, mapping or None, cfg,
+                             preset=args.preset, npartitions=args.npartitions, client=client)
+    _print_report(report)
+    return 0
+
+
+def _ingest_cutouts(args) -> int:
+    from .cutouts import ingest_fits, ingest_npy
+
+    bands = args.bands.split(",") if args.bands else None
+    if Path(args.source).is_dir():
+        store = ingest_fits(args.source, args.out, bands=bands, pixel_scale=args.pixel_scale, chunk=args.chunk,
+                            overwrite=args.overwrite)
+    else:
+        store = ingest_npy(args.source, args.out, label=args.labels, bands=bands, pixel_scale=args.pixel_scale,
+                           chunk=args.chunk, overwrite=args.overwrite)
+    q = len(store.quarantine())
+    print(f"{store}: stored {store.n_images} cutouts, quarantined {q}")
+    return 0
+
+
+def archive_info(path: str) -> dict:
+    """Summary numbers of a lightcurve archive (objects, bands, epochs per object, time span...)."""
+    import pyarrow.compute as pc
+
+    from .lightcurves import _read_part, open_archive
+
+    a = open_archive(path)
+    lens, tmin, tmax = [], np.inf, -np.inf
+    for p in a.partitions:
+        col = _read_part(p, [S.TIME]).column(0)
+        lens.append(pc.list_value_length(col).to_numpy(zero_copy_only=False))
+        flat = pc.list_flatten(col)
+        if len(flat):
+            mm = pc.min_max(flat).as_py()
+            tmin, tmax = min(tmin, mm["min"]), max(tmax, mm["max"])
+    lens = np.concatenate(lens) if lens else np.zeros(0, int)
+    return {
+        "path": str(a.path), "objects": int(len(lens)), "partitions": a.n_partitions, "bands": a.bands,
+        "photometry": a.photometry, "zeropoint": a.zeropoint, "time_system": a.time_system,
+        "epochs_per_object": {"min": int(lens.min()) if len(lens) else 0,
+                              "median": float(np.median(lens)) if len(lens) else 0.0,
+                              "max": int(lens.max()) if len(lens) else 0},
+        "epochs_total": int(lens.sum()),
+        "time_span": [float(tmin), float(tmax)] if len(lens) else None,
+        "quarantined": int(len(a.quarantine())),
+        "labels": _label_counts(a),
+    }
+
+
+def _label_counts(a) -> dict:
+    from .lightcurves import _read_part
+
+    if S.LABEL not in a.schema.names:
+        return {}
+    import collections
+
+    cnt = collections.Counter()
+    for p in a.partitions:
+        cnt.update(_read_part(p, [S.LABEL]).column(0).to_pylist())
+    return dict(sorted(cnt.items(), key=lambda kv: str(kv[0])))
+
+
+def _info(args) -> int:
+    from .cutouts import open_cutouts
+
+    p = Path(args.path)
+    if (p / "zarr.json").exists():
+        s = open_cutouts(p)
+        info = {"path": str(p), "cutouts": s.n_images, "image_shape": list(s.image_shape), "bands": s.bands,
+                "pixel_scale": s.pixel_scale, "chunk": s.chunk, "quarantined": int(len(s.quarantine()))}
+    else:
+        info = archive_info(args.path)
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    for k, v in info.items():
+        print(f"{k:>18}: {v}")
+    return 0

@@ -1,0 +1,326 @@
+"""The nested Parquet lightcurve archive: one directory, one Parquet file per partition.
+
+Layout::
+
+    ARCHIVE/
+      part.00000.parquet   one row per (object, band), list columns time / mag / magerr (or flux)
+      part.00001.parquet   ...
+      _quarantine.parquet  objects kept out, with the reason (object_id, source, reason)
+      _archive.json        summary written last: counts, photometry, bands, partitions
+
+Every part carries the key-value metadata of ``lia_dask.schema.archive_metadata``. Each part
+is written under a temporary name and renamed, so a crash never leaves half a file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from functools import partial
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import schema as S
+from ..batch import LightcurveBatch, concat_batches
+from ..errors import ArchiveError, InputError, MissingInputError, PartitionError
+
+DEFAULT_PARTITION_BYTES = 100e6
+
+
+def part_name(index: int) -> str:
+    return f"part.{index:05d}.parquet"
+
+
+def _atomic_write_table(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, row_group_size=max(1, table.num_rows))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_partition(batch: LightcurveBatch, path: str | os.PathLike, index: int,
+                    time_system: str = S.DEFAULT_TIME_SYSTEM) -> dict:
+    """Write one archive part (``part.{index}.parquet``) from inside a task.
+
+    Returns
+    -------
+    dict
+        ``{"index", "path", "n_objects", "n_epochs", "bands"}`` for the summary.
+    """
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    table = batch.to_arrow()
+    table = table.replace_schema_metadata(S.archive_metadata(batch.photometry, batch.zeropoint, time_system))
+    target = root / part_name(index)
+    _atomic_write_table(table, target)
+    return {"index": int(index), "path": str(target), "n_objects": len(batch),
+            "n_epochs": batch.n_epochs, "bands": sorted(set(batch.band.tolist()))}
+
+
+def write_quarantine(records: Iterable[dict] | pd.DataFrame, path: str | os.PathLike) -> int:
+    """Write the quarantine table (object_id, source, reason) beside the archive; returns its rows."""
+    df = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records), columns=S.QUARANTINE_SCHEMA.names)
+    df = df.reindex(columns=S.QUARANTINE_SCHEMA.names).astype(str)
+    table = pa.Table.from_pandas(df, schema=S.QUARANTINE_SCHEMA, preserve_index=False)
+    Path(path).mkdir(parents=True, exist_ok=True)
+    _atomic_write_table(table, Path(path) / S.QUARANTINE_FILE)
+    return len(df)
+
+
+def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, zeropoint: float,
+                  time_system: str, counts: dict | None = None) -> dict:
+    """Write ``_archive.json`` from the per-part summaries (written last: its presence means 'complete')."""
+    parts = sorted(parts, key=lambda p: p["index"])
+    summary = {
+        "schema_version": S.SCHEMA_VERSION,
+        "photometry": photometry,
+        "zeropoint": float(zeropoint),
+        "time_system": time_system,
+        "n_partitions": len(parts),
+        "n_objects": int(sum(p["n_objects"] for p in parts)),
+        "n_epochs": int(sum(p["n_epochs"] for p in parts)),
+        "bands": sorted({b for p in parts for b in p["bands"]}),
+        "partitions": [Path(p["path"]).name for p in parts],
+        "counts": counts or {},
+    }
+    tmp = Path(path) / f".{S.ARCHIVE_MANIFEST}.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, Path(path) / S.ARCHIVE_MANIFEST)
+    return summary
+
+
+def split_batch(batch: LightcurveBatch, partition_bytes: float, partition_rows: int | None = None) -> list[LightcurveBatch]:
+    """Split a batch into pieces of bounded size, never splitting the rows of one object.
+
+    Rows of one object (its bands) must be adjacent in ``batch``.
+    """
+    n = len(batch)
+    if n == 0:
+        return []
+    row_bytes = batch.lengths * 24 + 64
+    cum = np.cumsum(row_bytes)
+    new_obj = np.ones(n, dtype=bool)
+    new_obj[1:] = batch.object_id[1:] != batch.object_id[:-1]
+    cuts, start_bytes, start_row = [], 0.0, 0
+    for i in np.flatnonzero(new_obj)[1:]:
+        size = cum[i - 1] - start_bytes
+        rows = i - start_row
+        if size >= partition_bytes or (partition_rows and rows >= partition_rows):
+            cuts.append(i)
+            start_bytes, start_row = cum[i - 1], i
+    bounds = [0, *cuts, n]
+    return [batch.take(np.arange(a, b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def write_archive(
+    batches: LightcurveBatch | Iterable[LightcurveBatch],
+    path: str | os.PathLike,
+    *,
+    partition_bytes: float = DEFAULT_PARTITION_BYTES,
+    partition_rows: int | None = None,
+    time_system: str = S.DEFAULT_TIME_SYSTEM,
+    quarantine: Iterable[dict] | None = None,
+    overwrite: bool = False,
+) -> "Archive":
+    """Write batches as a nested Parquet archive with partitions of bounded size.
+
+    Parameters
+    ----------
+    batches : LightcurveBatch or iterable of them
+        Rows of one object must be adjacent and must not straddle two batches.
+    path : path-like
+        Archive directory (created).
+    partition_bytes : float
+        Approximate in-memory size of one partition (24 bytes per epoch + 64 per row).
+    partition_rows : int, optional
+        Also cap the number of rows per partition.
+    quarantine : iterable of dict, optional
+        Records (object_id, source, reason) to write beside the archive.
+    overwrite : bool
+        Replace an existing archive; otherwise an existing one is an error.
+    """
+    root = Path(path)
+    if root.exists() and any(root.iterdir()):
+        if not overwrite:
+            raise InputError(f"archive directory {root} already exists and is not empty; choose another --out or pass overwrite=True.")
+        for f in list(root.glob(S.PART_GLOB)) + [root / S.QUARANTINE_FILE, root / S.ARCHIVE_MANIFEST]:
+            if f.exists():
+                f.unlink()
+    if isinstance(batches, LightcurveBatch):
+        batches = [batches]
+    parts, pending, pending_bytes, photometry, zp = [], [], 0.0, None, S.DEFAULT_ZEROPOINT
+    for b in batches:
+        if photometry is None:
+            photometry, zp = b.photometry, b.zeropoint
+        elif b.photometry != photometry:
+            raise InputError(f"cannot write {b.photometry!r} batches into a {photometry!r} archive at {root}.")
+        for piece in split_batch(b, partition_bytes, partition_rows):
+            pending.append(piece)
+            pending_bytes += float(np.sum(piece.lengths * 24 + 64))
+            if pending_bytes >= partition_bytes or (partition_rows and sum(map(len, pending)) >= partition_rows):
+                parts.append(write_partition(concat_batches(pending), root, len(parts), time_system))
+                pending, pending_bytes = [], 0.0
+    if pending:
+        parts.append(write_partition(concat_batches(pending), root, len(parts), time_system))
+    n_q = write_quarantine(quarantine or [], root)
+    n_obj = sum(p["n_objects"] for p in parts)
+    write_summary(root, parts, photometry or "mag", zp, time_system,
+                  {"read": n_obj + n_q, "archived": n_obj, "quarantined": n_q})
+    return open_archive(root)
+
+
+def _read_part(path: str, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise ArchiveError(
+            f"archive part {path} cannot be read ({exc}); re-ingest the archive or remove this part."
+        ) from exc
+
+
+def _call_on_part(item: tuple[int, str], func: Callable[[LightcurveBatch], pd.DataFrame]) -> pd.DataFrame:
+    index, path = item
+    try:
+        batch = LightcurveBatch.from_arrow(_read_part(path), source=path)
+        return func(batch)
+    except Exception as exc:  # wrap with the partition's index and path
+        raise PartitionError(index, path, exc) from exc
+
+
+def _read_part_pandas(item: tuple[int, str]) -> pd.DataFrame:
+    return _read_part(item[1]).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+@dataclass
+class Archive:
+    """A nested Parquet lightcurve archive on disk (open it with :func:`open_archive`)."""
+
+    path: Path
+    partitions: list[str]
+    photometry: str
+    zeropoint: float
+    time_system: str
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def n_partitions(self) -> int:
+        return len(self.partitions)
+
+    @property
+    def n_objects(self) -> int:
+        """Number of rows (object, band) in the archive, from the part footers."""
+        if "n_objects" in self.summary:
+            return int(self.summary["n_objects"])
+        return int(sum(_footer(p).num_rows for p in self.partitions))
+
+    @property
+    def bands(self) -> list[str]:
+        if "bands" in self.summary:
+            return list(self.summary["bands"])
+        return sorted({b for p in self.partitions for b in _read_part(p, [S.BAND]).column(0).to_pylist()})
+
+    @property
+    def schema(self) -> pa.Schema:
+        return _footer(self.partitions[0]).schema.to_arrow_schema() if self.partitions else S.lightcurve_schema(self.photometry)
+
+    def quarantine(self) -> pd.DataFrame:
+        """The quarantine table (object_id, source, reason); empty when nothing was kept out."""
+        q = self.path / S.QUARANTINE_FILE
+        if not q.exists():
+            return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
+        return pq.read_table(q).to_pandas()
+
+    def read_batch(self, index: int) -> LightcurveBatch:
+        """Partition ``index`` as a LightcurveBatch: the single-partition path, no Dask (for debugging)."""
+        path = self.partitions[index]
+        return LightcurveBatch.from_arrow(_read_part(path), source=path)
+
+    def batches(self) -> Iterator[LightcurveBatch]:
+        """One LightcurveBatch per partition, in order."""
+        for i in range(self.n_partitions):
+            yield self.read_batch(i)
+
+    def meta(self) -> pd.DataFrame:
+        """Empty pandas frame with the archive's columns (ArrowDtype, list columns included)."""
+        return self.schema.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
+
+    def to_dask(self) -> dd.DataFrame:
+        """The archive as a dask DataFrame, one partition per part, nested list columns."""
+        return dd.from_map(_read_part_pandas, list(enumerate(self.partitions)), meta=self.meta(),
+                           label="read-lightcurve-archive", enforce_metadata=False)
+
+    def map_batches(self, func: Callable[[LightcurveBatch], pd.DataFrame], meta: pd.DataFrame,
+                    label: str = "map-batches") -> dd.DataFrame:
+        """Apply ``func(LightcurveBatch) -> pandas.DataFrame`` to every partition, lazily.
+
+        Errors inside a partition are raised as :class:`lia_dask.errors.PartitionError` naming the
+        partition's index and file.
+        """
+        return dd.from_map(partial(_call_on_part, func=func), list(enumerate(self.partitions)), meta=meta,
+                           label=label, enforce_metadata=False)
+
+    def validate(self) -> None:
+        """Read every part's footer and check the schema; raise ArchiveError naming the first bad file."""
+        for p in self.partitions:
+            md = _footer(p)
+            kv = md.metadata or {}
+            if kv.get(S.META_SCHEMA_VERSION.encode()) is None:
+                raise ArchiveError(f"archive part {p} has no {S.META_SCHEMA_VERSION} metadata; it was not written by lia_dask.")
+
+    def __repr__(self) -> str:
+        return (f"Archive({str(self.path)!r}, partitions={self.n_partitions}, photometry={self.photometry!r}, "
+                f"zeropoint={self.zeropoint})")
+
+
+def _footer(path: str) -> pq.FileMetaData:
+    try:
+        return pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ArchiveError(
+            f"archive part {path} is not a valid Parquet file ({exc}); re-ingest the archive or remove this part."
+        ) from exc
+
+
+def open_archive(path: str | os.PathLike) -> Archive:
+    """Open a lightcurve archive directory written by lia_dask.
+
+    Raises
+    ------
+    MissingInputError
+        The directory does not exist.
+    ArchiveError
+        It holds no parts, or its first part is unreadable or lacks lia_dask metadata.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise MissingInputError(f"lightcurve archive {root} does not exist; create it with `lia-dask ingest`.")
+    parts = sorted(str(p) for p in root.glob(S.PART_GLOB))
+    summary = {}
+    mf = root / S.ARCHIVE_MANIFEST
+    if mf.exists():
+        summary = json.loads(mf.read_text())
+        listed = [str(root / n) for n in summary.get("partitions", [])]
+        if sorted(listed) != parts:
+            summary = {k: v for k, v in summary.items() if k in ("counts",)}  # stale: recount from footers
+    if not parts:
+        if summary.get("n_partitions", None) == 0:
+            return Archive(root, [], summary.get("photometry", "mag"), summary.get("zeropoint", S.DEFAULT_ZEROPOINT),
+                           summary.get("time_system", S.DEFAULT_TIME_SYSTEM), summary)
+        raise ArchiveError(f"{root} holds no {S.PART_GLOB} files; it is not a lightcurve archive.")
+    kv = _footer(parts[0]).metadata or {}
+    if S.META_SCHEMA_VERSION.encode() not in kv:
+        raise ArchiveError(f"archive part {parts[0]} lacks lia_dask metadata; write archives with lia_dask.")
+    photometry = kv.get(S.META_PHOTOMETRY.encode(), b"mag").decode()
+    zp = float(kv.get(S.META_ZEROPOINT.encode(), str(S.DEFAULT_ZEROPOINT)).decode())
+    ts = kv.get(S.META_TIME_SYSTEM.encode(), S.DEFAULT_TIME_SYSTEM.encode()).decode()
+    return Archive(root, parts, photometry, zp, ts, summary)
