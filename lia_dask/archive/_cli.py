@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("path")
     t.add_argument("--out", required=True)
     t.add_argument("--band", default=S.DEFAULT_BAND)
+    t.add_argument("--pattern", default="*", help="glob of the data files (default: all but docs)")
     t.add_argument("--flux", action="store_true", help="values are fluxes, not magnitudes")
     t.add_argument("--files-per-partition", type=int, default=2000)
     _common(t)
@@ -86,7 +87,7 @@ def _ingest_text(args) -> int:
 
     cfg = _config(args, band=args.band, files_per_partition=args.files_per_partition)
     with client_from_args(args) as client:
-        report = ingest_directory(args.path, args.out, cfg, client=client)
+        report = ingest_directory(args.path, args.out, cfg, pattern=args.pattern, client=client)
     _print_report(report)
     return 0
 

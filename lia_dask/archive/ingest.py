@@ -126,8 +126,12 @@ def read_text_lightcurve(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarra
     return arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy()
 
 
-def _find_text_files(root: Path) -> list[tuple[Path, str | None]]:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+_NOT_DATA = (".md", ".rst", ".json", ".yaml", ".yml", ".parquet", ".npy")
+
+
+def _find_text_files(root: Path, pattern: str = "*") -> list[tuple[Path, str | None]]:
+    files = sorted(p for p in root.rglob(pattern) if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() not in _NOT_DATA)
     out = []
     for f in files:
         rel = f.relative_to(root)
@@ -170,6 +174,7 @@ def ingest_directory(
     config: IngestConfig | None = None,
     *,
     labels: bool | None = None,
+    pattern: str = "*",
     client=None,
 ) -> IngestReport:
     """Ingest a directory of OGLE-style text lightcurves into a nested archive.
@@ -184,6 +189,9 @@ def ingest_directory(
     config : IngestConfig, optional
     labels : bool, optional
         Store the label column; by default when any file lies in a sub-directory.
+    pattern : str
+        Glob of the data files (searched recursively); documentation files (``.md``, ``.json``,
+        ...) and hidden files are never taken.
     client : distributed.Client, optional
         Run on this cluster; ``None`` uses Dask's current default scheduler.
     """
@@ -191,7 +199,7 @@ def ingest_directory(
     root = Path(path)
     if not root.is_dir():
         raise MissingInputError(f"input directory {root} does not exist.")
-    files = _find_text_files(root)
+    files = _find_text_files(root, pattern)
     if not files:
         raise InputError(f"input directory {root} holds no files to ingest.")
     if labels is None:
@@ -280,17 +288,15 @@ def ingest_long(
     fmt = fmt or ("csv" if str(paths[0]).endswith((".csv", ".csv.gz")) else "parquet")
     src_cols = list(columns)
     try:
-        if fmt == "csv":
-            ddf = dd.read_csv(paths, usecols=src_cols, blocksize="64MB")
-        else:
-            ddf = dd.read_parquet(paths, columns=src_cols)
+        ddf = dd.read_csv(paths, blocksize="64MB") if fmt == "csv" else dd.read_parquet(paths)
     except (FileNotFoundError, OSError) as exc:
         raise MissingInputError(f"long table {paths[0]} cannot be opened ({exc}).") from exc
-    except (ValueError, KeyError) as exc:
-        raise InputError(f"long table {paths[0]}: {exc}; check the column mapping.") from exc
+    except ValueError as exc:
+        raise InputError(f"long table {paths[0]} cannot be read as {fmt} ({exc}).") from exc
     absent = [c for c in src_cols if c not in ddf.columns]
     if absent:
-        raise InputError(f"long table {paths[0]} has no column(s) {absent} (it has {list(ddf.columns)}).")
+        raise InputError(f"long table {paths[0]} has no column(s) {absent} (it has {list(ddf.columns)}); fix the column mapping.")
+    ddf = ddf[src_cols]
     ddf = ddf.rename(columns=columns)
     for c in (S.TIME, ycol, ecol):
         ddf[c] = ddf[c].astype("float64")

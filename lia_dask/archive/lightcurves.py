@@ -272,6 +272,12 @@ class Archive:
     def validate(self) -> None:
         """Read every part's footer and check the schema; raise ArchiveError naming the first bad file."""
         for p in self.partitions:
+            with open(p, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(-4, os.SEEK_END)
+                tail = fh.read(4)
+            if head != b"PAR1" or tail != b"PAR1":
+                raise ArchiveError(f"archive part {p} is corrupted (no Parquet magic bytes); re-ingest the archive or remove this part.")
             md = _footer(p)
             kv = md.metadata or {}
             if kv.get(S.META_SCHEMA_VERSION.encode()) is None:
