@@ -530,16 +530,24 @@ def f_mean_n_abs_max(t, x, s, weighted, order):
     if n < 10:
         return NAN
     a = np.abs(x)
-    idx = np.argsort(-a, kind="mergesort")  # stable: equal |x| keep index order
+    taken = np.zeros(n, np.bool_)
     w = safe_weights(s)
     acc = 0.0
     num = 0.0
     den = 0.0
-    for k in range(10):
-        i = idx[k]
-        acc += a[i]
-        num += w[i] * a[i]
-        den += w[i]
+    for _ in range(10):
+        # next largest |x| not yet taken (NaN counts as largest, as in NumPy's argpartition);
+        # strict ">" keeps the earliest index among ties
+        best = -1
+        for i in range(n):
+            if taken[i]:
+                continue
+            if best < 0 or a[i] > a[best] or (np.isnan(a[i]) and not np.isnan(a[best])):
+                best = i
+        taken[best] = True
+        acc += a[best]
+        num += w[best] * a[best]
+        den += w[best]
     if weighted and den != 0.0:
         return num / den
     return acc / 10.0
