@@ -1,0 +1,274 @@
+"""Kernels k = 56..83 (``lia_dask.features.kernels_c``) against MicroLIA 2.8.1's conformance values.
+
+Every feature is checked on all 61 conformance lightcurves (the reference lightcurve and the 60
+``ogle2_dev`` files), flux and derivative pass, weighted and unweighted, at rtol 1e-9 with
+NaN == NaN, after the output post-processing of spec §1.5. The numba ports of SciPy algorithms
+(``_ports``) are checked against SciPy itself, and direct edge-case calls follow.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.signal
+import scipy.special
+import scipy.stats
+
+from lia_dask.features._ports import (
+    find_peaks_prom_width,
+    invgauss_cdf,
+    log_ndtr,
+    peakutils_count,
+    shapiro_w,
+)
+from lia_dask.features.kernels_c import FEATURES
+from lia_dask.features.preprocess import deriv_pass, flux_pass
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+CONFORMANCE = SHARED / "conformance" / "microlia_2.8.1_features.json"
+FIRST_K = 56  # output index of number_cwt_like_peaks
+RTOL = 1e-9
+
+needs_shared = pytest.mark.skipif(not CONFORMANCE.exists(), reason=f"{CONFORMANCE} not present")
+
+
+def _post(v: float) -> float:
+    """Spec §1.5 post-processing of one value: non-finite -> NaN, then the 1e10 / 1e-10 clips."""
+    if not np.isfinite(v):
+        return np.nan
+    if v > 1e10:
+        return 1e10
+    if 0.0 < v < 1e-10:
+        return 1e-10
+    if v < -1e10:
+        return -1e10
+    return float(v)
+
+
+def _call(name, t, x, s, weighted):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    return FEATURES[name](np.ascontiguousarray(t, dtype=np.float64), x,
+                          np.ascontiguousarray(s, dtype=np.float64), weighted, np.argsort(x))
+
+
+def _same(v: float, r: float) -> bool:
+    if np.isnan(r) or np.isnan(v):
+        return bool(np.isnan(r) and np.isnan(v))
+    return abs(v - r) <= RTOL * abs(r)
+
+
+@pytest.fixture(scope="module")
+def conformance():
+    """(feature names, [(name, flux-pass inputs, derivative-pass inputs, values)]) for 61 curves."""
+    conf = json.loads(CONFORMANCE.read_text())
+    items = [("reference_lightcurve", SHARED / "conformance" / "reference_lightcurve.dat",
+              conf["reference_lightcurve"])]
+    for key, vals in conf["ogle2_dev"].items():
+        items.append((key, SHARED / "data" / "ogle2_dev" / key, vals))
+    cases = []
+    for name, path, vals in items:
+        d = np.loadtxt(path)
+        t, x, s, f, sf = flux_pass(d[:, 0].copy(), d[:, 1].copy(), d[:, 2].copy(), 22.0, True)
+        t1, d1, e1, t2, n2, e2 = deriv_pass(t, f, sf, s)
+        cases.append((name, ((t, x, s), (t2, n2, e2)), vals))
+    return conf["feature_names"], cases
+
+
+@needs_shared
+def test_feature_names_and_order(conformance):
+    names, cases = conformance
+    assert list(FEATURES) == names[FIRST_K:FIRST_K + 28]
+    assert len(cases) == 61
+
+
+@needs_shared
+@pytest.mark.parametrize("name", list(FEATURES))
+def test_matches_microlia_on_61_lightcurves(conformance, name):
+    names, cases = conformance
+    k = names.index(name)
+    bad = []
+    checked = 0
+    for lc, passes, vals in cases:
+        for p, offset in ((0, 0), (1, 84)):
+            t, x, s = passes[p]
+            for weighted, key in ((True, "weighted"), (False, "unweighted")):
+                ref = vals[key][k + offset]
+                ref = np.nan if ref is None else float(ref)
+                got = _post(_call(name, t, x, s, weighted))
+                checked += 1
+                if not _same(got, ref):
+                    bad.append((lc, "deriv" if p else "flux", key, got, ref))
+    assert checked == 61 * 4
+    assert not bad, f"{name}: {len(bad)} of {checked} differ, first: {bad[:5]}"
+
+
+# ------------------------------------------------------------------ ports against SciPy
+def test_log_ndtr_matches_scipy():
+    x = np.concatenate([np.linspace(-3000.0, 38.0, 3001), np.linspace(-45.0, 8.0, 1061),
+                        [-37.0, -1.0, 0.0]])
+    got = np.array([log_ndtr(v) for v in x])
+    np.testing.assert_allclose(got, scipy.special.log_ndtr(x), rtol=1e-12, atol=1e-300)
+    assert log_ndtr(-np.inf) == -np.inf and np.isnan(log_ndtr(np.nan))
+
+
+def test_invgauss_cdf_matches_scipy():
+    rng = np.random.default_rng(3)
+    y = np.concatenate([rng.uniform(-1.0, 5.0, 300), 10 ** rng.uniform(-5, 3, 300), [0.0, np.inf]])
+    for eta in (1e-3, 0.05, 1.0, 50.0, np.inf):
+        got = np.array([invgauss_cdf(v, eta) for v in y])
+        np.testing.assert_allclose(got, scipy.stats.invgauss.cdf(y, eta), rtol=1e-11, atol=1e-15)
+    assert np.isnan(invgauss_cdf(1.0, -0.5)) and np.isnan(invgauss_cdf(np.nan, 1.0))
+
+
+def test_shapiro_w_matches_scipy():
+    rng = np.random.default_rng(5)
+    for n in list(range(3, 16)) + [50, 333]:
+        for power in (1, 2, 3):
+            x = rng.standard_normal(n) ** power
+            if power == 3:
+                x = np.round(x, 1)  # ties
+            got = shapiro_w(x, np.argsort(x))
+            assert got == pytest.approx(scipy.stats.shapiro(x)[0], rel=1e-12), (n, power)
+    assert shapiro_w(np.full(7, 2.5), np.arange(7)) == 1.0
+    assert np.isnan(shapiro_w(np.array([1.0, 2.0]), np.arange(2)))
+
+
+def test_find_peaks_count_matches_scipy():
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n = int(rng.integers(0, 60))
+        y = np.round(rng.standard_normal(n).cumsum(), int(rng.integers(0, 2)))  # plateaus
+        want = len(scipy.signal.find_peaks(y, prominence=0.5, width=5)[0])
+        assert find_peaks_prom_width(y, 0.5, 5.0) == want
+
+
+def test_peakutils_plateau_goes_to_the_block_median():
+    # x: rise, three equal values (zero slopes at positions 2, 3), fall. peakutils' np.median rule
+    # sends the slope before to positions < 2.5 and the slope after to positions >= 2.5, so the
+    # peak is the middle sample (index 3); only that sample passes the level on ``a``.
+    x = np.array([0.0, 1.0, 2.0, 2.0, 2.0, 1.0, 0.0])
+    a = np.array([0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0])
+    assert peakutils_count(x, a, 1.0, 25) == 1
+    a_first = np.array([0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0])
+    assert peakutils_count(x, a_first, 1.0, 25) == 0
+    # two peaks 3 samples apart: the lower one is removed by min_dist, kept with min_dist = 2
+    x2 = np.array([0.0, 2.0, 0.0, 0.0, 3.0, 0.0])
+    x2[3] = 0.5
+    assert peakutils_count(x2, x2, 0.1, 25) == 1
+    assert peakutils_count(x2, x2, 0.1, 2) == 2
+
+
+# ------------------------------------------------------------------ edge cases
+_EMPTY = {  # n = 0 (spec §2)
+    "number_cwt_like_peaks": 0.0, "number_of_crossings": 0.0, "ratio_recurring_points": 0.0,
+    "shannon_entropy": 0.0, "windowed_peak_fraction": 0.0,
+}
+_ONE = {  # n = 1, x = 0.7 (spec §2 minimum lengths)
+    "number_cwt_like_peaks": 0.0, "number_of_crossings": 0.0, "prominence_peaks": 0.0,
+    "quantile_25": 0.7, "quantile_5": 0.7, "quantile_50": 0.7, "quantile_75": 0.7,
+    "quantile_95": 0.7, "ratio_recurring_points": 0.0, "root_mean_squared": 0.0,
+    "std_over_mean": 0.0, "sum_values": 0.7, "symmetry_looking": 1.0, "variance": 0.0,
+    "variance_larger_than_standard_deviation": 0.0, "variation_coefficient": 0.0,
+    "windowed_peak_fraction": 0.0,
+}
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_empty_input(weighted):
+    e = np.empty(0)
+    for name in FEATURES:
+        got = _call(name, e, e, e, weighted)
+        if name in _EMPTY:
+            assert got == _EMPTY[name], name
+        else:
+            assert np.isnan(got), name
+    assert math.copysign(1.0, _call("shannon_entropy", e, e, e, weighted)) == -1.0
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_one_point(weighted):
+    t, x, s = np.array([1.0]), np.array([0.7]), np.array([0.01])
+    for name in FEATURES:
+        got = _call(name, t, x, s, weighted)
+        if name in _ONE:
+            assert got == pytest.approx(_ONE[name], abs=0), name
+        else:
+            assert np.isnan(got), name
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_two_points_return_floats(weighted):
+    t, x, s = np.array([1.0, 2.0]), np.array([0.5, 1.0]), np.array([0.01, 0.02])
+    out = {name: _call(name, t, x, s, weighted) for name in FEATURES}
+    assert all(isinstance(v, float) for v in out.values())
+    for name in ("permutation_entropy", "sample_entropy", "shapiro_wilk", "skewness",
+                 "time_reversal_asymmetry", "time_reversal_asymmetry_normalized"):
+        assert np.isnan(out[name]), name  # n < 3 (n < 4) -> NaN
+    assert out["quantile_50"] == 0.75 and out["sum_values"] > 0.5
+    assert out["vonNeumannRatio"] == pytest.approx((0.25 / 1) / out["variance"])
+
+
+def test_constant_series():
+    n = 20
+    t = np.arange(n, dtype=float)
+    x = np.full(n, 0.5)   # exactly representable sums: the means are exactly 0.5
+    s = np.full(n, 0.25)
+    for weighted in (True, False):
+        assert _call("permutation_entropy", t, x, s, weighted) == 0.0
+        assert _call("sample_entropy", t, x, s, weighted) == pytest.approx(
+            -math.log((n - 3) / (n - 1)), rel=1e-12)
+        assert _call("shapiro_wilk", t, x, s, weighted) == 1.0
+        assert np.isnan(_call("stetsonK", t, x, s, weighted))
+        assert np.isnan(_call("stetsonL", t, x, s, weighted))
+        assert _call("symmetry_looking", t, x, s, weighted) == 1.0
+        assert _call("time_reversal_asymmetry_normalized", t, x, s, weighted) == 0.0
+        assert np.isnan(_call("shannon_entropy", t, x, s, weighted))
+        assert _call("ratio_recurring_points", t, x, s, weighted) == 1.0
+        assert not np.isfinite(_call("vonNeumannRatio", t, x, s, weighted))
+    assert np.isnan(_call("skewness", t, x, s, False))  # SciPy: zero variance -> NaN
+    assert _call("skewness", t, x, s, True) == 0.0      # weighted: v = 0 -> 0.0
+
+
+def test_zero_errors_do_not_raise_and_fall_back():
+    rng = np.random.default_rng(11)
+    n = 40
+    t = np.arange(n, dtype=float)
+    x = rng.uniform(0.1, 1.0, n)
+    s = np.zeros(n)
+    for name in FEATURES:  # no exception, a float for every kernel
+        assert isinstance(_call(name, t, x, s, True), float), name
+    # safe weights all zero -> the W variants fall back to U
+    for name in ("root_mean_squared", "std_over_mean", "sum_values", "variance",
+                 "variation_coefficient", "vonNeumannRatio", "symmetry_looking"):
+        assert _call(name, t, x, s, True) == _call(name, t, x, s, False), name
+    assert np.isnan(_call("skewness", t, x, s, True))  # S_w = 0 -> NaN
+    # flag-ignoring features are unchanged
+    for name in ("permutation_entropy", "quantile_5", "sample_entropy", "shapiro_wilk"):
+        assert _call(name, t, x, s, True) == _call(name, t, x, s, False), name
+
+
+def test_weighted_variants_use_errors():
+    rng = np.random.default_rng(13)
+    n = 200
+    t = np.arange(n, dtype=float)
+    x = 1.0 + 0.1 * rng.standard_normal(n)
+    s = rng.uniform(0.01, 0.2, n)
+    w = 1.0 / s**2
+    mu = np.sum(w * x) / np.sum(w)
+    var = np.sum(w * (x - mu) ** 2) / np.sum(w)
+    assert _call("sum_values", t, x, s, True) == pytest.approx(mu, rel=1e-12)
+    assert _call("variance", t, x, s, True) == pytest.approx(var, rel=1e-12)
+    assert _call("variance", t, x, s, False) == pytest.approx(np.var(x), rel=1e-12)
+    assert _call("skewness", t, x, s, False) == pytest.approx(
+        scipy.stats.skew(x, bias=False), rel=1e-10)
+    for q, name in ((0.05, "quantile_5"), (0.25, "quantile_25"), (0.5, "quantile_50"),
+                    (0.75, "quantile_75"), (0.95, "quantile_95")):
+        assert _call(name, t, x, s, True) == np.quantile(x, q)
+    # crossings: only those with |Δx| > σ count in W
+    med = np.median(x)
+    c = (x[:-1] > med) != (x[1:] > med)
+    assert _call("number_of_crossings", t, x, s, False) == c.sum() / n
+    assert _call("number_of_crossings", t, x, s, True) == (c & (np.abs(np.diff(x)) > s[:-1])).sum() / n
