@@ -16,6 +16,8 @@ from .errors import LiaDaskError
 #: modules that contribute sub-commands, in the order they appear in ``--help``
 COMMAND_MODULES = [
     "lia_dask.archive._cli",
+    "lia_dask.features._cli",
+    "lia_dask.simulate._cli",
 ]
 
 
