@@ -7,6 +7,10 @@ flag (W when True, U when False), and ``order`` the int64 permutation ``numpy.ar
 (default kind) computed by the caller. Each returns one float64, NaN where the value is undefined
 (±inf may be returned; the driver maps it to NaN). Kernels never raise.
 
+The successive-difference features (complexity, integrate, mean_abs_change, mean_change,
+mean_second_derivative, median_distance) live in :mod:`lia_dask.features.kernels_b_steps`;
+:data:`FEATURES` at the end of this module lists all 28 in output order.
+
 Notation in the docstrings: Δx_i = x_{i+1} - x_i (i = 1..n-1), w_i the safe inverse-variance
 weights (1/σ_i², 0 where σ_i <= 0 or non-finite), S_w = Σ w_i, μ_w and v_w the weighted mean and
 population variance, med the NumPy median, std₀/std₁ the ddof 0/1 standard deviations, and
@@ -23,22 +27,28 @@ from lia_dask.features.common import (
     mean,
     median,
     np_interp,
-    percentile_sorted,
     safe_weights,
     std0,
     std1,
-    step_percentile,
-    take_sorted,
     weighted_mean_var,
     weighted_median,
     wp_cumulative,
     wsum,
 )
+from lia_dask.features.kernels_a import f_amplitude
+from lia_dask.features.kernels_b_steps import (
+    f_complexity,
+    f_integrate,
+    f_mean_abs_change,
+    f_mean_change,
+    f_mean_second_derivative,
+    f_median_distance,
+)
 
 NAN = np.nan
 
 
-# --------------------------------------------------------------------------- k = 28, 29
+# --------------------------------------------------------------------------- k = 28
 @kernel
 def f_check_min_last_loc(t, x, s, weighted, order):
     """Relative position of the last point at the minimum, counted from the end.
@@ -55,33 +65,6 @@ def f_check_min_last_loc(t, x, s, weighted, order):
         if abs(x[j] - m) <= tol:
             return 1.0 - j / n
     return NAN
-
-
-@kernel
-def f_complexity(t, x, s, weighted, order):
-    """RMS of successive differences.
-
-    U: ``sqrt(mean(Δx_i²))``. W: ω_i = w_i (safe weight of the *first* point of each pair),
-    ``sqrt(Σ ω_i Δx_i² / Σ ω_i)``; U if Σω = 0. n < 2 -> NaN.
-    """
-    n = x.shape[0]
-    if n < 2:
-        return NAN
-    if weighted:
-        w = safe_weights(s)
-        num = 0.0
-        den = 0.0
-        for i in range(n - 1):
-            d = x[i + 1] - x[i]
-            num += w[i] * (d * d)
-            den += w[i]
-        if den != 0.0:
-            return np.sqrt(num / den)
-    acc = 0.0
-    for i in range(n - 1):
-        d = x[i + 1] - x[i]
-        acc += d * d
-    return np.sqrt(acc / (n - 1))
 
 
 # --------------------------------------------------------------------------- k = 30..35
@@ -294,7 +277,7 @@ def f_first_loc_min(t, x, s, weighted, order):
     return _first_arg_extreme(x, s, weighted, False) / n
 
 
-# --------------------------------------------------------------------------- k = 41..45
+# --------------------------------------------------------------------------- k = 41, 42, 44, 45
 @kernel
 def f_half_mag_amplitude_ratio(t, x, s, weighted, order):
     """``sqrt(v_A / v_B)``, A = {x_i > m}, B = {x_i <= m}, m = med(x) (both modes).
@@ -348,15 +331,6 @@ def f_index_mass_quantile(t, x, s, weighted, order):
         if not (c / total < 0.5):
             return (j + 1) / n
     return (n + 1) / n
-
-
-@kernel
-def f_integrate(t, x, s, weighted, order):
-    """Trapezoidal integral ``Σ (t_{i+1} - t_i)·(x_i + x_{i+1})/2`` (W = U). n <= 1 -> 0.0."""
-    acc = 0.0
-    for i in range(x.shape[0] - 1):
-        acc += (t[i + 1] - t[i]) * (x[i] + x[i + 1]) / 2.0
-    return acc
 
 
 @kernel
@@ -458,7 +432,7 @@ def f_longest_strike_below(t, x, s, weighted, order):
     return _longest_strike(x, s, weighted, order, False)
 
 
-# --------------------------------------------------------------------------- k = 48..52
+# --------------------------------------------------------------------------- k = 48, 51
 @kernel
 def f_meanMag(t, x, s, weighted, order):
     """Mean: ``mean(x)`` (U) or μ_w = ``Σ w x / S_w`` (W; mean(x) if S_w = 0). n = 0 -> NaN."""
@@ -467,56 +441,6 @@ def f_meanMag(t, x, s, weighted, order):
         if sw != 0.0:
             return mu
     return mean(x)
-
-
-@kernel
-def f_mean_abs_change(t, x, s, weighted, order):
-    """Mean absolute successive difference.
-
-    U: mean |Δx_i|. W: ω_i = 1/(σ_i + σ_{i+1}) (linear sum, unguarded), ``Σ ω |Δx| / Σ ω``;
-    U if Σω = 0. n < 2 -> NaN.
-    """
-    n = x.shape[0]
-    if n < 2:
-        return NAN
-    if weighted:
-        num = 0.0
-        den = 0.0
-        for i in range(n - 1):
-            w = 1.0 / (s[i] + s[i + 1])
-            num += w * abs(x[i + 1] - x[i])
-            den += w
-        if den != 0.0:
-            return num / den
-    acc = 0.0
-    for i in range(n - 1):
-        acc += abs(x[i + 1] - x[i])
-    return acc / (n - 1)
-
-
-@kernel
-def f_mean_change(t, x, s, weighted, order):
-    """Mean successive difference.
-
-    U: mean Δx_i. W: ω_i = 1/(σ_i² + σ_{i+1}²) (unguarded), ``Σ ω Δx / Σ ω``; U if Σω = 0.
-    n < 2 -> NaN.
-    """
-    n = x.shape[0]
-    if n < 2:
-        return NAN
-    if weighted:
-        num = 0.0
-        den = 0.0
-        for i in range(n - 1):
-            w = 1.0 / (s[i] * s[i] + s[i + 1] * s[i + 1])
-            num += w * (x[i + 1] - x[i])
-            den += w
-        if den != 0.0:
-            return num / den
-    acc = 0.0
-    for i in range(n - 1):
-        acc += x[i + 1] - x[i]
-    return acc / (n - 1)
 
 
 @kernel
@@ -553,46 +477,7 @@ def f_mean_n_abs_max(t, x, s, weighted, order):
     return acc / 10.0
 
 
-@kernel
-def f_mean_second_derivative(t, x, s, weighted, order):
-    """Mean discrete second derivative on the irregular grid.
-
-    d_i = (2/h)·((x_{i+1}-x_i)/h_f - (x_i-x_{i-1})/h_b), h_f = t_{i+1}-t_i, h_b = t_i-t_{i-1},
-    h = t_{i+1}-t_{i-1}, over interior i with h_f, h_b, h > 0. U: mean d. W: ω_i =
-    1/(σ_{i-1}² + σ_i² + σ_{i+1}²) (unguarded), ``Σ ω d / Σ ω`` over valid triplets with ω > 0
-    (U if none). n < 3 or no valid triplet -> NaN.
-    """
-    n = x.shape[0]
-    if n < 3:
-        return NAN
-    cnt = 0
-    acc = 0.0
-    wcnt = 0
-    num = 0.0
-    den = 0.0
-    for i in range(1, n - 1):
-        hf = t[i + 1] - t[i]
-        hb = t[i] - t[i - 1]
-        h = t[i + 1] - t[i - 1]
-        if not (hf > 0.0 and hb > 0.0 and h > 0.0):
-            continue
-        d = (2.0 / h) * ((x[i + 1] - x[i]) / hf - (x[i] - x[i - 1]) / hb)
-        cnt += 1
-        acc += d
-        if weighted:
-            w = 1.0 / (s[i - 1] * s[i - 1] + s[i] * s[i] + s[i + 1] * s[i + 1])
-            if w > 0.0:
-                wcnt += 1
-                num += w * d
-                den += w
-    if cnt == 0:
-        return NAN
-    if weighted and wcnt > 0:
-        return num / den
-    return acc / cnt
-
-
-# --------------------------------------------------------------------------- k = 53..55
+# --------------------------------------------------------------------------- k = 53, 54
 @kernel
 def f_medianAbsDev(t, x, s, weighted, order):
     """U: median absolute deviation ``med(|x - med(x)|)``. W: *not* a weighted MAD (Quirk 3).
@@ -615,28 +500,16 @@ def f_medianAbsDev(t, x, s, weighted, order):
 
 
 @kernel
-def _amplitude(x, s, weighted, order):
-    """``amplitude`` (§2.17): P(99) - P(1) (U) or WS(99) - WS(1) (W; U if S_w = 0)."""
-    xs = take_sorted(x, order)
-    if weighted:
-        w = safe_weights(s)
-        if wsum(w) != 0.0:
-            ws = take_sorted(w, order)
-            return step_percentile(xs, ws, 99.0) - step_percentile(xs, ws, 1.0)
-    return percentile_sorted(xs, 99.0) - percentile_sorted(xs, 1.0)
-
-
-@kernel
 def f_median_buffer_range(t, x, s, weighted, order):
     """Fraction of points within ±10 % of the amplitude A around a centre c (un-normalised input).
 
-    A = amplitude(x) with the same flag (§2.17; non-finite -> NaN); c = med(x) (U) or μ_w (W;
+    A = ``f_amplitude`` (k = 17, same flag; non-finite -> NaN); c = med(x) (U) or μ_w (W;
     mean(x) if S_w = 0). Result ``#{c - 0.1A < x_i < c + 0.1A} / n`` (strict). n = 0 -> NaN.
     """
     n = x.shape[0]
     if n == 0:
         return NAN
-    amp = _amplitude(x, s, weighted, order)
+    amp = f_amplitude(t, x, s, weighted, order)
     if not np.isfinite(amp):
         return NAN
     if weighted:
@@ -653,35 +526,6 @@ def f_median_buffer_range(t, x, s, weighted, order):
         if x[i] > lo and x[i] < hi:
             cnt += 1
     return cnt / n
-
-
-@kernel
-def f_median_distance(t, x, s, weighted, order):
-    """Median Euclidean step length in the (t, x) plane.
-
-    q_i = Δx_i² + Δt_i². U: ``med(√q_i)``. W: v_i = σ_i² + σ_{i+1}²,
-    ``med(√(q_i / v_i))`` over pairs with v_i > 0 (none -> NaN). n < 2 -> NaN.
-    """
-    n = x.shape[0]
-    if n < 2:
-        return NAN
-    d = np.empty(n - 1)
-    k = 0
-    for i in range(n - 1):
-        dx = x[i + 1] - x[i]
-        dt = t[i + 1] - t[i]
-        q = dx * dx + dt * dt
-        if weighted:
-            v = s[i] * s[i] + s[i + 1] * s[i + 1]
-            if v > 0.0:
-                d[k] = np.sqrt(q / v)
-                k += 1
-        else:
-            d[k] = np.sqrt(q)
-            k += 1
-    if k == 0:
-        return NAN
-    return median(d[:k])
 
 
 FEATURES = {
