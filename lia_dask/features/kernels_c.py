@@ -245,23 +245,24 @@ def f_sample_entropy(t, x, s, weighted, order):
     if n < 4:
         return NAN
     r = 0.2 * std0(x)
+    # all pairs j < k of window starts; branch-free counts so that the inner loop vectorises
     b = 0
     a = 0
     for j in range(n - 1):
-        for k in range(j + 1, n - 1):
-            d = abs(x[j] - x[k])
-            d1 = abs(x[j + 1] - x[k + 1])
-            if d1 > d:
-                d = d1
-            if d <= r:
-                b += 1
-                if k + 2 < n:
-                    d2 = abs(x[j + 2] - x[k + 2])
-                    if d2 <= r:
-                        a += 1
+        xj0 = x[j]
+        xj1 = x[j + 1]
+        xj2 = x[j + 2] if j + 2 < n else 0.0
+        for k in range(j + 1, n - 2):       # both windows also have a third value
+            c2 = (abs(xj0 - x[k]) <= r) & (abs(xj1 - x[k + 1]) <= r)
+            b += c2
+            a += c2 & (abs(xj2 - x[k + 2]) <= r)
+        if j < n - 2:                       # k = n - 2: length-2 window only
+            k = n - 2
+            b += (abs(xj0 - x[k]) <= r) & (abs(xj1 - x[k + 1]) <= r)
     if a == 0 or b == 0:
         return NAN
     return -math.log((2.0 * a) / (2.0 * b))
+
 
 @kernel
 def f_shannon_entropy(t, x, s, weighted, order):

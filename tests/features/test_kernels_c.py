@@ -272,3 +272,27 @@ def test_weighted_variants_use_errors():
     c = (x[:-1] > med) != (x[1:] > med)
     assert _call("number_of_crossings", t, x, s, False) == c.sum() / n
     assert _call("number_of_crossings", t, x, s, True) == (c & (np.abs(np.diff(x)) > s[:-1])).sum() / n
+
+
+def test_never_raises_on_bad_values():
+    """NaN/inf values, zero/negative/NaN/inf errors and ties: every kernel returns a float."""
+    rng = np.random.default_rng(17)
+    for rep in range(240):
+        n = int(rng.integers(0, 40))
+        t = np.sort(rng.uniform(0.0, 100.0, n))
+        x = rng.standard_normal(n)
+        s = np.abs(rng.standard_normal(n)) * 0.1
+        kind = rep % 5
+        if kind == 1:
+            x = np.round(x, 0)
+        elif kind == 2 and n:
+            x[rng.integers(0, n, 3)] = rng.choice([np.nan, np.inf, -np.inf], 3)
+        elif kind == 3 and n:
+            s[rng.integers(0, n, 3)] = rng.choice([0.0, -1.0, np.nan, np.inf], 3)
+        elif kind == 4:
+            x = np.full(n, float(rng.choice([0.0, 1.0, -2.0])))
+            s = np.zeros(n)
+        order = np.argsort(x)
+        for name, f in FEATURES.items():
+            for weighted in (True, False):
+                assert isinstance(f(t, x, s, weighted, order), float), name
