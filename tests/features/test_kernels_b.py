@@ -197,6 +197,24 @@ def test_zero_errors_do_not_raise():
     assert np.isnan(w["half_mag_amplitude_ratio"])
 
 
+def test_nan_and_negative_errors_do_not_raise():
+    # flux = 0 with convert=False gives σ̂ = NaN (spec §1.2); negative errors stay in the data
+    rng = np.random.default_rng(5)
+    n = 25
+    t = np.cumsum(rng.uniform(0.5, 2.0, n))
+    x = rng.normal(1.0, 0.1, n)
+    for bad in (np.nan, -0.05):
+        s = rng.uniform(0.01, 0.05, n)
+        s[::3] = bad
+        for name in FEATURES:
+            v = _call(name, t, x, s, True)
+            assert isinstance(v, float), name
+        # safe weights ignore the bad points: the weighted mean uses only the others
+        good = ~(np.arange(n) % 3 == 0)
+        assert _call("meanMag", t, x, s, True) == pytest.approx(
+            np.average(x[good], weights=1.0 / s[good] ** 2), rel=1e-12)
+
+
 def test_against_numpy_and_scipy_on_random_data():
     scipy_stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(11)
