@@ -25,7 +25,6 @@ from lia_dask.features.common import (
     kernel,
     longest_run,
     mean,
-    median,
     np_interp,
     safe_weights,
     std0,
@@ -46,6 +45,53 @@ from lia_dask.features.kernels_b_steps import (
 )
 
 NAN = np.nan
+
+
+# --------------------------------------------------------------------------- private helper
+@kernel
+def _median_ordered(x, order):
+    """``np.median(x)`` in O(1) from the ascending permutation ``order`` of the kernel contract.
+
+    Middle value, or ``(a + b) / 2`` for even n (as :func:`common.median_sorted`); NaN if n == 0
+    or x holds a NaN (``numpy.argsort`` puts NaN last, and ``np.median`` then gives NaN).
+    """
+    n = order.shape[0]
+    if n == 0 or np.isnan(x[order[n - 1]]):
+        return NAN
+    h = n // 2
+    if n % 2 == 1:
+        return x[order[h]]
+    return (x[order[h - 1]] + x[order[h]]) / 2.0
+
+
+@kernel
+def _median_abs_dev_ordered(x, order, m):
+    """``np.median(|x - m|)`` in O(n) from ``order``, for m = the median of x.
+
+    Along the sorted x the deviations fall to the left of m and rise to its right, so the k-th
+    smallest deviation comes from merging the two monotone sides (no sort needed).
+    """
+    n = order.shape[0]
+    if n == 0 or np.isnan(m):
+        return NAN
+    j = 0  # first sorted position with x >= m
+    while j < n and x[order[j]] < m:
+        j += 1
+    i = j - 1
+    h = n // 2
+    prev = NAN
+    cur = NAN
+    for _ in range(h + 1):
+        prev = cur
+        if i >= 0 and (j >= n or abs(x[order[i]] - m) <= abs(x[order[j]] - m)):
+            cur = abs(x[order[i]] - m)
+            i -= 1
+        else:
+            cur = abs(x[order[j]] - m)
+            j += 1
+    if n % 2 == 1:
+        return cur
+    return (prev + cur) / 2.0
 
 
 # --------------------------------------------------------------------------- k = 28
@@ -69,7 +115,7 @@ def f_check_min_last_loc(t, x, s, weighted, order):
 
 # --------------------------------------------------------------------------- k = 30..35
 @kernel
-def _con(x, s, weighted, kappa, above):
+def _con(x, s, weighted, order, kappa, above):
     """Number of maximal runs (length >= 3) of flagged points, / n; n < 3 -> 0.0.
 
     b = med(x); thr_i = κσ_i (W) or κ·std₁(x) (U); flag x_i >= b + thr_i (above) or
@@ -78,7 +124,7 @@ def _con(x, s, weighted, kappa, above):
     n = x.shape[0]
     if n < 3:
         return 0.0
-    b = median(x)
+    b = _median_ordered(x, order)
     thr_u = kappa * std1(x)
     flags = np.empty(n, np.bool_)
     for i in range(n):
@@ -96,7 +142,7 @@ def f_con_above1(t, x, s, weighted, order):
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, 1.0, True)
+    return _con(x, s, weighted, order, 1.0, True)
 
 
 @kernel
@@ -105,7 +151,7 @@ def f_con_above3(t, x, s, weighted, order):
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, 3.0, True)
+    return _con(x, s, weighted, order, 3.0, True)
 
 
 @kernel
@@ -114,7 +160,7 @@ def f_con_above5(t, x, s, weighted, order):
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, 5.0, True)
+    return _con(x, s, weighted, order, 5.0, True)
 
 
 @kernel
@@ -123,7 +169,7 @@ def f_con_below1(t, x, s, weighted, order):
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, 1.0, False)
+    return _con(x, s, weighted, order, 1.0, False)
 
 
 @kernel
@@ -132,7 +178,7 @@ def f_con_below3(t, x, s, weighted, order):
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, 3.0, False)
+    return _con(x, s, weighted, order, 3.0, False)
 
 
 @kernel
@@ -141,7 +187,7 @@ def f_con_below5(t, x, s, weighted, order):
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, 5.0, False)
+    return _con(x, s, weighted, order, 5.0, False)
 
 
 # --------------------------------------------------------------------------- k = 36, 37
@@ -161,7 +207,7 @@ def _count_side(x, s, weighted, order, above):
                 if (x[i] > m) if above else (x[i] < m):
                     acc += w[i]
             return acc / sw
-    m = median(x)
+    m = _median_ordered(x, order)
     cnt = 0
     for i in range(n):
         if (x[i] > m) if above else (x[i] < m):
@@ -201,7 +247,7 @@ def f_cusum(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return NAN
-    m = median(x)
+    m = _median_ordered(x, order)
     scale = NAN
     if weighted:
         w = safe_weights(s)
@@ -288,7 +334,7 @@ def f_half_mag_amplitude_ratio(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return NAN
-    m = median(x)
+    m = _median_ordered(x, order)
     w = safe_weights(s) if weighted else np.ones(n)
     na = 0.0
     da = 0.0
@@ -406,7 +452,7 @@ def _longest_strike(x, s, weighted, order, above):
         for i in range(n):
             flags[i] = (x[i] > m + s[i]) if above else (x[i] < m - s[i])
     else:
-        m = median(x)
+        m = _median_ordered(x, order)
         for i in range(n):
             flags[i] = (x[i] > m) if above else (x[i] < m)
     return longest_run(flags) / n
@@ -495,8 +541,8 @@ def f_medianAbsDev(t, x, s, weighted, order):
             m = np_interp(0.5, c, xs)
             d = np.abs(xs - m)
             return np_interp(0.5, c, d)
-    m = median(x)
-    return median(np.abs(x - m))
+    m = _median_ordered(x, order)
+    return _median_abs_dev_ordered(x, order, m)
 
 
 @kernel
@@ -517,7 +563,7 @@ def f_median_buffer_range(t, x, s, weighted, order):
         if sw == 0.0:
             c = mean(x)
     else:
-        c = median(x)
+        c = _median_ordered(x, order)
     buf = 0.1 * amp
     lo = c - buf
     hi = c + buf

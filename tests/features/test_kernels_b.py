@@ -238,6 +238,22 @@ def test_against_numpy_and_scipy_on_random_data():
             np.average((x - mu) ** 4, weights=w) / v**2 - 3.0, rel=1e-9)
 
 
+def test_order_based_medians_equal_numpy_with_ties():
+    # the kernels take med(x) and med(|x - med(x)|) from the caller's argsort, without sorting
+    rng = np.random.default_rng(7)
+    t = np.arange(60.0)
+    for n in range(1, 60):
+        x = rng.integers(0, 6, n).astype(float) * 0.25  # many exact ties
+        s = np.full(n, 0.1)
+        med = np.median(x)
+        assert _call("medianAbsDev", t[:n], x, s, False) == np.median(np.abs(x - med)), n
+        assert _call("count_above", t[:n], x, s, False) == np.mean(x > med), n
+        assert _call("count_below", t[:n], x, s, False) == np.mean(x < med), n
+        longest = max((len(r) for r in "".join("1" if v > med else "0" for v in x).split("0")),
+                      default=0)
+        assert _call("longest_strike_above", t[:n], x, s, False) == longest / n, n
+
+
 def test_kernels_follow_the_contract():
     for name, fn in FEATURES.items():
         assert fn.targetoptions.get("nogil") is True, name
