@@ -1,0 +1,116 @@
+"""All 168 features x 61 lightcurves x {weighted, unweighted} against MicroLIA 2.8.1's extract_all.
+
+Tolerance: relative 1e-6, absolute 1e-9 near zero, NaN == NaN (issue 3). The weighted
+percentile features depend on NumPy's SIMD sort tie order (spec §1.9.1); on a CPU where NumPy
+dispatches a different sort (AVX-512) they get the looser check named in ``tie_sensitive``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lia_dask.features import FeatureSettings, extract_batch
+from lia_dask.features.driver import NAMES, missing_features
+
+RTOL, ATOL = 1e-6, 1e-9
+
+#: weighted flux-pass features whose reference value depends on NumPy's argsort tie order (§1.9.1)
+TIE_SENSITIVE_W = {
+    "FluxPercentileRatioMid20", "FluxPercentileRatioMid35", "FluxPercentileRatioMid50",
+    "FluxPercentileRatioMid65", "FluxPercentileRatioMid80", "Gskew", "PercentAmplitude",
+    "PercentDifferenceFluxPercentile", "count_above", "longest_strike_below", "medianAbsDev",
+}
+
+
+def _numpy_sort_is_avx512() -> bool:
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as feats
+    except ImportError:  # pragma: no cover
+        return False
+    return bool(feats.get("AVX512_SKX"))
+
+
+def _match(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    both_nan = np.isnan(got) & np.isnan(ref)
+    close = np.abs(got - ref) <= np.maximum(RTOL * np.abs(ref), ATOL)
+    return both_nan | (close & ~np.isnan(got) & ~np.isnan(ref))
+
+
+def _table(ok: dict[str, np.ndarray], names: list[str], vals, refs) -> str:
+    """Per-feature match table: matches out of 61 for W and U, worst relative difference."""
+    lines = [f"{'feature':45s} {'W':>6s} {'U':>6s}  worst rel. diff", "-" * 80]
+    todo = set(missing_features())
+    for j, name in enumerate(names):
+        cells = []
+        worst = 0.0
+        for mode in ("weighted", "unweighted"):
+            cells.append(f"{int(ok[mode][:, j].sum()):>3d}/{ok[mode].shape[0]}")
+            d = np.abs(vals[mode][:, j] - refs[mode][:, j]) / np.maximum(np.abs(refs[mode][:, j]), 1e-300)
+            d = d[~ok[mode][:, j]]
+            if d.size:
+                worst = max(worst, float(np.nanmax(np.where(np.isnan(d), np.inf, d))))
+        base = name.removesuffix("_deriv")
+        note = "  TODO: kernel not delivered yet" if base in todo else ""
+        lines.append(f"{name:45s} {cells[0]:>6s} {cells[1]:>6s}  {worst:.3g}{note}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def results(conformance):
+    b = conformance["batch"]
+    vals = {}
+    for mode, w in (("weighted", True), ("unweighted", False)):
+        v, names = extract_batch(b, FeatureSettings(zp=22.0, convert=True, apply_weights=w))
+        assert names == conformance["names"] == list(NAMES)
+        vals[mode] = v
+    ok = {m: _match(vals[m], conformance["ref"][m]) for m in vals}
+    return vals, ok
+
+
+def test_names_are_microlias(conformance):
+    assert list(NAMES) == conformance["names"]
+    assert len(NAMES) == 168 and NAMES[84] == "AndersonDarling_deriv"
+
+
+def test_every_value_matches(results, conformance):
+    vals, ok = results
+    names = conformance["names"]
+    loose = TIE_SENSITIVE_W if _numpy_sort_is_avx512() else set()
+    failures = []
+    for j, name in enumerate(names):
+        for mode in ("weighted", "unweighted"):
+            if mode == "weighted" and name in loose:
+                # documented looser rule: same NaN pattern, within 10 % (medianAbsDev W: NaN pattern only)
+                got, ref = vals[mode][:, j], conformance["ref"][mode][:, j]
+                same_nan = np.array_equal(np.isnan(got), np.isnan(ref))
+                rel = np.abs(got - ref) <= 0.1 * np.abs(ref) + ATOL
+                if not same_nan or (name != "medianAbsDev" and not rel[~np.isnan(ref)].all()):
+                    failures.append((name, mode))
+                continue
+            if not ok[mode][:, j].all():
+                failures.append((name, mode))
+    if failures:
+        pytest.fail(f"{len(failures)} (feature, mode) pairs differ from MicroLIA 2.8.1:\n"
+                    + _table(ok, names, vals, conformance["ref"]))
+
+
+def test_issue_target_160_of_168_on_58_of_60(results, conformance):
+    """Issue 3's target: >= 160 features match on >= 58 of the 60 ogle2_dev lightcurves and on the reference."""
+    _, ok = results
+    good = 0
+    for j in range(168):
+        if all(ok[m][0, j] and ok[m][1:, j].sum() >= 58 for m in ok):
+            good += 1
+    assert good >= 160, f"only {good} of 168 features reach the target"
+
+
+def test_reference_sanity_numbers(conformance):
+    """Appendix B of the spec: preprocessing of the reference lightcurve."""
+    from lia_dask.features.preprocess import deriv_pass, flux_pass
+
+    d = conformance["data"][0]
+    t, x, s, f, sf = flux_pass(d[:, 0], d[:, 1], d[:, 2], 22.0, True)
+    assert len(t) == 1359 and f.max() == 415.7191206752184 and int(np.argmax(f)) == 1252
+    assert np.median(x) == 0.15024499029989147
+    t1, d1, e1, t2, n2, e2 = deriv_pass(t, f, sf, s)
+    assert len(t1) == len(t2) == 1351 and d1.max() == 1274.792542933728
