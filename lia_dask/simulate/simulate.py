@@ -165,6 +165,11 @@ def simulate_training_set(cadences, n_per_class: int | Mapping[str, int], out: s
     out = Path(out)
     _prepare_out(out, overwrite)
     if features_out is not None:
+        from ..features.registry import get_feature_set
+        from .features import default_feature_settings
+
+        feature_settings = feature_settings or default_feature_settings()
+        get_feature_set(feature_settings.feature_set)  # load (and compile) once here, not racing in threads
         _prepare_out(Path(features_out), overwrite)
         features_out = str(features_out)
     ranges = _ranges(plan, cfg.partition_size)

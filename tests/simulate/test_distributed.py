@@ -109,3 +109,22 @@ def test_bad_input_messages(tmp_path, ogle_pool):
             simulate_batch(ogle_pool, bad)
     with pytest.raises(InputError, match="unknown class name"):
         simulate_batch(ogle_pool, {"ML": 3, "QSO": 2})
+
+
+def test_feature_parts_match_feature_extraction(ogle_dir, tmp_path):
+    import pandas as pd
+
+    from lia_dask.features import extract_archive
+    from lia_dask.features.registry import FeatureSettings
+
+    cfg = SimulationConfig(seed=8, partition_size=9)
+    arch = simulate_training_set(ogle_dir, 4, tmp_path / "t", cfg, features_out=tmp_path / "f")
+    feats = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "f").glob("part.*.parquet"))],
+                      ignore_index=True)
+    assert len(feats) == arch.n_objects == 20
+    assert list(feats["label"]) == [c for c in S.CLASSES for _ in range(4)]
+    assert "sim_tE" in feats.columns and (feats["feature_reason"] == 0).all()
+    ref = extract_archive(arch, FeatureSettings(zp=None, convert=None)).compute().reset_index(drop=True)
+    names = [c for c in ref.columns if c not in ("object_id", "band", "label", "feature_reason")]
+    assert len(names) == 168
+    np.testing.assert_array_equal(feats[names].to_numpy(), ref[names].to_numpy())
