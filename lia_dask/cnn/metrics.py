@@ -125,7 +125,8 @@ def callbacks(cfg) -> list:
                                             cfg.warmup_epochs, cfg.decay))]
     if cfg.patience is not None:
         out.append(K.callbacks.EarlyStopping(monitor=cfg.monitor, mode=monitor_mode(cfg.monitor),
-                                             patience=int(cfg.patience), restore_best_weights=True))
+                                             patience=int(cfg.patience), min_delta=cfg.min_delta,
+                                             restore_best_weights=True))
     return out
 
 

@@ -46,9 +46,10 @@ class CNNConfig:
         Class balance by a positive-class weight in the loss, by half-positive batches, or not.
     pos_weight : float or "auto"
         Loss weight of positives; ``auto`` = n_negative / n_positive when ``balance="weight"``.
-    monitor, patience
+    monitor, patience, min_delta
         Early stopping on ``monitor`` (e.g. ``val_loss``, ``val_f1``, ``val_auc``,
-        ``val_binary_accuracy``) after ``patience`` epochs without improvement (None: off).
+        ``val_binary_accuracy``) after ``patience`` epochs without an improvement of at least
+        ``min_delta`` (None: off); the best epoch's weights are restored.
     validation_fraction : float
         Stratified share of the training set held out for validation (when no validation data).
     augment : AugmentConfig, optional
@@ -81,6 +82,7 @@ class CNNConfig:
     pos_weight: float | str = "auto"
     monitor: str = "val_loss"
     patience: int | None = None
+    min_delta: float = 0.0
     validation_fraction: float = 0.0
     augment: AugmentConfig | None = None
     smooth: int = 9
