@@ -1,0 +1,63 @@
+"""``lia-dask predict`` and ``lia-dask candidates``."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="classify every lightcurve of an archive (resumable)")
+    p.add_argument("archive")
+    p.add_argument("--model", required=True, help="ensemble artifact directory or .zip")
+    p.add_argument("--out", required=True, help="output directory (one Parquet file per partition)")
+    p.add_argument("--resume", dest="resume", action="store_true", default=True,
+                   help="skip partitions already predicted (default)")
+    p.add_argument("--no-resume", dest="resume", action="store_false", help="recompute every partition")
+    p.add_argument("--fit-filter", action="store_true", help="PSPL fit of objects predicted ML, adds passes_fit")
+    p.add_argument("--tE-max", type=float, default=1000.0)
+    p.add_argument("--u0-max", type=float, default=2.0)
+    p.add_argument("--chi2-max", type=float, default=10.0)
+    p.set_defaults(func=_predict)
+
+    c = sub.add_parser("candidates", help="list the best microlensing candidates of a prediction output")
+    c.add_argument("out")
+    c.add_argument("--top", type=int, default=20)
+    c.add_argument("--plots", default=None, help="directory for one lightcurve plot per candidate")
+    c.add_argument("--archive", default=None, help="archive the predictions came from (default: from the outputs)")
+    c.add_argument("--all", action="store_true", help="ignore the fit filter")
+    c.set_defaults(func=_candidates)
+
+
+def _predict(args) -> int:
+    from .cluster import client_from_args
+    from .fitfilter import FitFilterConfig
+    from .predict import PredictConfig, predict_archive
+
+    cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter,
+                        fit=FitFilterConfig(tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max))
+    with client_from_args(args) as client:
+        report = predict_archive(args.archive, args.model, args.out, client=client, config=cfg)
+    print(report)
+    print(f"counts: input={report.n_input} predicted={report.predicted} quarantined={report.quarantined} "
+          f"(input == predicted + quarantined: {report.n_input == report.predicted + report.quarantined})")
+    return 0
+
+
+def _candidates(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .archive import open_archive
+    from .candidates import plot_candidates, top_candidates
+
+    cands = top_candidates(args.out, args.top, require_fit=False if args.all else None)
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        cols = [c for c in ("object_id", "band", "prob_ML", "fit_t0", "fit_u0", "fit_tE", "fit_chi2_red", "passes_fit")
+                if c in cands.columns]
+        print(cands[cols].to_string(index=False) if len(cands) else "no candidates")
+    if args.plots and len(cands):
+        src = args.archive or json.loads((Path(args.out) / "_summary.json").read_text())["archive"]
+        paths = plot_candidates(cands, open_archive(src), args.plots)
+        print(f"wrote {len(paths)} plots to {args.plots}")
+    return 0
