@@ -1,0 +1,159 @@
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lia_dask import artifact
+from lia_dask.archive import open_archive, write_archive
+from lia_dask.batch import LightcurveBatch, concat_batches
+from lia_dask.errors import InputError, PartitionError
+from lia_dask.predict import (PredictConfig, predict_archive, predict_batch, read_predictions, read_quarantine,
+                              received_counts)
+
+
+def test_outputs_follow_the_contract(ogle_archive, model_dir, tmp_path):
+    rep = predict_archive(ogle_archive, model_dir, tmp_path / "p")
+    files = sorted((tmp_path / "p").glob("part.*.parquet"))
+    assert len(files) == ogle_archive.n_partitions == rep.partitions
+    pred = read_predictions(tmp_path / "p")
+    classes = artifact.read_manifest(model_dir)["classes"]
+    assert list(pred.columns[:3]) == ["object_id", "band", "prediction"]
+    probs = pred[[f"prob_{c}" for c in classes]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(pred["prediction"]) <= set(classes)
+    assert (pred["model_digest"] == artifact.digest(model_dir)).all()
+    assert rep.n_input == rep.predicted + rep.quarantined == 7 and rep.predicted == 7
+    # the single-partition path gives the same answer as the job
+    m = predict_batch(ogle_archive.read_batch(0), artifact.load(model_dir))[0]
+    first = pd.read_parquet(files[0])
+    np.testing.assert_allclose(m[[f"prob_{c}" for c in classes]], first[[f"prob_{c}" for c in classes]])
+
+
+def test_model_is_sent_to_each_worker_once(model_dir, tmp_path, local_client, make_survey):
+    arch = make_survey(tmp_path / "s", n_objects=120, partition_rows=10)
+    assert arch.n_partitions == 12
+    before = local_client.run(received_counts)
+    rep = predict_archive(arch, model_dir, tmp_path / "p", client=local_client)
+    after = local_client.run(received_counts)
+    digest = artifact.digest(model_dir)
+    for w in after:
+        assert after[w].get(digest, 0) - before[w].get(digest, 0) == 1, after
+    assert rep.predicted == 120 and rep.partitions == 12
+
+
+def test_resume_skips_finished_partitions(ogle_archive, model_dir, tmp_path):
+    out = tmp_path / "p"
+    predict_archive(ogle_archive, model_dir, out)
+    files = sorted(out.glob("part.*.parquet"))
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    files[1].unlink()
+    rep = predict_archive(ogle_archive, model_dir, out)
+    assert rep.skipped == ogle_archive.n_partitions - 1 and rep.predicted == 7
+    for f in (files[0], files[2]):
+        assert f.stat().st_mtime_ns == stamps[f]
+    assert files[1].exists()
+    rep = predict_archive(ogle_archive, model_dir, out, resume=False)
+    assert rep.skipped == 0
+
+
+def test_resume_refuses_outputs_of_another_model(ogle_archive, model_dir, tmp_path):
+    out = tmp_path / "p"
+    predict_archive(ogle_archive, model_dir, out)
+    other = artifact.load(model_dir)
+    other.digest_ = "0" * 64
+    with pytest.raises(InputError, match="another model"):
+        predict_archive(ogle_archive, other, out)
+
+
+def test_crash_in_a_partition_leaves_no_partial_file_and_resumes(ogle_archive, model_dir, tmp_path):
+    import shutil
+
+    arch_dir = tmp_path / "a"
+    shutil.copytree(ogle_archive.path, arch_dir)
+    arch = open_archive(arch_dir)
+    good = arch_dir / "part.00001.parquet"
+    saved = good.read_bytes()
+    good.write_bytes(b"PAR1" + b"\0" * 64)
+    out = tmp_path / "p"
+    with pytest.raises(PartitionError, match=r"partition 1 \("):
+        predict_archive(arch, model_dir, out, config=PredictConfig(show_progress=False))
+    names = sorted(p.name for p in out.iterdir())
+    assert "part.00001.parquet" not in names and not [n for n in names if n.endswith(".tmp")]
+    good.write_bytes(saved)
+    rep = predict_archive(arch, model_dir, out)
+    assert rep.predicted == 7 and len(read_predictions(out)) == 7
+
+
+def test_unprocessable_lightcurves_are_quarantined_and_counts_reconcile(model_dir, tmp_path):
+    t = np.arange(50.0)
+    lcs = [(t, 17 + 0.01 * np.sin(t), np.full(50, 0.01)),       # fine
+           (t, np.full(50, 17.0), np.full(50, 0.01)),            # constant: no finite derivative error
+           (t[:1], np.array([17.0]), np.array([0.01]))]          # one epoch
+    b = LightcurveBatch.from_lightcurves(["ok", "flat", "single"], *zip(*lcs))
+    arch = write_archive(b, tmp_path / "a")
+    rep = predict_archive(arch, model_dir, tmp_path / "p")
+    q = read_quarantine(tmp_path / "p").set_index("object_id")
+    assert rep.n_input == 3 and rep.predicted == 1 and rep.quarantined == 2
+    assert set(q.index) == {"flat", "single"} and q["reason"].str.startswith("features not computable").all()
+
+
+def test_fit_filter_columns_and_cuts(model_dir, tmp_path, make_survey):
+    arch = make_survey(tmp_path / "s", n_objects=60, partition_rows=30, n_ml=10)
+    rep = predict_archive(arch, model_dir, tmp_path / "p", config=PredictConfig(fit_filter=True))
+    pred = read_predictions(tmp_path / "p")
+    assert {"fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "passes_fit"} <= set(pred.columns)
+    ml = pred["prediction"] == "ML"
+    assert pred.loc[~ml, "fit_tE"].isna().all() and not pred.loc[~ml, "passes_fit"].any()
+    passed = pred[pred["passes_fit"]]
+    assert ((passed.fit_tE >= 0) & (passed.fit_tE <= 1000) & (passed.fit_u0 <= 2) & (passed.fit_chi2_red <= 10)).all()
+    assert rep.predicted == 60
+
+
+@pytest.mark.timeout(300)
+def test_worker_killed_mid_job_every_object_predicted_once(model_dir, tmp_path, make_survey):
+    from distributed import Client, LocalCluster
+
+    arch = make_survey(tmp_path / "s", n_objects=400, partition_rows=10, seed=5)
+    out = tmp_path / "p"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        pids = client.run(os.getpid)
+        result = {}
+
+        def job():
+            result["report"] = predict_archive(arch, model_dir, out, client=client)
+
+        th = threading.Thread(target=job)
+        th.start()
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(out.glob("part.*.parquet"))) < 3:
+            time.sleep(0.05)
+        done_before = len(list(out.glob("part.*.parquet")))
+        victim = sorted(pids.values())[0]
+        os.kill(victim, signal.SIGKILL)
+        th.join(240)
+        assert not th.is_alive()
+        rep = result["report"]
+        assert done_before < arch.n_partitions  # the kill happened mid-job
+        pred = read_predictions(out)
+        assert len(pred) == 400 and pred["object_id"].is_unique and rep.predicted == 400
+        again = predict_archive(arch, model_dir, out, client=client)
+        assert again.skipped == arch.n_partitions and again.predicted == 400
+
+
+def test_cli_predict_and_candidates(ogle_archive, model_dir, tmp_path, capsys):
+    from lia_dask.cli import main
+
+    out = tmp_path / "p"
+    assert main(["--workers", "1", "predict", str(ogle_archive.path), "--model", str(model_dir), "--out", str(out),
+                 "--fit-filter"]) == 0
+    text = capsys.readouterr().out
+    assert "input=7 predicted=7 quarantined=0" in text
+    assert main(["candidates", str(out), "--top", "3", "--all", "--plots", str(tmp_path / "plots")]) == 0
+    text = capsys.readouterr().out
+    pngs = list((tmp_path / "plots").glob("*.png"))
+    assert "object_id" in text and len(pngs) >= 1 and all(p.stat().st_size > 5000 for p in pngs)
