@@ -137,7 +137,7 @@ def affine(image: np.ndarray, shift: tuple[float, float] = (0.0, 0.0), rotation:
     """
     image = _as_hwc(image)
     H, W, _ = image.shape
-    a = np.deg2rad(rotation)
+    a = -np.deg2rad(rotation)  # counter-clockwise on screen (rows grow downwards)
     # forward map in (row, col) coordinates about the centre
     rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
     shear = np.array([[1.0, 0.0], [np.tan(np.deg2rad(skew)), 1.0]])

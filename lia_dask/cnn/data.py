@@ -57,9 +57,9 @@ def normalize(images: np.ndarray, min_pixel: Sequence[float], max_pixel: Sequenc
     hi = np.asarray(max_pixel, dtype=np.float32)
     if lo.size not in (1, x.shape[-1]):
         raise InputError(f"min_pixel has {lo.size} values but the images have {x.shape[-1]} bands.")
-    out = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-    out[~np.isfinite(out)] = 0.0
-    return out
+    with np.errstate(invalid="ignore"):
+        out = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return np.where(np.isfinite(x), out, np.float32(0.0)).astype(np.float32)
 
 
 def fit_normalization(source: "ArraySource | ZarrSource", low: float = 0.5, high: float = 99.5,

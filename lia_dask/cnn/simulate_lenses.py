@@ -129,7 +129,8 @@ def _render_one(rng: np.random.Generator, cfg: LensSimConfig, is_lens: bool) -> 
         truth.update(theta_e=te, source_flux=flux, magnification=float(lensed.sum() / flux))
     ncomp = int(rng.integers(0, cfg.max_companions + 1))
     for _ in range(ncomp):
-        r, ang = rng.uniform(1.5, H * cfg.pixel_scale / 2.2), rng.uniform(0, 2 * np.pi)
+        rmax = H * cfg.pixel_scale / 2.2
+        r, ang = rng.uniform(min(1.5, rmax / 2), rmax), rng.uniform(0, 2 * np.pi)
         blob = sersic(x - r * np.cos(ang), y - r * np.sin(ang), rng.uniform(0.1, 0.5), rng.uniform(0.7, 2.5),
                       rng.uniform(0.3, 1.0), rng.uniform(0, np.pi))
         blob *= _u(rng, cfg.companion_flux) / blob.sum()

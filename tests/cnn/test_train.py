@@ -1,0 +1,177 @@
+"""Real (tiny) TensorFlow trainings: loss, streaming vs memory, artifacts, schedules, metrics."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from lia_dask.archive import write_cutouts  # noqa: E402
+from lia_dask.cnn import AugmentConfig, CNNClassifier, CNNConfig, fit_normalization, normalize  # noqa: E402
+from lia_dask.cnn.data import ArraySource, StreamSpec, iter_images, Normalization  # noqa: E402
+from lia_dask.cnn.metrics import f1_metric, learning_rate_at, weighted_bce  # noqa: E402
+from lia_dask.cnn.models import build_model  # noqa: E402
+from lia_dask.errors import ArtifactError, InputError  # noqa: E402
+
+
+
+def test_normalization_per_band_clipped_nan_safe():
+    x = np.array([[[[0.0, 10.0], [5.0, np.nan]], [[20.0, -1.0], [np.inf, 30.0]]]], np.float32)
+    out = normalize(x, [0.0, 0.0], [10.0, 20.0])
+    np.testing.assert_allclose(out[0, ..., 0], [[0.0, 0.5], [1.0, 0.0]])
+    np.testing.assert_allclose(out[0, ..., 1], [[0.5, 0.0], [0.0, 1.0]])
+    with pytest.raises(InputError, match="max_pixel must exceed"):
+        Normalization([1.0], [1.0])
+    src = ArraySource(np.random.default_rng(0).uniform(0, 100, (50, 4, 4, 2)).astype(np.float32), chunk=8)
+    n = fit_normalization(src, low=0, high=100)
+    assert n.min_pixel[0] >= 0 and n.max_pixel[1] <= 100 and n.max_pixel[0] > 95
+
+
+def test_learning_rate_schedules():
+    assert learning_rate_at(0, 1.0, drop_every=3, drop_factor=0.5) == 1.0
+    assert learning_rate_at(3, 1.0, drop_every=3, drop_factor=0.5) == 0.5
+    assert learning_rate_at(7, 1.0, drop_every=3, drop_factor=0.5) == 0.25
+    assert [learning_rate_at(e, 1.0, warmup_epochs=4) for e in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    assert learning_rate_at(2, 1.0, decay=0.5) == 0.5
+
+
+def test_weighted_bce_and_f1_match_formulas():
+    from sklearn.metrics import f1_score
+
+    y = np.array([1, 0, 1, 1, 0], np.float32)
+    p = np.array([0.9, 0.2, 0.4, 0.7, 0.6], np.float32)
+    want = -np.mean(3.0 * y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert float(weighted_bce(3.0)(y, p)) == pytest.approx(want, rel=1e-5)
+    m = f1_metric()
+    m.update_state(y, p)
+    assert float(m.result()) == pytest.approx(f1_score(y, p >= 0.5), rel=1e-6)
+
+
+@pytest.mark.parametrize("arch,shape,params", [
+    ("alexnet", (32, 32, 3), dict(width=1 / 32)),
+    ("vgg16", (32, 32, 3), dict(width=1 / 32)),
+    ("resnet", (24, 24, 1), dict(width=0.25)),
+    ("cnn1d", (64, 2), dict(width=0.5)),
+])
+def test_architectures_build_and_output_a_probability(arch, shape, params):
+    m = build_model(arch, shape, **params)
+    out = np.asarray(m(np.random.default_rng(0).normal(size=(3, *shape)).astype(np.float32)))
+    assert out.shape == (3, 1) and np.all((out > 0) & (out < 1))
+    if arch == "vgg16":  # sized to the input: 32 px -> 4 pooling blocks, a 2 x 2 last map
+        assert sum(type(l).__name__ == "MaxPooling2D" for l in m.layers) == 4
+    if arch == "resnet":
+        assert type(m.layers[2]).__name__ == "ELU" and type(m.layers[3]).__name__ == "BatchNormalization"
+        assert sum(type(l).__name__ == "Add" for l in m.layers) == 6
+
+
+def test_loss_decreases_on_an_easy_separable_set(easy_images, tiny):
+    x, y = easy_images(48)
+    clf = CNNClassifier(CNNConfig(epochs=4, **tiny)).fit(x, y)
+    loss = clf.history_["loss"]
+    assert loss[-1] < loss[0]
+    p = clf.predict_proba(x)
+    assert p.shape == (48, 2) and np.allclose(p.sum(axis=1), 1.0) and clf.classes_ == ["NONLENS", "LENS"]
+    assert set(clf.history_) >= {"binary_accuracy", "f1", "auc", "loss"}
+
+
+def test_streaming_from_zarr_matches_in_memory(tmp_path, easy_images, tiny):
+    x, y = easy_images(40, seed=1)
+    store = write_cutouts(tmp_path / "s", x, np.arange(40), y, bands=["g", "r"], chunk=8)
+    cfg = CNNConfig(epochs=2, image_size=12, chunk=8, validation_fraction=0.25,
+                    augment=AugmentConfig(horizontal_flip=True, width_shift=1, rotation=10), **tiny)
+    a = CNNClassifier(cfg).fit(x, y)
+    b = CNNClassifier(cfg).fit(store)
+    assert a.norm_ == b.norm_
+    np.testing.assert_allclose(a.history_["loss"], b.history_["loss"], rtol=1e-4)
+    np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(store), atol=1e-4)
+    np.testing.assert_allclose(b.predict_proba(x), b.predict_proba(store), atol=1e-6)
+
+
+def test_stream_reads_one_chunk_at_a_time_and_is_seeded(easy_images, tiny):
+    class Counting(ArraySource):
+        reads: list = []
+
+        def read(self, start, stop):
+            Counting.reads.append(stop - start)
+            return super().read(start, stop)
+
+    x, _ = easy_images(40)
+    src = Counting(x, chunk=8)
+    spec = StreamSpec(np.arange(40), Normalization([0, 0], [1, 1]), None, shuffle=True, seed=4)
+    first = [t[0] for t in iter_images(src, spec)]
+    assert max(Counting.reads) == 8 and len(Counting.reads) == 5
+    again = [t[0] for t in iter_images(src, spec)]
+    assert all(np.array_equal(u, v) for u, v in zip(first, again))
+    order = [int(np.argmin([np.abs(normalize(x[i], [0, 0], [1, 1]) - f).sum() for i in range(40)])) for f in first]
+    assert sorted(order) == list(range(40)) and order != list(range(40))
+
+
+def test_artifact_round_trip_gives_identical_predictions(tiny_lens_model, tmp_path):
+    from lia_dask import artifact
+
+    store, path, clf = tiny_lens_model
+    loaded = CNNClassifier.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(store), clf.predict_proba(store))
+    assert loaded.digest_ == clf.digest_ == artifact.digest(path)
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["kind"] == "cnn" and m["classes"] == ["NONLENS", "LENS"]
+    assert m["settings"]["bands"] == ["g", "r", "i"] and m["settings"]["image_size"] == 16
+    assert len(m["settings"]["normalization"]["min_pixel"]) == 3
+    assert isinstance(artifact.load(path), CNNClassifier)
+    zp = artifact.zip_artifact(path, tmp_path / "m.zip")
+    np.testing.assert_array_equal(CNNClassifier.load(zp).predict_proba(store), clf.predict_proba(store))
+    # a changed manifest field is refused
+    bad = tmp_path / "bad"
+    import shutil
+
+    shutil.copytree(path, bad)
+    m["settings"]["image_size"] = 12
+    (bad / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ArtifactError):
+        CNNClassifier.load(bad)
+
+
+def test_early_stopping_and_balanced_sampling(easy_images, tiny):
+    x, y = easy_images(32, seed=2)
+    cfg = CNNConfig(epochs=8, patience=1, monitor="loss", min_delta=10.0, balance="sample", **tiny)
+    clf = CNNClassifier(cfg).fit(x, y)
+    assert len(clf.history_["loss"]) == 2  # no epoch improves by 10: stops after patience + 1
+    assert clf.pos_weight_ == 1.0
+    from lia_dask.cnn.data import balanced_dataset
+
+    y01 = (y == "LENS").astype(np.float32)
+    ds = balanced_dataset(ArraySource(x), StreamSpec(np.arange(32), Normalization([0, 0], [1, 1]), None, seed=0),
+                          y01, 16)
+    frac = np.mean([np.asarray(b[1]).mean() for b in ds.take(30)])
+    assert 0.4 < frac < 0.6
+
+
+def test_label_errors(easy_images, tiny):
+    x, y = easy_images(8)
+    with pytest.raises(InputError, match="positive class"):
+        CNNClassifier(CNNConfig(epochs=1)).fit(x, np.where(y == "LENS", "A", "B"))
+    with pytest.raises(InputError, match="not fitted"):
+        CNNClassifier().predict_proba(x)
+
+
+def test_1d_cnn_on_flux_series():
+    from lia_dask.cnn import simulate_series
+    from lia_dask.cnn.series import prepare_series, series_dataset
+    from lia_dask.cnn.simulate_series import SeriesSimConfig
+
+    flux, lab, _ = simulate_series(64, SeriesSimConfig(length=128, depth=(0.02, 0.04)), seed=0)
+    x = prepare_series(flux, smooth=5)
+    assert x.shape == (64, 128, 2)
+    from scipy.ndimage import uniform_filter1d
+
+    np.testing.assert_allclose(x[..., 1], uniform_filter1d(x[..., 0], 5, axis=1, mode="wrap"), atol=1e-5)
+    y01 = (lab == "TRANSIT").astype(np.float32)
+    shifted = next(iter(series_dataset(x[:4], y01[:4], batch_size=4, shift=True, seed=1)))[0].numpy()
+    for s, orig in zip(shifted, x[:4]):  # each is a circular shift of its input, both channels alike
+        assert any(np.array_equal(s, np.roll(orig, k, axis=0)) for k in range(128))
+    clf = CNNClassifier(CNNConfig(architecture="cnn1d", model_params=dict(width=0.5, blocks=3), epochs=3,
+                                  batch_size=16, balance="sample", smooth=5, learning_rate=3e-3)).fit(flux, lab)
+    assert clf.classes_ == ["NONTRANSIT", "TRANSIT"] and clf.history_["loss"][-1] < clf.history_["loss"][0]
+    assert clf.predict_proba(flux).shape == (64, 2)
