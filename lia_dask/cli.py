@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "lia_dask.simulate._cli",
     "lia_dask._predict_cli",
     "lia_dask.cnn._cli",
+    "lia_dask.train._cli",
 ]
 
 
