@@ -294,7 +294,10 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
         if show:
             from distributed import progress
 
-            progress(futures)
+            try:
+                progress(futures)
+            except ImportError:  # a notebook without ipywidgets: the text bar still works
+                progress(futures, notebook=False)
         stats = client.gather(futures)
     else:
         import dask

@@ -1,0 +1,23 @@
+"""Execute the walkthrough notebooks top to bottom with small sizes (nbclient, a real kernel)."""
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(900)
+def test_survey_classification_notebook_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIA_NB_SMALL", "1")
+    monkeypatch.setenv("LIA_NB_WORKDIR", str(tmp_path / "work"))
+    nb = nbformat.read(ROOT / "notebooks" / "01_survey_classification.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "dashboard:" in outputs and "recall" in outputs
+    assert (tmp_path / "work" / "predictions").is_dir()
+    assert len(list((tmp_path / "work" / "predictions").glob("part.*.parquet"))) >= 2
+    assert any(o.get("output_type") in ("display_data", "execute_result") and "image/png" in o.get("data", {})
+               for c in nb.cells for o in c.get("outputs", []))
