@@ -5,16 +5,23 @@ Specs
 ``"local"`` (default)
     ``distributed.LocalCluster``: one worker process per core, one thread each, a memory limit
     per worker (total memory / workers).
-``"tcp://host:8786"`` (any scheduler address)
-    Connect to a running scheduler.
+``"tcp://host:8786"`` (any scheduler address), or the path of a scheduler file (``*.json``)
+    Connect to a running scheduler (e.g. one started by ``deploy/slurm/lia-dask.sbatch``).
 ``"slurm"``
-    ``dask_jobqueue.SLURMCluster`` configured from Dask config (``jobqueue.slurm.*``), needs the
-    ``slurm`` extra.
+    ``dask_jobqueue.SLURMCluster`` (needs the ``slurm`` extra): one SLURM job per worker, submitted
+    from the login node. Settings from Dask config ``jobqueue.slurm.*``, overridden by
+    ``lia_dask.cluster.slurm.*``, overridden by keyword arguments.
 ``"kubernetes"``
-    The dask-kubernetes operator's ``KubeCluster``, needs the ``kubernetes`` extra.
+    The dask-kubernetes operator's ``KubeCluster`` (needs the ``kubernetes`` extra), created from
+    the ``DaskCluster`` resource that :func:`kubernetes_spec` builds from
+    ``lia_dask.cluster.kubernetes.*`` (image, worker cores/memory, worker count, secret with
+    object-store credentials).
 
-Settings come from Dask's configuration under ``lia_dask.cluster`` (YAML or environment,
-e.g. ``DASK_LIA_DASK__CLUSTER__N_WORKERS=4``); explicit arguments win.
+With no spec, ``lia_dask.cluster.spec`` is used, else Dask's ``scheduler-address`` (the
+``DASK_SCHEDULER_ADDRESS`` variable a ``DaskJob`` sets in its job pod), else ``"local"``.
+Settings come from Dask's configuration (YAML or environment, e.g.
+``DASK_LIA_DASK__CLUSTER__N_WORKERS=4``); explicit arguments win. ``--workers N`` scales a
+slurm / kubernetes cluster to N workers, ``--adapt MIN:MAX`` makes it adaptive.
 """
 from __future__ import annotations
 
@@ -24,11 +31,38 @@ from typing import Any
 
 import dask
 
+from . import __version__
 from .errors import ConfigError, MissingExtraError
+
+#: default container image (build it with deploy/docker/Dockerfile and push it to your registry)
+DEFAULT_IMAGE = f"ghcr.io/lia-dask/lia-dask:{__version__}"
+
+#: defaults of ``lia_dask.cluster.kubernetes.*`` (the manifests in deploy/kubernetes/ agree with them)
+KUBERNETES_DEFAULTS: dict[str, Any] = {
+    "name": "lia-dask",
+    "namespace": None,
+    "image": DEFAULT_IMAGE,
+    "n_workers": 4,
+    "worker_cores": 4,
+    "worker_memory": "16Gi",
+    "worker_threads": None,  # default: worker_cores
+    "scheduler_cores": 1,
+    "scheduler_memory": "4Gi",
+    "env": {},
+    "env_from_secret": "lia-dask-storage",  # optional Secret: AWS_ACCESS_KEY_ID, ... for s3:// (None: none)
+    "idle_timeout": 0,
+    "scheduler_service_type": "ClusterIP",
+}
+_SLURM_REQUIRED = ("cores", "memory")
 
 
 def _cfg(key: str, default: Any = None) -> Any:
     return dask.config.get(f"lia_dask.cluster.{key}", default=default)
+
+
+def _norm(d: dict | None) -> dict:
+    """Config keys may use dashes (YAML style) or underscores (keyword style)."""
+    return {str(k).replace("-", "_"): v for k, v in (d or {}).items()}
 
 
 def local_cluster(n_workers: int | None = None, threads_per_worker: int | None = None,
@@ -44,30 +78,123 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int | None =
                         dashboard_address=kwargs.pop("dashboard_address", ":0"), **kwargs)
 
 
-def _slurm_cluster(**kwargs):
+# ------------------------------------------------------------------------ SLURM
+def slurm_settings(**overrides) -> dict:
+    """The keyword arguments :func:`slurm_cluster` passes to ``SLURMCluster``.
+
+    ``jobqueue.slurm.*`` is read by dask-jobqueue itself; this returns only what overrides it:
+    ``lia_dask.cluster.slurm.*`` updated by ``overrides`` (``None`` values ignored).
+
+    Raises
+    ------
+    ConfigError
+        Cores or memory per job are set nowhere.
+    """
+    settings = _norm(_cfg("slurm", {}))
+    settings.update({k: v for k, v in _norm(overrides).items() if v is not None})
+    missing = [k for k in _SLURM_REQUIRED
+               if settings.get(k) is None and dask.config.get(f"jobqueue.slurm.{k}", None) is None]
+    if missing:
+        raise ConfigError(f"SLURM cluster configuration is incomplete: {' and '.join(missing)} per job not set; "
+                          f"set jobqueue.slurm.{missing[0]} in ~/.config/dask/jobqueue.yaml (template: "
+                          "deploy/slurm/jobqueue.yaml) or lia_dask.cluster.slurm.{missing[0]}.")
+    return settings
+
+
+def slurm_cluster(**overrides):
+    """A ``dask_jobqueue.SLURMCluster`` from Dask config (no jobs are submitted until it scales).
+
+    Parameters
+    ----------
+    **overrides
+        Any ``SLURMCluster`` keyword (``cores``, ``memory``, ``walltime``, ``queue``, ``account``,
+        ``processes``, ``job_extra_directives``, ...); they win over the configuration.
+    """
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError as exc:
         raise MissingExtraError.for_extra("--cluster slurm", "slurm", "dask-jobqueue") from exc
-    overrides = dict(_cfg("slurm", {}) or {})
-    overrides.update({k: v for k, v in kwargs.items() if v is not None})
+    settings = slurm_settings(**overrides)
     try:
-        return SLURMCluster(**overrides)
+        return SLURMCluster(**settings)
+    except TypeError as exc:
+        raise ConfigError(f"SLURM cluster setting not understood by dask-jobqueue ({exc}); check "
+                          "lia_dask.cluster.slurm in your Dask config.") from exc
     except ValueError as exc:
         raise ConfigError(f"SLURM cluster configuration is incomplete ({exc}); set jobqueue.slurm.cores and "
                           "jobqueue.slurm.memory in your Dask config (see deploy/slurm/).") from exc
 
 
-def _kubernetes_cluster(**kwargs):
+# ------------------------------------------------------------------------ Kubernetes
+def kubernetes_settings(**overrides) -> dict:
+    """``KUBERNETES_DEFAULTS`` updated by ``lia_dask.cluster.kubernetes.*``, then by ``overrides``."""
+    settings = dict(KUBERNETES_DEFAULTS)
+    settings.update(_norm(_cfg("kubernetes", {})))
+    settings.update({k: v for k, v in _norm(overrides).items() if v is not None})
+    for key in ("image", "worker_cores", "worker_memory", "n_workers"):
+        if settings.get(key) in (None, ""):
+            raise ConfigError(f"Kubernetes cluster configuration is incomplete: lia_dask.cluster.kubernetes.{key} "
+                              "is empty; set it in your Dask config (see deploy/kubernetes/README.md).")
+    if int(settings["n_workers"]) < 0:
+        raise ConfigError(f"lia_dask.cluster.kubernetes.n_workers must be >= 0, got {settings['n_workers']}.")
+    return settings
+
+
+def _resources(cores, memory) -> dict:
+    # CPU request only (a CPU limit throttles numba loops); memory request = limit (no overcommit)
+    return {"requests": {"cpu": str(cores), "memory": str(memory)}, "limits": {"memory": str(memory)}}
+
+
+def kubernetes_spec(**overrides) -> dict:
+    """The ``DaskCluster`` resource (a dict) that ``--cluster kubernetes`` creates.
+
+    Workers get ``worker_cores`` CPUs and ``worker_memory`` (requests; memory also as limit and as
+    Dask's ``--memory-limit``), ``worker_threads`` threads (default: one per core). Both pods take
+    their environment from ``env`` and, when ``env_from_secret`` names one, from that Secret
+    (optional: pods start without it, e.g. on clusters whose nodes have an IAM role).
+    """
+    s = kubernetes_settings(**overrides)
+    try:
+        from dask_kubernetes.operator import make_cluster_spec
+    except ImportError as exc:
+        raise MissingExtraError.for_extra("--cluster kubernetes", "kubernetes", "dask-kubernetes") from exc
+    spec = make_cluster_spec(name=s["name"], image=s["image"], n_workers=int(s["n_workers"]),
+                             resources=_resources(s["worker_cores"], s["worker_memory"]),
+                             env={str(k): str(v) for k, v in (s["env"] or {}).items()},
+                             scheduler_service_type=s["scheduler_service_type"], idle_timeout=int(s["idle_timeout"]))
+    sched = spec["spec"]["scheduler"]["spec"]["containers"][0]
+    # `dask scheduler` / `dask worker`: the dask-scheduler / dask-worker scripts are gone from distributed
+    sched["args"] = ["dask", "scheduler", *sched["args"][1:]]
+    sched["resources"] = _resources(s["scheduler_cores"], s["scheduler_memory"])
+    worker = spec["spec"]["worker"]["spec"]["containers"][0]
+    worker["resources"] = _resources(s["worker_cores"], s["worker_memory"])
+    threads = str(s["worker_threads"] or s["worker_cores"])
+    worker["args"] = ["dask", "worker", *worker["args"][1:], "--nthreads", threads, "--memory-limit", str(s["worker_memory"])]
+    for c in (sched, worker):
+        if not c.get("env"):
+            c.pop("env", None)
+        if s["env_from_secret"]:
+            c["envFrom"] = [{"secretRef": {"name": str(s["env_from_secret"]), "optional": True}}]
+    return spec
+
+
+def kubernetes_cluster(**overrides):
+    """The operator's ``KubeCluster`` for :func:`kubernetes_spec` (needs a reachable Kubernetes API)."""
     try:
         from dask_kubernetes.operator import KubeCluster
     except ImportError as exc:
         raise MissingExtraError.for_extra("--cluster kubernetes", "kubernetes", "dask-kubernetes") from exc
-    settings = dict(_cfg("kubernetes", {}) or {})
-    settings.update({k: v for k, v in kwargs.items() if v is not None})
-    return KubeCluster(**settings)
+    spec = kubernetes_spec(**overrides)
+    namespace = kubernetes_settings(**overrides)["namespace"]
+    try:
+        return KubeCluster(custom_cluster_spec=spec, namespace=namespace, quiet=True)
+    except Exception as exc:  # kubernetes_asyncio raises config, API and timeout errors of many types
+        raise ConfigError(f"could not create DaskCluster {spec['metadata']['name']!r} ({type(exc).__name__}: {exc}); "
+                          "check that kubectl reaches the cluster and that the dask-kubernetes operator is "
+                          "installed (deploy/kubernetes/README.md).") from exc
 
 
+# ------------------------------------------------------------------------ entry points
 def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: tuple[int, int] | None = None,
            **kwargs):
     """Start or connect to a cluster and return a ``distributed.Client``.
@@ -75,35 +202,46 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
     Parameters
     ----------
     spec : str, optional
-        ``"local"`` (default), a scheduler address ``"tcp://host:port"``, ``"slurm"`` or ``"kubernetes"``.
+        ``"local"`` (default), a scheduler address ``"tcp://host:port"``, a scheduler file
+        ``"*.json"``, ``"slurm"`` or ``"kubernetes"``; ``None`` looks at the configuration
+        (module docstring).
     n_workers : int, optional
         Workers to start (local) or to scale to (slurm, kubernetes).
     adapt : (int, int), optional
         Adaptive scaling bounds for slurm / kubernetes.
     **kwargs
-        Passed to the cluster class (e.g. ``threads_per_worker``, ``memory_limit`` for local).
+        Passed to the cluster (e.g. ``threads_per_worker``, ``memory_limit`` for local; any
+        ``SLURMCluster`` keyword for slurm; any ``lia_dask.cluster.kubernetes`` key for kubernetes).
 
     The dashboard link is printed to stderr.
     """
     from distributed import Client
 
-    spec = spec or _cfg("spec", "local")
+    spec = spec or _cfg("spec") or dask.config.get("scheduler-address", None) or "local"
+    spec = str(spec)
     if spec == "local":
         cluster = local_cluster(n_workers=n_workers, **kwargs)
-    elif "://" in spec:
-        c = Client(spec)
+    elif "://" in spec or spec.endswith(".json"):
+        try:
+            c = Client(scheduler_file=spec) if spec.endswith(".json") else Client(spec)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {spec} ({exc}); start it first "
+                              "(`dask scheduler`) or check the address.") from exc
         print(f"lia-dask: connected to {spec}; dashboard: {c.dashboard_link}", file=sys.stderr)
         return c
     elif spec == "slurm":
-        cluster = _slurm_cluster(**kwargs)
+        cluster = slurm_cluster(**kwargs)
     elif spec == "kubernetes":
-        cluster = _kubernetes_cluster(**kwargs)
+        if n_workers and not adapt:
+            kwargs["n_workers"] = n_workers  # created at that size
+        cluster = kubernetes_cluster(**kwargs)
     else:
-        raise ConfigError(f"unknown cluster spec {spec!r}; use 'local', 'tcp://host:port', 'slurm' or 'kubernetes'.")
+        raise ConfigError(f"unknown cluster spec {spec!r}; use 'local', 'tcp://host:port', a scheduler file "
+                          "'*.json', 'slurm' or 'kubernetes'.")
     if spec in ("slurm", "kubernetes"):
         if adapt:
             cluster.adapt(minimum=adapt[0], maximum=adapt[1])
-        elif n_workers:
+        elif n_workers and spec == "slurm":
             cluster.scale(n_workers)
     c = Client(cluster)
     print(f"lia-dask: {spec} cluster; dashboard: {c.dashboard_link}", file=sys.stderr)
@@ -124,8 +262,8 @@ def parse_adapt(text: str | None) -> tuple[int, int] | None:
 
 
 def client_from_args(args) -> Any:
-    """The client for CLI arguments ``--cluster``, ``--workers``, ``--adapt``."""
-    return client(getattr(args, "cluster", None) or "local", n_workers=getattr(args, "workers", None),
+    """The client for CLI arguments ``--cluster``, ``--workers``, ``--adapt`` (no ``--cluster``: see ``client``)."""
+    return client(getattr(args, "cluster", None), n_workers=getattr(args, "workers", None),
                   adapt=parse_adapt(getattr(args, "adapt", None)))
 
 

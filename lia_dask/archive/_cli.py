@@ -44,12 +44,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--pixel-scale", type=float, default=None)
     c.add_argument("--chunk", type=int, default=256)
     c.add_argument("--overwrite", action="store_true")
+    _storage_option(c)
     c.set_defaults(func=_ingest_cutouts)
 
     info = sub.add_parser("info", help="summary of a lightcurve archive or cutout store")
     info.add_argument("path")
     info.add_argument("--json", action="store_true", help="print JSON")
+    _storage_option(info)
     info.set_defaults(func=_info)
+
+
+def _storage_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage-options", default=None, metavar="JSON",
+                   help="fsspec options for s3:// (etc.) paths, e.g. '{\"anon\": true}'; default: the "
+                        "lia_dask.storage_options Dask config, else the environment (AWS_* variables)")
+
+
+def storage_options(args) -> dict | None:
+    """The parsed ``--storage-options`` JSON (None when not given)."""
+    from ..errors import InputError
+
+    text = getattr(args, "storage_options", None)
+    if not text:
+        return None
+    try:
+        so = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--storage-options must be a JSON object, got {text!r} ({exc}).") from exc
+    if not isinstance(so, dict):
+        raise InputError(f"--storage-options must be a JSON object, got {text!r}.")
+    return so
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -59,6 +83,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-nonpositive-flux", action="store_true")
     p.add_argument("--duplicate-epochs", choices=["keep", "drop-exact", "quarantine"], default="keep")
     p.add_argument("--overwrite", action="store_true")
+    _storage_option(p)
 
 
 def _config(args, **kw):
@@ -87,7 +112,8 @@ def _ingest_text(args) -> int:
 
     cfg = _config(args, band=args.band, files_per_partition=args.files_per_partition)
     with client_from_args(args) as client:
-        report = ingest_directory(args.path, args.out, cfg, pattern=args.pattern, client=client)
+        report = ingest_directory(args.path, args.out, cfg, pattern=args.pattern, client=client,
+                                  storage_options=storage_options(args))
     _print_report(report)
     return 0
 
@@ -106,7 +132,8 @@ def _ingest_long(args) -> int:
     cfg = _config(args)
     with client_from_args(args) as client:
         report = ingest_long(args.source if len(args.source) > 1 else args.source[0], args.out, mapping or None, cfg,
-                             preset=args.preset, npartitions=args.npartitions, client=client)
+                             preset=args.preset, npartitions=args.npartitions, client=client,
+                             storage_options=storage_options(args))
     _print_report(report)
     return 0
 
@@ -115,27 +142,28 @@ def _ingest_cutouts(args) -> int:
     from .cutouts import ingest_fits, ingest_npy
 
     bands = args.bands.split(",") if args.bands else None
+    so = storage_options(args)
     if Path(args.source).is_dir():
         store = ingest_fits(args.source, args.out, bands=bands, pixel_scale=args.pixel_scale, chunk=args.chunk,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, storage_options=so)
     else:
         store = ingest_npy(args.source, args.out, label=args.labels, bands=bands, pixel_scale=args.pixel_scale,
-                           chunk=args.chunk, overwrite=args.overwrite)
+                           chunk=args.chunk, overwrite=args.overwrite, storage_options=so)
     q = len(store.quarantine())
     print(f"{store}: stored {store.n_images} cutouts, quarantined {q}")
     return 0
 
 
-def archive_info(path: str) -> dict:
+def archive_info(path: str, storage_options: dict | None = None) -> dict:
     """Summary numbers of a lightcurve archive (objects, bands, epochs per object, time span...)."""
     import pyarrow.compute as pc
 
     from .lightcurves import _read_part, open_archive
 
-    a = open_archive(path)
+    a = open_archive(path, storage_options)
     lens, tmin, tmax = [], np.inf, -np.inf
     for p in a.partitions:
-        col = _read_part(p, [S.TIME]).column(0)
+        col = _read_part(p, [S.TIME], a.fs).column(0)
         lens.append(pc.list_value_length(col).to_numpy(zero_copy_only=False))
         flat = pc.list_flatten(col)
         if len(flat):
@@ -164,20 +192,26 @@ def _label_counts(a) -> dict:
 
     cnt = collections.Counter()
     for p in a.partitions:
-        cnt.update(_read_part(p, [S.LABEL]).column(0).to_pylist())
+        cnt.update(_read_part(p, [S.LABEL], a.fs).column(0).to_pylist())
     return dict(sorted(cnt.items(), key=lambda kv: str(kv[0])))
 
 
 def _info(args) -> int:
+    from . import storage
     from .cutouts import open_cutouts
 
-    p = Path(args.path)
-    if (p / "zarr.json").exists():
-        s = open_cutouts(p)
-        info = {"path": str(p), "cutouts": s.n_images, "image_shape": list(s.image_shape), "bands": s.bands,
+    so = storage_options(args)
+    if storage.is_url(args.path):
+        fs, root = storage.filesystem(args.path, so)
+        is_store = fs.exists(storage.join(root, "zarr.json"))
+    else:
+        is_store = (Path(args.path) / "zarr.json").exists()
+    if is_store:
+        s = open_cutouts(args.path, so)
+        info = {"path": str(args.path), "cutouts": s.n_images, "image_shape": list(s.image_shape), "bands": s.bands,
                 "pixel_scale": s.pixel_scale, "chunk": s.chunk, "quarantined": int(len(s.quarantine()))}
     else:
-        info = archive_info(args.path)
+        info = archive_info(args.path, so)
     if args.json:
         print(json.dumps(info, indent=1))
         return 0

@@ -2,7 +2,8 @@
 
 Attributes: ``bands`` (length C), ``pixel_scale`` (arcsec/pixel or None), ``schema_version``.
 Cutouts with NaN pixels or a shape different from the store's are kept out and recorded in
-``_quarantine.parquet`` inside the store directory.
+``_quarantine.parquet`` inside the store directory. A store may be a local directory or an
+fsspec URL (``s3://bucket/cutouts.zarr``) with ``storage_options`` (:mod:`lia_dask.archive.storage`).
 """
 from __future__ import annotations
 
@@ -19,16 +20,18 @@ import zarr
 
 from .. import schema as S
 from ..errors import ArchiveError, InputError, MissingInputError
+from . import storage
 from .lightcurves import write_quarantine
 from .validate import check_cutout
 
 
 @dataclass
 class CutoutStore:
-    """An opened Zarr cutout store."""
+    """An opened Zarr cutout store (``path``: a ``Path``, or the URL of a remote store)."""
 
-    path: Path
+    path: Path | str
     group: zarr.Group
+    storage_options: dict | None = None
 
     @property
     def zarr_images(self) -> zarr.Array:
@@ -71,6 +74,13 @@ class CutoutStore:
         return int(self.zarr_images.chunks[0])
 
     def quarantine(self) -> pd.DataFrame:
+        if storage.is_url(self.path):
+            fs, root = storage.filesystem(str(self.path), self.storage_options)
+            q = storage.join(root, S.QUARANTINE_FILE)
+            fs.invalidate_cache(root)
+            if not fs.exists(q):
+                return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
+            return storage.read_table(fs, q).to_pandas()
         q = self.path / S.QUARANTINE_FILE
         if not q.exists():
             return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
@@ -85,12 +95,29 @@ def _id_array_for_zarr(ids: np.ndarray) -> np.ndarray:
     return ids.astype(np.int64) if ids.dtype.kind in "iu" else ids.astype(str)
 
 
+def _open_group(path: str | os.PathLike, mode: str, storage_options: dict | None) -> zarr.Group:
+    if storage.is_url(path):
+        so = storage_options if storage_options is not None else storage.filesystem(str(path), None)[0].storage_options
+        return zarr.open_group(str(path), mode=mode, storage_options=dict(so))
+    return zarr.open_group(str(path), mode=mode)
+
+
+def _exists_nonempty(path: str | os.PathLike, storage_options: dict | None) -> bool:
+    if storage.is_url(path):
+        return storage.is_nonempty_dir(*storage.filesystem(str(path), storage_options))
+    root = Path(path)
+    return root.exists() and any(root.iterdir())
+
+
 def create_cutout_store(path: str | os.PathLike, n: int, image_shape: tuple[int, int, int], object_id,
                         label=None, *, bands: Sequence[str] | None = None, pixel_scale: float | None = None,
-                        chunk: int = 256, overwrite: bool = False) -> CutoutStore:
-    """Create an empty store for ``n`` images of ``image_shape`` (H, W, C) with ids and labels filled in."""
-    root = Path(path)
-    if root.exists() and any(root.iterdir()) and not overwrite:
+                        chunk: int = 256, overwrite: bool = False, storage_options: dict | None = None) -> CutoutStore:
+    """Create an empty store for ``n`` images of ``image_shape`` (H, W, C) with ids and labels filled in.
+
+    ``path`` may be an fsspec URL (``storage_options`` go to fsspec).
+    """
+    root = str(path) if storage.is_url(path) else Path(path)
+    if _exists_nonempty(root, storage_options) and not overwrite:
         raise InputError(f"cutout store {root} already exists; choose another --out or pass overwrite=True.")
     h, w, c = (int(v) for v in image_shape)
     bands = list(bands) if bands is not None else [f"band{i}" for i in range(c)]
@@ -98,7 +125,7 @@ def create_cutout_store(path: str | os.PathLike, n: int, image_shape: tuple[int,
         raise InputError(f"bands has {len(bands)} names but the images have {c} channels.")
     if len(object_id) != n or (label is not None and len(label) != n):
         raise InputError(f"object_id and label must have {n} entries, one per image.")
-    g = zarr.open_group(str(root), mode="w")
+    g = _open_group(root, "w", storage_options)
     g.create_array(S.CUTOUT_IMAGES, shape=(n, h, w, c), chunks=(max(1, min(chunk, max(n, 1))), h, w, c),
                    dtype="float32", fill_value=np.nan)
     ids = _id_array_for_zarr(object_id)
@@ -111,13 +138,13 @@ def create_cutout_store(path: str | os.PathLike, n: int, image_shape: tuple[int,
             g[S.CUTOUT_LABEL][:] = np.asarray(label).astype(str)
     g.attrs.update({S.CUTOUT_ATTR_BANDS: bands, S.CUTOUT_ATTR_PIXEL_SCALE: pixel_scale,
                     S.CUTOUT_ATTR_SCHEMA_VERSION: S.SCHEMA_VERSION})
-    return CutoutStore(root, g)
+    return CutoutStore(root, g, storage_options)
 
 
 def write_cutouts(path: str | os.PathLike, images, object_id, label=None, *, bands: Sequence[str] | None = None,
                   pixel_scale: float | None = None, chunk: int = 256, overwrite: bool = False,
-                  quarantine: list[dict] | None = None) -> CutoutStore:
-    """Write images (N, H, W, C) (NumPy or Dask array) as a cutout store.
+                  quarantine: list[dict] | None = None, storage_options: dict | None = None) -> CutoutStore:
+    """Write images (N, H, W, C) (NumPy or Dask array) as a cutout store (local path or fsspec URL).
 
     No validation happens here (see :func:`ingest_npy`); ``quarantine`` records are written beside.
     """
@@ -125,22 +152,29 @@ def write_cutouts(path: str | os.PathLike, images, object_id, label=None, *, ban
         raise InputError(f"images must have shape (N, H, W, C), got {images.shape}.")
     n = images.shape[0]
     store = create_cutout_store(path, n, images.shape[1:], object_id, label, bands=bands,
-                                pixel_scale=pixel_scale, chunk=chunk, overwrite=overwrite)
+                                pixel_scale=pixel_scale, chunk=chunk, overwrite=overwrite,
+                                storage_options=storage_options)
     arr = images if isinstance(images, da.Array) else da.from_array(np.asarray(images), chunks=(store.chunk, -1, -1, -1))
     arr = arr.astype("float32").rechunk((store.chunk, *arr.shape[1:]))
     if n:
         da.store(arr, store.zarr_images, lock=False)
-    write_quarantine(quarantine or [], store.path)
+    write_quarantine(quarantine or [], store.path, storage_options)
     return store
 
 
-def open_cutouts(path: str | os.PathLike) -> CutoutStore:
-    """Open a cutout store; raise a clear error if it is missing or incomplete."""
-    root = Path(path)
-    if not root.exists():
+def open_cutouts(path: str | os.PathLike, storage_options: dict | None = None) -> CutoutStore:
+    """Open a cutout store (local path or fsspec URL); raise a clear error if it is missing or incomplete."""
+    if storage.is_url(path):
+        fs, p = storage.filesystem(str(path), storage_options)
+        fs.invalidate_cache(p)
+        root, exists = str(path), fs.exists(p)
+    else:
+        root = Path(path)
+        exists = root.exists()
+    if not exists:
         raise MissingInputError(f"cutout store {root} does not exist; create it with `lia-dask ingest cutouts`.")
     try:
-        g = zarr.open_group(str(root), mode="r")
+        g = _open_group(root, "r", storage_options)
     except Exception as exc:  # zarr raises several types for a non-store
         raise ArchiveError(f"{root} is not a Zarr cutout store ({exc}).") from exc
     for name in (S.CUTOUT_IMAGES, S.CUTOUT_OBJECT_ID):
@@ -148,7 +182,7 @@ def open_cutouts(path: str | os.PathLike) -> CutoutStore:
             raise ArchiveError(f"cutout store {root} has no '{name}' array.")
     if S.CUTOUT_ATTR_BANDS not in g.attrs:
         raise ArchiveError(f"cutout store {root} has no '{S.CUTOUT_ATTR_BANDS}' attribute.")
-    return CutoutStore(root, g)
+    return CutoutStore(root, g, storage_options)
 
 
 # ------------------------------------------------------------------------ ingest
@@ -158,8 +192,8 @@ def _bad_image_mask(block: np.ndarray) -> np.ndarray:
 
 def ingest_npy(npy: str | os.PathLike, out: str | os.PathLike, *, object_id=None, label=None,
                bands: Sequence[str] | None = None, pixel_scale: float | None = None, chunk: int = 256,
-               overwrite: bool = False, client=None) -> CutoutStore:
-    """Ingest an ``.npy`` array (N, H, W, C) (memory-mapped) into a cutout store.
+               overwrite: bool = False, client=None, storage_options: dict | None = None) -> CutoutStore:
+    """Ingest a local ``.npy`` array (N, H, W, C) (memory-mapped) into a cutout store (path or URL).
 
     Images with NaN or infinite pixels are quarantined. ``object_id`` defaults to 0..N-1;
     ``label`` may be an array or the path of a ``.npy`` holding one.
@@ -188,7 +222,8 @@ def ingest_npy(npy: str | os.PathLike, out: str | os.PathLike, *, object_id=None
     keep = np.flatnonzero(~bad)
     good = x[keep] if len(keep) < n else x
     return write_cutouts(out, good, ids[keep], None if label is None else np.asarray(label)[keep], bands=bands,
-                         pixel_scale=pixel_scale, chunk=chunk, overwrite=overwrite, quarantine=quarantine)
+                         pixel_scale=pixel_scale, chunk=chunk, overwrite=overwrite, quarantine=quarantine,
+                         storage_options=storage_options)
 
 
 def _compute_one(x, client):
@@ -228,8 +263,8 @@ def _scan_fits(files: list[str]) -> list[tuple[tuple | None, str | None]]:
     return out
 
 
-def _write_fits_chunk(store_path: str, start: int, files: list[str]) -> int:
-    g = zarr.open_group(store_path, mode="r+")
+def _write_fits_chunk(store_path: str, start: int, files: list[str], storage_options: dict | None = None) -> int:
+    g = _open_group(store_path, "r+", storage_options)
     block = np.stack([read_fits_cutout(f) for f in files])
     g[S.CUTOUT_IMAGES][start:start + len(files)] = block
     return len(files)
@@ -237,8 +272,8 @@ def _write_fits_chunk(store_path: str, start: int, files: list[str]) -> int:
 
 def ingest_fits(directory: str | os.PathLike, out: str | os.PathLike, *, bands: Sequence[str] | None = None,
                 pixel_scale: float | None = None, chunk: int = 256, overwrite: bool = False,
-                client=None) -> CutoutStore:
-    """Ingest a directory of FITS cutouts (one object per file, label = sub-directory) into a store.
+                client=None, storage_options: dict | None = None) -> CutoutStore:
+    """Ingest a local directory of FITS cutouts (the store may be a URL) (one object per file, label = sub-directory) into a store.
 
     The image shape of the store is the most common one; files of another shape, unreadable
     files and images with NaN pixels are quarantined. Runs as two Dask passes: a scan, then
@@ -270,11 +305,12 @@ def ingest_fits(directory: str | os.PathLike, out: str | os.PathLike, *, bands: 
     labels = [r[0] for r in rel] if any(len(r) > 1 for r in rel) else None
     ids = np.array([Path(f).name.split(".")[0] for f in keep])
     store = create_cutout_store(out, len(keep), target, ids, labels, bands=bands, pixel_scale=pixel_scale,
-                                chunk=chunk, overwrite=overwrite)
+                                chunk=chunk, overwrite=overwrite, storage_options=storage_options)
     c = store.chunk
-    writes = [dask.delayed(_write_fits_chunk)(str(store.path), i, keep[i:i + c]) for i in range(0, len(keep), c)]
+    writes = [dask.delayed(_write_fits_chunk)(str(store.path), i, keep[i:i + c], storage_options)
+              for i in range(0, len(keep), c)]
     written = sum(compute_with_progress(writes, client))
-    write_quarantine(quarantine, store.path)
+    write_quarantine(quarantine, store.path, storage_options)
     if written + len(quarantine) != len(files):
         raise AssertionError(f"FITS ingest counts do not reconcile: {len(files)} read != {written} + {len(quarantine)}")
-    return open_cutouts(store.path)
+    return open_cutouts(store.path, storage_options)

@@ -7,9 +7,13 @@
 
 Each task writes its own archive part and returns a small summary plus its quarantine records;
 the client only gathers those. ``read = archived + quarantined`` is checked at the end.
+
+Inputs and the output archive may be local paths or fsspec URLs (``s3://...``); one
+``storage_options`` dict serves both (see :mod:`lia_dask.archive.storage`).
 """
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -23,7 +27,8 @@ import pandas as pd
 from .. import schema as S
 from ..batch import LightcurveBatch
 from ..errors import InputError, MissingInputError
-from .lightcurves import Archive, open_archive, write_partition, write_quarantine, write_summary
+from . import storage
+from .lightcurves import Archive, clear_archive, open_archive, write_partition, write_quarantine, write_summary
 from .validate import ValidationConfig, check_lightcurve
 
 #: column mappings for long tables as surveys publish them (source column -> archive column)
@@ -98,29 +103,40 @@ class IngestReport:
 
 
 # ------------------------------------------------------------------------ text files
-def read_text_lightcurve(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_text_lightcurve(path: str | os.PathLike, storage_options: dict | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read one whitespace text lightcurve: columns time, value, error (further columns ignored).
+
+    ``path`` may be an fsspec URL (read with ``storage_options``).
 
     Raises
     ------
     InputError
         The file is unreadable, empty, has fewer than 3 columns, ragged rows or non-numeric values.
     """
-    p = Path(path)
+    if storage.is_url(path):
+        try:
+            fs, fp = storage.filesystem(str(path), storage_options)
+            data = fs.cat_file(fp)
+        except OSError as exc:
+            raise InputError(f"{path}: unreadable file ({exc.__class__.__name__}: {exc}).") from exc
+        source, p = io.BytesIO(data), path
+    else:
+        source = p = Path(path)
     try:  # fast path: NumPy's C parser; the slow path below only explains a failure
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            arr = np.loadtxt(p, ndmin=2, comments="#", dtype=np.float64)
+            arr = np.loadtxt(source, ndmin=2, comments="#", dtype=np.float64)
         if arr.shape[0] and arr.shape[1] >= 3:
             return arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy()
     except (ValueError, UnicodeDecodeError, OSError):
         pass
-    return _explain_text_failure(p)
+    return _explain_text_failure(p, source.getvalue() if storage.is_url(path) else None)
 
 
-def _explain_text_failure(p: Path):
+def _explain_text_failure(p: Path | str, data: bytes | None = None):
     try:
-        text = p.read_text()
+        text = p.read_text() if data is None else data.decode()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: unreadable file ({exc.__class__.__name__}: {exc}).") from exc
     rows = [ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
@@ -142,6 +158,21 @@ def _explain_text_failure(p: Path):
 _NOT_DATA = (".md", ".rst", ".json", ".yaml", ".yml", ".parquet", ".npy")
 
 
+def _find_remote_text_files(url: str, pattern: str, storage_options: dict | None) -> list[tuple[str, str | None]]:
+    import fnmatch
+
+    fs, root = storage.filesystem(url, storage_options)
+    root = root.rstrip("/")
+    out = []
+    for f in sorted(fs.find(root)):
+        rel = f[len(root) + 1:].split("/")
+        name = rel[-1]
+        if name.startswith(".") or Path(name).suffix.lower() in _NOT_DATA or not fnmatch.fnmatch(name, pattern):
+            continue
+        out.append((storage.url_of(fs, f), rel[0] if len(rel) > 1 else None))
+    return out
+
+
 def _find_text_files(root: Path, pattern: str = "*") -> list[tuple[Path, str | None]]:
     files = sorted(p for p in root.rglob(pattern) if p.is_file() and not p.name.startswith(".")
                    and p.suffix.lower() not in _NOT_DATA)
@@ -153,12 +184,12 @@ def _find_text_files(root: Path, pattern: str = "*") -> list[tuple[Path, str | N
 
 
 def _ingest_text_group(index: int, items: list[tuple[str, str | None]], out: str, cfg: IngestConfig,
-                       with_label: bool) -> tuple[dict, list[dict]]:
+                       with_label: bool, storage_options: dict | None = None) -> tuple[dict, list[dict]]:
     ids, times, ys, es, labels, quarantine, repaired, dups = [], [], [], [], [], [], 0, 0
     for path, label in items:
         oid = Path(path).stem
         try:
-            t, y, e = read_text_lightcurve(path)
+            t, y, e = read_text_lightcurve(path, storage_options)
         except InputError as exc:
             quarantine.append({"object_id": oid, "source": path, "reason": str(exc).split(": ", 1)[-1]})
             continue
@@ -176,7 +207,7 @@ def _ingest_text_group(index: int, items: list[tuple[str, str | None]], out: str
     batch = LightcurveBatch.from_lightcurves(
         ids, times, ys, es, bands=cfg.band, labels=labels if with_label else None,
         photometry=cfg.photometry, zeropoint=cfg.zeropoint)
-    part = write_partition(batch, out, index, cfg.time_system)
+    part = write_partition(batch, out, index, cfg.time_system, storage_options)
     part.update(read=len(items), repaired=repaired, duplicates=dups)
     return part, quarantine
 
@@ -189,16 +220,17 @@ def ingest_directory(
     labels: bool | None = None,
     pattern: str = "*",
     client=None,
+    storage_options: dict | None = None,
 ) -> IngestReport:
     """Ingest a directory of OGLE-style text lightcurves into a nested archive.
 
     Parameters
     ----------
-    path : path-like
+    path : path-like or URL
         Directory of files (any name, one object per file, ``object_id`` = file stem). Files in
         sub-directories take the sub-directory name as class label.
-    out : path-like
-        Archive directory to write.
+    out : path-like or URL
+        Archive directory to write (e.g. ``s3://bucket/ogle4``).
     config : IngestConfig, optional
     labels : bool, optional
         Store the label column; by default when any file lies in a sub-directory.
@@ -207,27 +239,37 @@ def ingest_directory(
         ...) and hidden files are never taken.
     client : distributed.Client, optional
         Run on this cluster; ``None`` uses Dask's current default scheduler.
+    storage_options : dict, optional
+        fsspec options for URL inputs / outputs.
     """
     cfg = config or IngestConfig()
-    root = Path(path)
-    if not root.is_dir():
-        raise MissingInputError(f"input directory {root} does not exist.")
-    files = _find_text_files(root, pattern)
+    if storage.is_url(path):
+        fs, root_p = storage.filesystem(str(path), storage_options)
+        if not fs.isdir(root_p):
+            raise MissingInputError(f"input directory {path} does not exist.")
+        files = _find_remote_text_files(str(path), pattern, storage_options)
+        root = path
+    else:
+        root = Path(path)
+        if not root.is_dir():
+            raise MissingInputError(f"input directory {root} does not exist.")
+        files = _find_text_files(root, pattern)
     if not files:
         raise InputError(f"input directory {root} holds no files to ingest.")
     if labels is None:
         labels = any(lab is not None for _, lab in files)
-    _prepare_out(Path(out), cfg.overwrite)
+    out = _prepare_out(out, cfg.overwrite, storage_options)
     k = cfg.files_per_partition
     groups = [[(str(f), lab) for f, lab in files[i:i + k]] for i in range(0, len(files), k)]
-    tasks = [dask.delayed(_ingest_text_group)(i, g, str(out), cfg, bool(labels)) for i, g in enumerate(groups)]
+    tasks = [dask.delayed(_ingest_text_group)(i, g, str(out), cfg, bool(labels), storage_options)
+             for i, g in enumerate(groups)]
     results = _compute(tasks, client)
-    return _finish(Path(out), results, cfg)
+    return _finish(out, results, cfg, storage_options)
 
 
 # ------------------------------------------------------------------------ long tables
 def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestConfig, has_band: bool,
-                            has_label: bool, source: str) -> tuple[dict, list[dict]]:
+                            has_label: bool, source: str, storage_options: dict | None = None) -> tuple[dict, list[dict]]:
     ycol, ecol = S.PHOTOMETRY_COLUMNS[cfg.photometry]
     if not has_band:
         df = df.assign(**{S.BAND: cfg.band})
@@ -250,7 +292,7 @@ def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestC
     kept = batch.take(np.asarray(keep, dtype=np.int64))
     good = LightcurveBatch.from_lightcurves(kept.object_id, times, ys, es, bands=kept.band, labels=kept.label,
                                             photometry=cfg.photometry, zeropoint=cfg.zeropoint)
-    part = write_partition(good, out, index, cfg.time_system)
+    part = write_partition(good, out, index, cfg.time_system, storage_options)
     part.update(read=len(batch), repaired=repaired, duplicates=dups)
     return part, quarantine
 
@@ -265,13 +307,14 @@ def ingest_long(
     fmt: str | None = None,
     npartitions: int | None = None,
     client=None,
+    storage_options: dict | None = None,
 ) -> IngestReport:
     """Ingest a long table (one row per epoch) into a nested archive.
 
     Parameters
     ----------
     source : path, glob or list of paths
-        Parquet or CSV file(s).
+        Parquet or CSV file(s), local or fsspec URLs (``s3://bucket/dia/*.parquet``).
     columns : dict
         Mapping from source column names to archive names (``object_id``, ``time``, ``mag``/``magerr``
         or ``flux``/``flux_err``, optional ``band`` and ``label``).
@@ -281,6 +324,8 @@ def ingest_long(
         Guessed from the file suffix when omitted.
     npartitions : int, optional
         Output parts; by default one per ~``config.partition_bytes`` of input.
+    storage_options : dict, optional
+        fsspec options for URL sources and a URL ``out``.
     """
     cfg = config or IngestConfig()
     if preset is not None:
@@ -300,8 +345,9 @@ def ingest_long(
     paths = source if isinstance(source, list) else [str(source)]
     fmt = fmt or ("csv" if str(paths[0]).endswith((".csv", ".csv.gz")) else "parquet")
     src_cols = list(columns)
+    so = {"storage_options": storage_options} if storage_options else {}
     try:
-        ddf = dd.read_csv(paths, blocksize="64MB") if fmt == "csv" else dd.read_parquet(paths)
+        ddf = dd.read_csv(paths, blocksize="64MB", **so) if fmt == "csv" else dd.read_parquet(paths, **so)
     except (FileNotFoundError, OSError) as exc:
         raise MissingInputError(f"long table {paths[0]} cannot be opened ({exc}).") from exc
     except ValueError as exc:
@@ -313,28 +359,32 @@ def ingest_long(
     ddf = ddf.rename(columns=columns)
     for c in (S.TIME, ycol, ecol):
         ddf[c] = ddf[c].astype("float64")
-    _prepare_out(Path(out), cfg.overwrite)
+    out = _prepare_out(out, cfg.overwrite, storage_options)
     if npartitions is None:
         total = int(ddf.memory_usage(deep=True, index=False).sum().compute()) if ddf.npartitions > 1 else 0
         npartitions = max(ddf.npartitions, int(np.ceil(total / cfg.partition_bytes)), 1)
     shuffled = ddf.shuffle(on=S.OBJECT_ID, npartitions=npartitions)
     has_band, has_label = S.BAND in ddf.columns, S.LABEL in ddf.columns
     parts = shuffled.to_delayed()
-    tasks = [dask.delayed(_long_partition_to_part)(p, i, str(out), cfg, has_band, has_label, str(paths[0]))
+    tasks = [dask.delayed(_long_partition_to_part)(p, i, str(out), cfg, has_band, has_label, str(paths[0]),
+                                                   storage_options)
              for i, p in enumerate(parts)]
     results = _compute(tasks, client)
-    return _finish(Path(out), results, cfg)
+    return _finish(out, results, cfg, storage_options)
 
 
 # ------------------------------------------------------------------------ shared plumbing
-def _prepare_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise InputError(f"output archive {out} already exists and is not empty; choose another --out or use --overwrite.")
-        for f in list(out.glob(S.PART_GLOB)) + [out / S.QUARANTINE_FILE, out / S.ARCHIVE_MANIFEST]:
-            if f.exists():
-                f.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+def _prepare_out(out: str | os.PathLike, overwrite: bool, storage_options: dict | None = None) -> Path | str:
+    """Check / clear the output archive; returns it as a Path (local) or the URL."""
+    out = str(out) if storage.is_url(out) else storage.local(out)
+    try:
+        clear_archive(out, overwrite, storage_options)
+    except InputError as exc:
+        raise InputError(f"output archive {out} already exists and is not empty; choose another --out or use "
+                         "--overwrite.") from exc
+    if isinstance(out, Path):
+        out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _compute(tasks: list, client) -> list:
@@ -343,7 +393,7 @@ def _compute(tasks: list, client) -> list:
     return compute_with_progress(tasks, client)
 
 
-def _finish(out: Path, results: list, cfg: IngestConfig) -> IngestReport:
+def _finish(out: Path | str, results: list, cfg: IngestConfig, storage_options: dict | None = None) -> IngestReport:
     parts = [r[0] for r in results]
     quarantine = [q for r in results for q in r[1]]
     archived = sum(p["n_objects"] for p in parts)
@@ -351,11 +401,11 @@ def _finish(out: Path, results: list, cfg: IngestConfig) -> IngestReport:
     rows_read = sum(p["read"] for p in parts)
     if rows_read != archived + len(quarantine):
         raise AssertionError(f"ingest counts do not reconcile: read {rows_read} != archived {archived} + quarantined {len(quarantine)}")
-    write_quarantine(quarantine, out)
+    write_quarantine(quarantine, out, storage_options)
     write_summary(out, parts, cfg.photometry, cfg.zeropoint, cfg.time_system,
                   {"read": rows_read, "archived": archived, "quarantined": len(quarantine),
                    "repaired": sum(p["repaired"] for p in parts),
-                   "duplicate_epochs": sum(p["duplicates"] for p in parts)})
-    return IngestReport(open_archive(out), rows_read, archived, len(quarantine),
+                   "duplicate_epochs": sum(p["duplicates"] for p in parts)}, storage_options)
+    return IngestReport(open_archive(out, storage_options), rows_read, archived, len(quarantine),
                         sum(p["repaired"] for p in parts), sum(p["n_epochs"] for p in parts),
                         sum(p["duplicates"] for p in parts))

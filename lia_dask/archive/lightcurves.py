@@ -10,6 +10,9 @@ Layout::
 
 Every part carries the key-value metadata of ``lia_dask.schema.archive_metadata``. Each part
 is written under a temporary name and renamed, so a crash never leaves half a file.
+
+``ARCHIVE`` may be a local directory or an fsspec URL (``s3://bucket/ogle4``) with
+``storage_options`` (see :mod:`lia_dask.archive.storage`); on object stores each file is one PUT.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import uuid
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import dask.dataframe as dd
 import numpy as np
@@ -30,6 +33,7 @@ import pyarrow.parquet as pq
 from .. import schema as S
 from ..batch import LightcurveBatch, concat_batches
 from ..errors import ArchiveError, InputError, MissingInputError, PartitionError
+from . import storage
 
 DEFAULT_PARTITION_BYTES = 100e6
 
@@ -49,36 +53,49 @@ def _atomic_write_table(table: pa.Table, path: Path) -> None:
 
 
 def write_partition(batch: LightcurveBatch, path: str | os.PathLike, index: int,
-                    time_system: str = S.DEFAULT_TIME_SYSTEM) -> dict:
+                    time_system: str = S.DEFAULT_TIME_SYSTEM, storage_options: dict | None = None) -> dict:
     """Write one archive part (``part.{index}.parquet``) from inside a task.
+
+    ``path`` is the archive directory or URL; ``storage_options`` go to fsspec for a URL.
 
     Returns
     -------
     dict
         ``{"index", "path", "n_objects", "n_epochs", "bands"}`` for the summary.
     """
-    root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
     table = batch.to_arrow()
     table = table.replace_schema_metadata(S.archive_metadata(batch.photometry, batch.zeropoint, time_system))
-    target = root / part_name(index)
-    _atomic_write_table(table, target)
+    if storage.is_url(path):
+        fs, root = storage.filesystem(str(path), storage_options)
+        target = storage.join(root, part_name(index))
+        storage.write_table(table, fs, target, row_group_size=max(1, table.num_rows))
+        target = storage.url_of(fs, target)
+    else:
+        root = storage.local(path)
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / part_name(index)
+        _atomic_write_table(table, target)
     return {"index": int(index), "path": str(target), "n_objects": len(batch),
             "n_epochs": batch.n_epochs, "bands": sorted(set(batch.band.tolist()))}
 
 
-def write_quarantine(records: Iterable[dict] | pd.DataFrame, path: str | os.PathLike) -> int:
+def write_quarantine(records: Iterable[dict] | pd.DataFrame, path: str | os.PathLike,
+                     storage_options: dict | None = None) -> int:
     """Write the quarantine table (object_id, source, reason) beside the archive; returns its rows."""
     df = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records), columns=S.QUARANTINE_SCHEMA.names)
     df = df.reindex(columns=S.QUARANTINE_SCHEMA.names).astype(str)
     table = pa.Table.from_pandas(df, schema=S.QUARANTINE_SCHEMA, preserve_index=False)
+    if storage.is_url(path):
+        fs, root = storage.filesystem(str(path), storage_options)
+        storage.write_table(table, fs, storage.join(root, S.QUARANTINE_FILE), row_group_size=max(1, table.num_rows))
+        return len(df)
     Path(path).mkdir(parents=True, exist_ok=True)
     _atomic_write_table(table, Path(path) / S.QUARANTINE_FILE)
     return len(df)
 
 
 def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, zeropoint: float,
-                  time_system: str, counts: dict | None = None) -> dict:
+                  time_system: str, counts: dict | None = None, storage_options: dict | None = None) -> dict:
     """Write ``_archive.json`` from the per-part summaries (written last: its presence means 'complete')."""
     parts = sorted(parts, key=lambda p: p["index"])
     summary = {
@@ -93,6 +110,10 @@ def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, z
         "partitions": [Path(p["path"]).name for p in parts],
         "counts": counts or {},
     }
+    if storage.is_url(path):
+        fs, root = storage.filesystem(str(path), storage_options)
+        storage.write_json(summary, fs, storage.join(root, S.ARCHIVE_MANIFEST))
+        return summary
     tmp = Path(path) / f".{S.ARCHIVE_MANIFEST}.tmp"
     tmp.write_text(json.dumps(summary, indent=1))
     os.replace(tmp, Path(path) / S.ARCHIVE_MANIFEST)
@@ -131,6 +152,7 @@ def write_archive(
     time_system: str = S.DEFAULT_TIME_SYSTEM,
     quarantine: Iterable[dict] | None = None,
     overwrite: bool = False,
+    storage_options: dict | None = None,
 ) -> "Archive":
     """Write batches as a nested Parquet archive with partitions of bounded size.
 
@@ -138,8 +160,8 @@ def write_archive(
     ----------
     batches : LightcurveBatch or iterable of them
         Rows of one object must be adjacent and must not straddle two batches.
-    path : path-like
-        Archive directory (created).
+    path : path-like or URL
+        Archive directory (created), or an fsspec URL such as ``s3://bucket/archive``.
     partition_bytes : float
         Approximate in-memory size of one partition (24 bytes per epoch + 64 per row).
     partition_rows : int, optional
@@ -148,14 +170,11 @@ def write_archive(
         Records (object_id, source, reason) to write beside the archive.
     overwrite : bool
         Replace an existing archive; otherwise an existing one is an error.
+    storage_options : dict, optional
+        fsspec options for a URL ``path``.
     """
-    root = Path(path)
-    if root.exists() and any(root.iterdir()):
-        if not overwrite:
-            raise InputError(f"archive directory {root} already exists and is not empty; choose another --out or pass overwrite=True.")
-        for f in list(root.glob(S.PART_GLOB)) + [root / S.QUARANTINE_FILE, root / S.ARCHIVE_MANIFEST]:
-            if f.exists():
-                f.unlink()
+    root = str(path) if storage.is_url(path) else storage.local(path)
+    clear_archive(root, overwrite, storage_options)
     if isinstance(batches, LightcurveBatch):
         batches = [batches]
     parts, pending, pending_bytes, photometry, zp = [], [], 0.0, None, S.DEFAULT_ZEROPOINT
@@ -168,49 +187,78 @@ def write_archive(
             pending.append(piece)
             pending_bytes += float(np.sum(piece.lengths * 24 + 64))
             if pending_bytes >= partition_bytes or (partition_rows and sum(map(len, pending)) >= partition_rows):
-                parts.append(write_partition(concat_batches(pending), root, len(parts), time_system))
+                parts.append(write_partition(concat_batches(pending), root, len(parts), time_system, storage_options))
                 pending, pending_bytes = [], 0.0
     if pending:
-        parts.append(write_partition(concat_batches(pending), root, len(parts), time_system))
-    n_q = write_quarantine(quarantine or [], root)
+        parts.append(write_partition(concat_batches(pending), root, len(parts), time_system, storage_options))
+    n_q = write_quarantine(quarantine or [], root, storage_options)
     n_obj = sum(p["n_objects"] for p in parts)
     write_summary(root, parts, photometry or "mag", zp, time_system,
-                  {"read": n_obj + n_q, "archived": n_obj, "quarantined": n_q})
-    return open_archive(root)
+                  {"read": n_obj + n_q, "archived": n_obj, "quarantined": n_q}, storage_options)
+    return open_archive(root, storage_options)
 
 
-def _read_part(path: str, columns: list[str] | None = None) -> pa.Table:
+def clear_archive(root: str | Path, overwrite: bool, storage_options: dict | None = None) -> None:
+    """Make ``root`` ready for a new archive: create it; an existing non-empty one is an error unless
+    ``overwrite``, which removes its parts, quarantine and summary."""
+    names = (S.QUARANTINE_FILE, S.ARCHIVE_MANIFEST)
+    if storage.is_url(root):
+        fs, p = storage.filesystem(str(root), storage_options)
+        if storage.is_nonempty_dir(fs, p):
+            if not overwrite:
+                raise InputError(f"archive {root} already exists and is not empty; choose another --out or pass overwrite=True.")
+            old = fs.glob(storage.join(p, S.PART_GLOB)) + [storage.join(p, n) for n in names]
+            fs.rm([f for f in old if fs.exists(f)])
+            fs.invalidate_cache(p)
+        storage.makedirs(fs, p)
+        return
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        if not overwrite:
+            raise InputError(f"archive directory {root} already exists and is not empty; choose another --out or pass overwrite=True.")
+        for f in list(root.glob(S.PART_GLOB)) + [root / n for n in names]:
+            if f.exists():
+                f.unlink()
+
+
+def _read_part(path: str, columns: list[str] | None = None, fs: Any = None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns)
+        return pq.read_table(path, columns=columns) if fs is None else storage.read_table(fs, path, columns)
     except (OSError, pa.ArrowException) as exc:
         raise ArchiveError(
             f"archive part {path} cannot be read ({exc}); re-ingest the archive or remove this part."
         ) from exc
 
 
-def _call_on_part(item: tuple[int, str], func: Callable[[LightcurveBatch], pd.DataFrame]) -> pd.DataFrame:
+def _call_on_part(item: tuple[int, str], func: Callable[[LightcurveBatch], pd.DataFrame], fs: Any = None) -> pd.DataFrame:
     index, path = item
     try:
-        batch = LightcurveBatch.from_arrow(_read_part(path), source=path)
+        batch = LightcurveBatch.from_arrow(_read_part(path, fs=fs), source=path)
         return func(batch)
     except Exception as exc:  # wrap with the partition's index and path
         raise PartitionError(index, path, exc) from exc
 
 
-def _read_part_pandas(item: tuple[int, str]) -> pd.DataFrame:
-    return _read_part(item[1]).to_pandas(types_mapper=pd.ArrowDtype)
+def _read_part_pandas(item: tuple[int, str], fs: Any = None) -> pd.DataFrame:
+    return _read_part(item[1], fs=fs).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 @dataclass
 class Archive:
-    """A nested Parquet lightcurve archive on disk (open it with :func:`open_archive`)."""
+    """A nested Parquet lightcurve archive (open it with :func:`open_archive`).
 
-    path: Path
+    Local archives have a ``Path`` as ``path`` and ``fs=None``; remote ones the URL (``str``) and
+    the fsspec filesystem, which travels (pickled, with its options) to the workers. ``partitions``
+    holds the part files' paths or URLs.
+    """
+
+    path: Path | str
     partitions: list[str]
     photometry: str
     zeropoint: float
     time_system: str
     summary: dict = field(default_factory=dict)
+    fs: Any = None
 
     @property
     def n_partitions(self) -> int:
@@ -221,20 +269,25 @@ class Archive:
         """Number of rows (object, band) in the archive, from the part footers."""
         if "n_objects" in self.summary:
             return int(self.summary["n_objects"])
-        return int(sum(_footer(p).num_rows for p in self.partitions))
+        return int(sum(_footer(p, self.fs).num_rows for p in self.partitions))
 
     @property
     def bands(self) -> list[str]:
         if "bands" in self.summary:
             return list(self.summary["bands"])
-        return sorted({b for p in self.partitions for b in _read_part(p, [S.BAND]).column(0).to_pylist()})
+        return sorted({b for p in self.partitions for b in _read_part(p, [S.BAND], self.fs).column(0).to_pylist()})
 
     @property
     def schema(self) -> pa.Schema:
-        return _footer(self.partitions[0]).schema.to_arrow_schema() if self.partitions else S.lightcurve_schema(self.photometry)
+        return _footer(self.partitions[0], self.fs).schema.to_arrow_schema() if self.partitions else S.lightcurve_schema(self.photometry)
 
     def quarantine(self) -> pd.DataFrame:
         """The quarantine table (object_id, source, reason); empty when nothing was kept out."""
+        if self.fs is not None:
+            q = storage.join(str(self.path), S.QUARANTINE_FILE)
+            if not self.fs.exists(storage.fs_path(self.fs, q)):
+                return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
+            return storage.read_table(self.fs, q).to_pandas()
         q = self.path / S.QUARANTINE_FILE
         if not q.exists():
             return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
@@ -243,7 +296,7 @@ class Archive:
     def read_batch(self, index: int) -> LightcurveBatch:
         """Partition ``index`` as a LightcurveBatch: the single-partition path, no Dask (for debugging)."""
         path = self.partitions[index]
-        return LightcurveBatch.from_arrow(_read_part(path), source=path)
+        return LightcurveBatch.from_arrow(_read_part(path, fs=self.fs), source=path)
 
     def batches(self) -> Iterator[LightcurveBatch]:
         """One LightcurveBatch per partition, in order."""
@@ -256,7 +309,7 @@ class Archive:
 
     def to_dask(self) -> dd.DataFrame:
         """The archive as a dask DataFrame, one partition per part, nested list columns."""
-        return dd.from_map(_read_part_pandas, list(enumerate(self.partitions)), meta=self.meta(),
+        return dd.from_map(partial(_read_part_pandas, fs=self.fs), list(enumerate(self.partitions)), meta=self.meta(),
                            label="read-lightcurve-archive", enforce_metadata=False)
 
     def map_batches(self, func: Callable[[LightcurveBatch], pd.DataFrame], meta: pd.DataFrame,
@@ -266,19 +319,23 @@ class Archive:
         Errors inside a partition are raised as :class:`lia_dask.errors.PartitionError` naming the
         partition's index and file.
         """
-        return dd.from_map(partial(_call_on_part, func=func), list(enumerate(self.partitions)), meta=meta,
+        return dd.from_map(partial(_call_on_part, func=func, fs=self.fs), list(enumerate(self.partitions)), meta=meta,
                            label=label, enforce_metadata=False)
 
     def validate(self) -> None:
         """Read every part's footer and check the schema; raise ArchiveError naming the first bad file."""
         for p in self.partitions:
-            with open(p, "rb") as fh:
-                head = fh.read(4)
-                fh.seek(-4, os.SEEK_END)
-                tail = fh.read(4)
+            if self.fs is None:
+                with open(p, "rb") as fh:
+                    head = fh.read(4)
+                    fh.seek(-4, os.SEEK_END)
+                    tail = fh.read(4)
+            else:
+                fp = storage.fs_path(self.fs, p)
+                head, tail = self.fs.cat_file(fp, start=0, end=4), self.fs.cat_file(fp, start=-4)
             if head != b"PAR1" or tail != b"PAR1":
                 raise ArchiveError(f"archive part {p} is corrupted (no Parquet magic bytes); re-ingest the archive or remove this part.")
-            md = _footer(p)
+            md = _footer(p, self.fs)
             kv = md.metadata or {}
             if kv.get(S.META_SCHEMA_VERSION.encode()) is None:
                 raise ArchiveError(f"archive part {p} has no {S.META_SCHEMA_VERSION} metadata; it was not written by lia_dask.")
@@ -288,17 +345,25 @@ class Archive:
                 f"zeropoint={self.zeropoint})")
 
 
-def _footer(path: str) -> pq.FileMetaData:
+def _footer(path: str, fs: Any = None) -> pq.FileMetaData:
     try:
-        return pq.read_metadata(path)
+        return pq.read_metadata(path) if fs is None else storage.read_metadata(fs, path)
     except (OSError, pa.ArrowException) as exc:
         raise ArchiveError(
             f"archive part {path} is not a valid Parquet file ({exc}); re-ingest the archive or remove this part."
         ) from exc
 
 
-def open_archive(path: str | os.PathLike) -> Archive:
-    """Open a lightcurve archive directory written by lia_dask.
+def open_archive(path: str | os.PathLike, storage_options: dict | None = None) -> Archive:
+    """Open a lightcurve archive written by lia_dask: a local directory or an fsspec URL.
+
+    Parameters
+    ----------
+    path : path-like or URL
+        ``/data/ogle4``, ``s3://bucket/ogle4``, ...
+    storage_options : dict, optional
+        fsspec options for a URL (default: ``lia_dask.storage_options`` in the Dask config, else
+        the environment, e.g. ``AWS_*`` variables).
 
     Raises
     ------
@@ -307,26 +372,35 @@ def open_archive(path: str | os.PathLike) -> Archive:
     ArchiveError
         It holds no parts, or its first part is unreadable or lacks lia_dask metadata.
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise MissingInputError(f"lightcurve archive {root} does not exist; create it with `lia-dask ingest`.")
-    parts = sorted(str(p) for p in root.glob(S.PART_GLOB))
-    summary = {}
-    mf = root / S.ARCHIVE_MANIFEST
-    if mf.exists():
-        summary = json.loads(mf.read_text())
-        listed = [str(root / n) for n in summary.get("partitions", [])]
+    if storage.is_url(path):
+        fs, root_p = storage.filesystem(str(path), storage_options)
+        fs.invalidate_cache(root_p)  # parts were written by other processes
+        if not (fs.exists(root_p) and fs.isdir(root_p)):
+            raise MissingInputError(f"lightcurve archive {path} does not exist; create it with `lia-dask ingest`.")
+        root = storage.url_of(fs, root_p)
+        parts = sorted(storage.url_of(fs, p) for p in fs.glob(storage.join(root_p, S.PART_GLOB)))
+        mf = storage.join(root_p, S.ARCHIVE_MANIFEST)
+        summary = storage.read_json(fs, mf) if fs.exists(mf) else {}
+    else:
+        fs, root = None, storage.local(path)
+        if not root.is_dir():
+            raise MissingInputError(f"lightcurve archive {root} does not exist; create it with `lia-dask ingest`.")
+        parts = sorted(str(p) for p in root.glob(S.PART_GLOB))
+        mf = root / S.ARCHIVE_MANIFEST
+        summary = json.loads(mf.read_text()) if mf.exists() else {}
+    if summary:
+        listed = [storage.join(root, n) if fs is not None else str(root / n) for n in summary.get("partitions", [])]
         if sorted(listed) != parts:
             summary = {k: v for k, v in summary.items() if k in ("counts",)}  # stale: recount from footers
     if not parts:
         if summary.get("n_partitions", None) == 0:
             return Archive(root, [], summary.get("photometry", "mag"), summary.get("zeropoint", S.DEFAULT_ZEROPOINT),
-                           summary.get("time_system", S.DEFAULT_TIME_SYSTEM), summary)
+                           summary.get("time_system", S.DEFAULT_TIME_SYSTEM), summary, fs)
         raise ArchiveError(f"{root} holds no {S.PART_GLOB} files; it is not a lightcurve archive.")
-    kv = _footer(parts[0]).metadata or {}
+    kv = _footer(parts[0], fs).metadata or {}
     if S.META_SCHEMA_VERSION.encode() not in kv:
         raise ArchiveError(f"archive part {parts[0]} lacks lia_dask metadata; write archives with lia_dask.")
     photometry = kv.get(S.META_PHOTOMETRY.encode(), b"mag").decode()
     zp = float(kv.get(S.META_ZEROPOINT.encode(), str(S.DEFAULT_ZEROPOINT)).decode())
     ts = kv.get(S.META_TIME_SYSTEM.encode(), S.DEFAULT_TIME_SYSTEM.encode()).decode()
-    return Archive(root, parts, photometry, zp, ts, summary)
+    return Archive(root, parts, photometry, zp, ts, summary, fs)
