@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--synthetic", choices=["seasonal", "nightly", "lsst"],
                      help="synthetic cadences instead of survey data")
     p.add_argument("--n-cadences", type=int, default=200, help="number of synthetic cadences (with --synthetic)")
+    p.add_argument("--max-cadences", type=int, default=None,
+                   help="use at most this many lightcurves of --cadence (the first ones; default all)")
     p.add_argument("--n-per-class", type=int, required=True, help="lightcurves per class")
     p.add_argument("--classes", nargs="+", default=list(S.CLASSES), metavar="CLASS",
                    help=f"classes to simulate (default: all of {' '.join(S.CLASSES)})")
@@ -69,7 +71,7 @@ def _simulate(args) -> int:
     if args.synthetic:
         pool = synthetic_cadences(args.synthetic, args.n_cadences, seed=args.seed)
     else:
-        pool = load_cadences(args.cadence, min_epochs=cfg.min_epochs)
+        pool = load_cadences(args.cadence, min_epochs=cfg.min_epochs, max_cadences=args.max_cadences)
     with client_from_args(args) as client:
         arch = simulate_training_set(pool, args.n_per_class, args.out, cfg, client=client,
                                      overwrite=args.overwrite, features_out=args.features_out)

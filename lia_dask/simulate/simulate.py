@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import schema as S
 from ..batch import LightcurveBatch, concat_batches
-from ..errors import InputError
+from ..errors import InputError, LiaDaskError, PartitionError
 from .cadence import CadencePool, load_cadences
 from .config import SimulationConfig
 from .engine import simulate_range
@@ -88,7 +88,13 @@ def _simulate_part(index: int, start: int, stop: int, plan, pool: CadencePool, c
                    features_out: str | None, feature_settings) -> dict:
     from ..archive import write_partition
 
-    batch = simulate_range(plan, start, stop, pool, cfg)
+    try:
+        batch = simulate_range(plan, start, stop, pool, cfg)
+    except LiaDaskError:
+        raise  # already one sentence naming the object and the setting to change
+    except Exception as exc:  # noqa: BLE001 - wrap with the range so it can be rerun alone
+        raise PartitionError(index, f"objects {start}:{stop}; rerun with simulate_batch(..., start={start}, "
+                                    f"stop={stop})", exc) from exc
     info = write_partition(batch, out, index)
     labels, counts = np.unique(batch.label.astype(str), return_counts=True)
     info["per_class"] = {str(k): int(v) for k, v in zip(labels, counts)}

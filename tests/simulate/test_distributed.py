@@ -78,6 +78,8 @@ def test_cadence_sources(ogle_dir, tmp_path):
     assert from_dir.n_cadences == from_arch.n_cadences == len(list(ogle_dir.glob("*.dat")))
     assert sorted(from_dir.lengths) == sorted(from_arch.lengths)
     assert np.array_equal(np.sort(from_dir.time), np.sort(from_arch.time))
+    assert load_cadences(ogle_dir, max_cadences=5).n_cadences == 5
+    assert load_cadences(tmp_path / "arch", max_cadences=7).n_cadences == 7
     for kind in ("seasonal", "nightly", "lsst"):
         pool = synthetic_cadences(kind, 5, seed=1, years=2)
         assert pool.n_cadences == 5 and np.all(pool.lengths > 20)
