@@ -24,6 +24,8 @@ from .templates import mira_table, rrlyrae_templates
 CLASS_CODE = {c: i for i, c in enumerate(S.CLASSES)}
 SIM_FLOAT = ("sim_m0", "sim_t0", "sim_u0", "sim_tE", "sim_blend", "sim_period", "sim_amplitude")
 SIM_INT = ("sim_template", "sim_n_outbursts", "sim_attempts", "sim_cadence", "sim_n_dropped", "sim_index")
+#: objects simulated together inside a task (bounds the per-epoch temporaries of one attempt)
+BLOCK = 4096
 #: uniforms drawn per attempt: [cadence, m0, class parameters...]
 N_UNIFORM = {"CONSTANT": 2, "ML": 6, "CV": 5, "LPV": 6, "VARIABLE": 7}
 
@@ -266,11 +268,11 @@ def simulate_range(plan: list[tuple[str, int]], start: int, stop: int, pool: Cad
     parts, ids, labels, pos0 = [], [], [], 0
     for label, count in plan:
         a, b = max(start, pos0), min(stop, pos0 + count)
-        if a < b:
-            sim = simulate_class(label, np.arange(a - pos0, b - pos0), pool, cfg)
-            parts.append(sim)
-            ids.append(np.arange(a, b, dtype=np.int64))
-            labels.append(np.full(b - a, label, dtype=object))
+        for lo in range(a, b, BLOCK):  # blocks bound the temporaries; results do not depend on them
+            hi = min(lo + BLOCK, b)
+            parts.append(simulate_class(label, np.arange(lo - pos0, hi - pos0), pool, cfg))
+            ids.append(np.arange(lo, hi, dtype=np.int64))
+            labels.append(np.full(hi - lo, label, dtype=object))
         pos0 += count
     if not parts:
         raise InputError(f"the range {start}:{stop} holds no objects of the plan {plan}.")

@@ -49,3 +49,12 @@ def test_seed_changes_everything_and_multiband_rows(ogle_pool):
     keys = list(zip(m.object_id, m.band))
     assert len(set(keys)) == len(keys)
     _same(m, simulate_batch(pool, 4, SimulationConfig(seed=1, partition_size=20)))
+
+
+def test_block_size_inside_a_task_does_not_matter(ogle_pool, monkeypatch):
+    from lia_dask.simulate import engine
+
+    cfg = SimulationConfig(seed=31)
+    ref = simulate_batch(ogle_pool, 25, cfg)
+    monkeypatch.setattr(engine, "BLOCK", 9)
+    _same(ref, simulate_batch(ogle_pool, 25, cfg))
