@@ -27,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from .preprocess import REASONS, Prepared, preprocess_batch
@@ -185,15 +186,37 @@ def missing_features() -> tuple[str, ...]:
     return _driver()[3]
 
 
+@numba.njit(cache=True, nogil=True)
+def _orders_numba(off, values):
+    """Ragged argsort in numba; flags the objects whose order is not unique (ties or non-finite values)."""
+    n = off.shape[0] - 1
+    out = np.empty(values.shape[0], np.int64)
+    ambiguous = np.zeros(n, np.bool_)
+    for i in range(n):
+        a = off[i]
+        b = off[i + 1]
+        seg = values[a:b]
+        o = np.argsort(seg)
+        for k in range(b - a):
+            out[a + k] = o[k]
+            if not np.isfinite(seg[o[k]]):
+                ambiguous[i] = True
+            elif k > 0 and seg[o[k]] == seg[o[k - 1]]:
+                ambiguous[i] = True
+    return out, ambiguous
+
+
 def _orders(off: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Ragged per-object ``numpy.argsort`` (default kind: the reference's tie order), local indices."""
-    out = np.empty(len(values), np.int64)
-    for i in range(len(off) - 1):
+    """Ragged per-object ``numpy.argsort`` permutation (default kind), local indices.
+
+    Where an object's values are distinct and finite the ascending permutation is unique, so the
+    numba sort gives NumPy's answer; only objects with ties (or non-finite values) go through
+    ``numpy.argsort`` itself, whose tie order the reference inherits (spec §1.9.1).
+    """
+    out, ambiguous = _orders_numba(off, values)
+    for i in np.flatnonzero(ambiguous):
         a, b = off[i], off[i + 1]
-        if b - a > 1:
-            out[a:b] = np.argsort(values[a:b])
-        elif b > a:
-            out[a] = 0
+        out[a:b] = np.argsort(values[a:b])
     return out
 
 
