@@ -117,12 +117,13 @@ def slurm_cluster(**overrides):
     settings = slurm_settings(**overrides)
     try:
         return SLURMCluster(**settings)
-    except TypeError as exc:
-        raise ConfigError(f"SLURM cluster setting not understood by dask-jobqueue ({exc}); check "
-                          "lia_dask.cluster.slurm in your Dask config.") from exc
-    except ValueError as exc:
-        raise ConfigError(f"SLURM cluster configuration is incomplete ({exc}); set jobqueue.slurm.cores and "
-                          "jobqueue.slurm.memory in your Dask config (see deploy/slurm/).") from exc
+    except (TypeError, ValueError) as exc:
+        unknown = sorted(k for k in settings if f"'{k}'" in str(exc) and "unexpected keyword" in str(exc))
+        if unknown:
+            raise ConfigError(f"SLURM cluster setting {unknown[0]!r} is not understood by dask-jobqueue's SLURMCluster; "
+                              "fix lia_dask.cluster.slurm in your Dask config (see deploy/slurm/jobqueue.yaml).") from exc
+        raise ConfigError(f"SLURM cluster configuration is invalid ({exc}); check jobqueue.slurm and "
+                          "lia_dask.cluster.slurm in your Dask config (see deploy/slurm/jobqueue.yaml).") from exc
 
 
 # ------------------------------------------------------------------------ Kubernetes

@@ -47,3 +47,111 @@ def test_missing_extra_gives_one_sentence_install_hint(spec, module, monkeypatch
 def test_compute_with_progress_without_client():
     tasks = [dask.delayed(pow)(i, 2) for i in range(4)]
     assert cluster.compute_with_progress(tasks, None, show=True) == [0, 1, 4, 9]
+
+
+# ------------------------------------------------------------------------ SLURM (no SLURM here: job scripts only)
+SLURM_CFG = {"jobqueue.slurm.cores": 8, "jobqueue.slurm.memory": "32GB", "jobqueue.slurm.processes": 2,
+             "jobqueue.slurm.walltime": "02:30:00", "jobqueue.slurm.queue": "astro-cpu",
+             "jobqueue.slurm.account": "proj42"}
+
+
+def test_slurm_job_script_carries_configured_resources():
+    pytest.importorskip("dask_jobqueue")
+    with dask.config.set(SLURM_CFG):
+        c = cluster.slurm_cluster()
+        try:
+            script = c.job_script()
+        finally:
+            c.close()
+    for line in ("#SBATCH -p astro-cpu", "#SBATCH -A proj42", "#SBATCH --cpus-per-task=8", "#SBATCH --mem=30G",
+                 "#SBATCH -t 02:30:00"):
+        assert line in script.splitlines(), line
+    assert "--nworkers 2" in script and "--nthreads 4" in script  # 8 cores / 2 processes
+
+
+def test_slurm_precedence_lia_dask_config_then_keywords():
+    pytest.importorskip("dask_jobqueue")
+    with dask.config.set({**SLURM_CFG, "lia_dask.cluster.slurm": {"queue": "predict", "job-extra-directives": ["--requeue"]}}):
+        c = cluster.slurm_cluster(account="other", walltime="00:10:00")
+        try:
+            lines = c.job_script().splitlines()
+        finally:
+            c.close()
+    assert "#SBATCH -p predict" in lines and "#SBATCH -A other" in lines and "#SBATCH -t 00:10:00" in lines
+    assert "#SBATCH --requeue" in lines and "#SBATCH --cpus-per-task=8" in lines
+
+
+def test_slurm_incomplete_or_wrong_config_is_a_config_error():
+    pytest.importorskip("dask_jobqueue")
+    with dask.config.set({"jobqueue.slurm.cores": None, "jobqueue.slurm.memory": None}):
+        with pytest.raises(ConfigError, match="cores and memory per job not set.*deploy/slurm/jobqueue.yaml"):
+            cluster.client("slurm")
+    with dask.config.set({**SLURM_CFG, "lia_dask.cluster.slurm": {"partition_name": "x"}}):
+        with pytest.raises(ConfigError, match="setting .partition_name. is not understood"):
+            cluster.slurm_cluster()
+
+
+def test_slurm_client_with_adapt_submits_nothing_until_work_arrives():
+    pytest.importorskip("dask_jobqueue")
+    with dask.config.set(SLURM_CFG):
+        with cluster.client("slurm", adapt=(0, 3)) as c:
+            adaptive = c.cluster._adaptive
+            assert (adaptive.minimum, adaptive.maximum) == (0, 3)
+            assert c.cluster.plan == set() and len(c.scheduler_info()["workers"]) == 0
+            c.cluster.close()
+
+
+# ------------------------------------------------------------------------ Kubernetes (no API server here)
+def test_kubernetes_spec_has_configured_image_resources_and_workers():
+    pytest.importorskip("dask_kubernetes")
+    conf = {"image": "registry.example.org/lia-dask:9", "worker_cores": 8, "worker_memory": "32Gi", "n_workers": 6,
+            "env": {"NUMBA_NUM_THREADS": 8}, "env_from_secret": "s3-creds"}
+    with dask.config.set({"lia_dask.cluster.kubernetes": conf}):
+        spec = cluster.kubernetes_spec(name="ogle4")
+        assert cluster.kubernetes_spec(n_workers=3)["spec"]["worker"]["replicas"] == 3  # --workers wins
+    assert spec["kind"] == "DaskCluster" and spec["metadata"]["name"] == "ogle4"
+    worker, sched = spec["spec"]["worker"], spec["spec"]["scheduler"]["spec"]["containers"][0]
+    assert worker["replicas"] == 6
+    w = worker["spec"]["containers"][0]
+    assert w["image"] == sched["image"] == "registry.example.org/lia-dask:9"
+    assert w["resources"] == {"requests": {"cpu": "8", "memory": "32Gi"}, "limits": {"memory": "32Gi"}}
+    assert w["args"][:2] == ["dask", "worker"] and sched["args"][:2] == ["dask", "scheduler"]
+    i = w["args"].index("--nthreads")
+    assert w["args"][i + 1] == "8" and w["args"][w["args"].index("--memory-limit") + 1] == "32Gi"
+    assert {"name": "NUMBA_NUM_THREADS", "value": "8"} in w["env"]
+    assert w["envFrom"] == sched["envFrom"] == [{"secretRef": {"name": "s3-creds", "optional": True}}]
+
+
+def test_kubernetes_incomplete_config_and_unreachable_api_are_config_errors(monkeypatch):
+    pytest.importorskip("dask_kubernetes")
+    with dask.config.set({"lia_dask.cluster.kubernetes.image": ""}):
+        with pytest.raises(ConfigError, match="lia_dask.cluster.kubernetes.image is empty"):
+            cluster.kubernetes_spec()
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent/kubeconfig")
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ConfigError, match="could not create DaskCluster 'lia-dask'.*operator"):
+        cluster.client("kubernetes", n_workers=2)
+
+
+# ------------------------------------------------------------------------ connecting to a running scheduler
+def test_no_spec_uses_dask_scheduler_address(local_client):
+    """A DaskJob pod has DASK_SCHEDULER_ADDRESS (Dask config 'scheduler-address'); no --cluster is needed."""
+    addr = local_client.scheduler.address
+    with dask.config.set({"scheduler-address": addr}):
+        with cluster.client(None) as c:
+            assert c.scheduler.address == addr
+
+
+def test_scheduler_file_spec(local_client, tmp_path):
+    import json
+
+    f = tmp_path / "scheduler.json"  # what `dask scheduler --scheduler-file` writes (the address is what counts)
+    f.write_text(json.dumps({"type": "Scheduler", "address": local_client.scheduler.address}))
+    with cluster.client(str(f)) as c:
+        assert c.submit(lambda: 6 * 7).result() == 42
+
+
+def test_unreachable_scheduler_is_a_config_error():
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+            cluster.client("tcp://127.0.0.1:9")
