@@ -55,3 +55,20 @@ def test_series_have_transits_where_labelled():
             assert f[model < 1 - t.depth / 2].mean() < f[model == 1].mean() - t.depth / 3
     m = transit_model(100, 50, 10, 8, 0.01)
     assert m.min() == 0.99 and m[10] == 0.99 and m[60] == 0.99 and m[35] == 1.0
+
+
+def test_cnn_package_imports_without_tensorflow_and_names_the_extra(monkeypatch):
+    import subprocess
+    import sys
+
+    code = "import sys, lia_dask, lia_dask.cnn, lia_dask.cnn.augment; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    import pytest
+
+    from lia_dask.cnn._tf import tf
+    from lia_dask.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as if the extra were not installed
+    with pytest.raises(MissingExtraError, match=r"lia-dask\[cnn\]"):
+        tf()
