@@ -99,7 +99,8 @@ def tsne_embedding(X: np.ndarray, perplexity: float = 30.0, random_state: int = 
     span = np.where(hi > lo, hi - lo, 1.0)
     Xn = (X - lo) / span
     perp = float(min(perplexity, max(2.0, (len(Xn) - 1) / 3.0)))
-    return TSNE(n_components=2, perplexity=perp, init="pca", random_state=random_state).fit_transform(Xn)
+    init = "pca" if Xn.shape[1] >= 2 else "random"
+    return TSNE(n_components=2, perplexity=perp, init=init, random_state=random_state).fit_transform(Xn)
 
 
 def plot_tsne(X: np.ndarray, labels: Sequence, path: str | Path, extra_X: np.ndarray | None = None,

@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tune-trials", type=int, default=0, metavar="N", help="Optuna trials (0: default parameters)")
     p.add_argument("--cv", type=int, default=10, metavar="K", help="folds for tuning and the k-fold evaluation")
     p.add_argument("--scoring", default="f1_macro", help="tuning objective (f1_macro, accuracy, ...)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="fixed estimator hyperparameter (repeatable; not searched when tuning), e.g. n_estimators=200")
     p.add_argument("--seed", type=int, default=1909, help="random seed (MicroLIA's 1909 by default)")
     p.add_argument("--reweight-to", metavar="ARCHIVE", default=None,
                    help="GMM re-weight the training set towards this population (archive or feature table)")
@@ -42,6 +44,21 @@ def _settings(args):
     from ..features import FeatureSettings
 
     return FeatureSettings(zp=args.zp, convert=None, apply_weights=not args.no_weights)
+
+
+def _parse_params(items: list[str]) -> dict:
+    from ..errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param must look like KEY=VALUE, got {item!r}.")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text  # a bare string such as gini
+    return out
 
 
 def _train(args) -> int:
@@ -70,7 +87,7 @@ def _train(args) -> int:
                   f"min {weights.min():.3g}, max {weights.max():.3g}")
         clf = EnsembleClassifier(model=args.model, impute=args.impute, select_trials=args.select_trials,
                                  tune_trials=args.tune_trials, cv=args.cv, scoring=args.scoring,
-                                 random_state=args.seed)
+                                 random_state=args.seed, params=_parse_params(args.param))
         settings_d = table.feature_settings or settings.to_dict()
         clf.fit(table.X, y, weights, client=client, feature_set=settings_d.get("feature_set"),
                 feature_settings=settings_d)

@@ -44,7 +44,7 @@ class TrainConfig:
         Tuning objective (see :data:`lia_dask.train.tune.SCORINGS`).
     random_state : int, optional
     params : dict
-        Fixed estimator hyperparameters (overridden by tuning).
+        Fixed estimator hyperparameters; tuning searches only the others.
     limit_search : bool
         Smaller search spaces (MicroLIA's default).
     prune : bool
@@ -207,7 +207,8 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         if cfg.tune_trials > 0:
             self.tuning_ = tune(Xs, codes, cfg.model, cfg.tune_trials, cv=cfg.cv, scoring=cfg.scoring,
                                 random_state=cfg.random_state, sample_weight=sample_weight, client=client,
-                                limit_search=cfg.limit_search, prune=cfg.prune, n_jobs=cfg.n_jobs)
+                                limit_search=cfg.limit_search, prune=cfg.prune, n_jobs=cfg.n_jobs,
+                                fixed_params=cfg.params)
             params.update(self.tuning_.best_params)
         self.best_params_ = params
         self.metrics_ = {
@@ -259,11 +260,13 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, (n, len(classes_)), columns in ``classes_`` order."""
-        return self.predictor_.predict_proba(self.transform_features(X))
+        Xs = self.transform_features(X)  # checks that the model is fitted
+        return self.predictor_.predict_proba(Xs)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class label per row, (n,)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "predictor_"):

@@ -69,9 +69,42 @@ def make_estimator(model: str, params: dict[str, Any] | None, n_classes: int,
     raise ConfigError(f"model must be one of {MODELS}, got {model!r}.")
 
 
-def suggest_params(trial: Any, model: str, limit_search: bool = True) -> dict[str, Any]:
-    """Draw one hyperparameter set from ``trial`` (an ``optuna.Trial``) for ``model``."""
-    s = trial
+class _Space:
+    """Wraps an Optuna trial: parameters named in ``fixed`` are not searched but take the fixed value."""
+
+    def __init__(self, trial: Any, fixed: dict[str, Any] | None):
+        self.trial, self.fixed = trial, dict(fixed or {})
+
+    def _get(self, kind: str, name: str, *args: Any, **kw: Any) -> Any:
+        if name in self.fixed:
+            return self.fixed[name]
+        return getattr(self.trial, f"suggest_{kind}")(name, *args, **kw)
+
+    def suggest_int(self, name: str, *a: Any, **kw: Any) -> Any:
+        return self._get("int", name, *a, **kw)
+
+    def suggest_float(self, name: str, *a: Any, **kw: Any) -> Any:
+        return self._get("float", name, *a, **kw)
+
+    def suggest_categorical(self, name: str, *a: Any, **kw: Any) -> Any:
+        return self._get("categorical", name, *a, **kw)
+
+
+def suggest_params(trial: Any, model: str, limit_search: bool = True,
+                   fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Draw one hyperparameter set from ``trial`` (an ``optuna.Trial``) for ``model``.
+
+    Parameters named in ``fixed`` are held at the given value (not searched); other entries of
+    ``fixed`` are passed through to the estimator.
+    """
+    s = _Space(trial, fixed)
+    p = _suggest(s, model, limit_search)
+    for k, v in (fixed or {}).items():
+        p.setdefault(k, v)
+    return p
+
+
+def _suggest(s: Any, model: str, limit_search: bool) -> dict[str, Any]:
     if model == "xgb":
         if limit_search:
             return dict(

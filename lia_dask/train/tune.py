@@ -100,7 +100,8 @@ def _wait_first(futures: list) -> list:
 def tune(X: np.ndarray, y: np.ndarray, model: str, n_trials: int, cv: int = 10, scoring: str = "f1_macro",
          random_state: int | None = None, sample_weight: np.ndarray | None = None, client: Any = None,
          n_parallel: int | None = None, limit_search: bool = True, prune: bool = True,
-         timeout: float | None = None, n_jobs: int | None = None) -> TuneResult:
+         timeout: float | None = None, n_jobs: int | None = None,
+         fixed_params: dict | None = None) -> TuneResult:
     """Search hyperparameters of ``model`` by k-fold cross-validation with Optuna's TPE sampler.
 
     Parameters
@@ -122,6 +123,8 @@ def tune(X: np.ndarray, y: np.ndarray, model: str, n_trials: int, cv: int = 10, 
     limit_search, prune, timeout
         Smaller search spaces; median pruning after each fold; stop starting trials after
         ``timeout`` seconds.
+    fixed_params : dict, optional
+        Hyperparameters held at these values (not searched), e.g. ``{"n_estimators": 50}``.
     n_jobs : int, optional
         Threads per fold fit when running locally with one trial at a time (on a cluster and
         with parallel local trials each fold uses one thread).
@@ -176,7 +179,7 @@ def tune(X: np.ndarray, y: np.ndarray, model: str, n_trials: int, cv: int = 10, 
             while (len(running) < n_par and started < n_trials
                    and (timeout is None or time.perf_counter() - t0 < timeout)):
                 trial = study.ask()
-                params = suggest_params(trial, model, limit_search)
+                params = suggest_params(trial, model, limit_search, fixed_params)
                 timing[trial.number] = time.perf_counter()
                 running[submit(params, 0, trial.number)] = (trial, params, 0, [])
                 started += 1
@@ -224,11 +227,15 @@ def tune(X: np.ndarray, y: np.ndarray, model: str, n_trials: int, cv: int = 10, 
         for t in study.trials
     ]
     best = study.best_trial
-    return TuneResult(best_params=_params_from_trial(best.params, model), best_value=float(best.value),
+    best_params = _params_from_trial(best.params, model)
+    for k, v in (fixed_params or {}).items():
+        best_params.setdefault(k, v)
+    return TuneResult(best_params=best_params, best_value=float(best.value),
                       trials=history, importances=imps,
                       settings=dict(n_trials=n_trials, cv=cv, scoring=scoring, sampler="TPE",
                                     pruner="median" if prune else "none", n_parallel=n_par,
                                     limit_search=limit_search, random_state=random_state,
+                                    fixed_params=dict(fixed_params or {}),
                                     wall_s=time.perf_counter() - t0,
                                     executor="dask" if client is not None else "threads"))
 
