@@ -139,3 +139,12 @@ def test_cli_features(small_archive, tmp_path, capsys, thread_client):
     np.testing.assert_array_equal(df[names].to_numpy(), ref)
     wide = pd.read_parquet(str(out) + ".wide.parquet")
     assert "g_AndersonDarling" in wide.columns and len(wide) == 7
+
+
+def test_driver_releases_the_gil_and_has_every_kernel():
+    from lia_dask.features import driver
+    from lia_dask.features.preprocess import _preprocess_batch
+
+    mod, njit_src, objmode, missing = driver._driver()
+    assert mod.run.targetoptions.get("nogil") and _preprocess_batch.targetoptions.get("nogil")
+    assert missing == () and len(njit_src) + len(objmode) == 84
