@@ -264,14 +264,28 @@ def f_check_for_duplicate(t, x, s, weighted, order):
 
 
 @kernel
-def _close_to(x, s, weighted, ref, i):
-    """numpy.isclose(x_i, ref, rtol=0, atol=3σ_i (W) or 0 (U))."""
-    if x[i] == ref:
-        return True
-    if not np.isfinite(ref):
-        return False
-    tol = 3 * s[i] if weighted else 0.0
-    return abs(x[i] - ref) <= tol
+def _count_close(x, s, weighted, ref):
+    """#{i : numpy.isclose(x_i, ref, rtol=0, atol=3σ_i (W) or 0 (U))} (isclose also counts x_i == ref)."""
+    c = 0
+    fin = np.isfinite(ref)
+    for i in range(x.shape[0]):
+        xi = x[i]
+        if xi == ref:
+            c += 1
+        elif fin and weighted and abs(xi - ref) <= 3 * s[i]:
+            c += 1
+    return c
+
+
+@kernel
+def _last_close(x, s, weighted, ref):
+    """Largest i with numpy.isclose(x_i, ref, rtol=0, atol=3σ_i (W) or 0 (U)); -1 if none."""
+    fin = np.isfinite(ref)
+    for i in range(x.shape[0] - 1, -1, -1):
+        xi = x[i]
+        if xi == ref or (fin and weighted and abs(xi - ref) <= 3 * s[i]):
+            return i
+    return -1
 
 
 @kernel
@@ -294,12 +308,7 @@ def f_check_for_max_duplicate(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return np.nan
-    m = _extreme(x, True)
-    c = 0
-    for i in range(n):
-        if _close_to(x, s, weighted, m, i):
-            c += 1
-    return 1.0 if c > 1 else 0.0
+    return 1.0 if _count_close(x, s, weighted, _extreme(x, True)) > 1 else 0.0
 
 
 @kernel
@@ -308,12 +317,7 @@ def f_check_for_min_duplicate(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return np.nan
-    m = _extreme(x, False)
-    c = 0
-    for i in range(n):
-        if _close_to(x, s, weighted, m, i):
-            c += 1
-    return 1.0 if c > 1 else 0.0
+    return 1.0 if _count_close(x, s, weighted, _extreme(x, False)) > 1 else 0.0
 
 
 @kernel
@@ -322,8 +326,7 @@ def f_check_max_last_loc(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return np.nan
-    m = _extreme(x, True)
-    for i in range(n - 1, -1, -1):
-        if _close_to(x, s, weighted, m, i):
-            return 1.0 - i / n
-    return np.nan
+    j = _last_close(x, s, weighted, _extreme(x, True))
+    if j < 0:
+        return np.nan
+    return 1.0 - j / n
