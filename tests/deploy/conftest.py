@@ -3,9 +3,17 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
+
+ENTRYPOINT = Path(__file__).resolve().parents[2] / "deploy" / "docker" / "entrypoint.sh"
 
 ACCESS = {"AWS_ACCESS_KEY_ID": "lia-dask-test", "AWS_SECRET_ACCESS_KEY": "lia-dask-test-secret",
           "AWS_DEFAULT_REGION": "us-east-1"}
@@ -54,26 +62,67 @@ def s3_env(s3_server, monkeypatch):
 
 @pytest.fixture(scope="session")
 def tiny_model(ogle_dir, tmp_path_factory):
-    """A real XGBoost ensemble artifact trained on a small simulated set (OGLE-II cadences)."""
+    """A real XGBoost ensemble artifact, trained on the features of the bundled OGLE-II lightcurves
+    (labels microlensing / variables, 4 jittered copies); deployment tests need a real model, not a good one."""
+    import numpy as np
     import pandas as pd
 
     from lia_dask.archive import IngestConfig, ingest_directory
-    from lia_dask.features.registry import get_feature_set
-    from lia_dask.simulate import SimulationConfig
-    from lia_dask.simulate.simulate import simulate_training_set
+    from lia_dask.features.extract import extract_batch_with_reasons
+    from lia_dask.features.registry import FeatureSettings
     from lia_dask.train.ensemble import EnsembleClassifier
 
     d = tmp_path_factory.mktemp("deploy-model")
-    ingest_directory(ogle_dir, d / "cadences", IngestConfig(files_per_partition=30))
-    simulate_training_set(d / "cadences", 12, d / "train", SimulationConfig(seed=3), features_out=d / "feat")
-    feats = pd.read_parquet(d / "feat")
-    names = list(get_feature_set().names)
+    batch = ingest_directory(ogle_dir, d / "ogle", IngestConfig(files_per_partition=100)).archive.read_batch(0)
+    settings = {"zp": 22.0, "convert": None, "apply_weights": True}
+    values, names, _ = extract_batch_with_reasons(batch, FeatureSettings.from_dict(settings))
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(np.vstack([values] * 4) * (1 + rng.normal(0, 1e-3, (4 * len(values), values.shape[1]))), columns=names)
     clf = EnsembleClassifier(model="xgb", cv=2, random_state=0, params={"n_estimators": 10, "max_depth": 3})
-    clf.fit(feats[names], feats["label"], feature_set="microlia-2.8.1",
-            feature_settings={"zp": 22.0, "convert": None, "apply_weights": True})
+    clf.fit(X, list(batch.label.astype(str)) * 4, feature_set="microlia-2.8.1", feature_settings=settings)
     clf.save(d / "model")
     return d / "model"
 
 
-def env_without_aws() -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def loopback_cluster(s3_server, tmp_path_factory):
+    """Scheduler + 2 single-threaded workers (separate processes) on 127.0.0.1; yields the address.
+
+    The processes get the object-store credentials in their environment, as pods / SLURM jobs do.
+    """
+    from distributed import Client
+
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("loopback")
+    env = {**os.environ, **ACCESS, "AWS_ENDPOINT_URL": s3_server,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    cmds = [["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]]
+    cmds += [["worker", addr, "--nthreads", "1", "--memory-limit", "1.5GiB", "--no-dashboard", "--name", f"w{i}",
+              "--local-directory", str(logs / f"w{i}")] for i in range(2)]
+    procs = []
+    try:
+        for i, cmd in enumerate(cmds):
+            procs.append(subprocess.Popen(["sh", str(ENTRYPOINT), *cmd], env=env, stdout=open(logs / f"{i}.log", "w"),
+                                          stderr=subprocess.STDOUT))
+            if i == 0:
+                time.sleep(0.5)
+        with Client(addr, timeout="60s") as c:
+            c.wait_for_workers(2, timeout=120)
+            assert sorted(w["name"] for w in c.scheduler_info()["workers"].values()) == ["w0", "w1"]
+        yield addr
+    finally:
+        for p in reversed(procs):  # exec'd by the entrypoint: these are the Dask processes themselves
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

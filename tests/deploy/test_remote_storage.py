@@ -65,10 +65,11 @@ def test_missing_remote_archive_is_a_clear_error(s3):
         open_archive(f"{bucket}/nothing", storage_options=so)
 
 
-def test_ingest_text_to_s3_on_worker_processes_matches_local(s3, ogle_dir, tmp_path, local_client):
+def test_ingest_text_to_s3_matches_local(s3, ogle_dir, tmp_path):
+    """(Worker processes writing to S3: tests/deploy/test_loopback_cluster.py.)"""
     bucket, so = s3
-    cfg = IngestConfig(files_per_partition=25)
-    rep = ingest_directory(ogle_dir, f"{bucket}/ogle", cfg, client=local_client, storage_options=so)
+    cfg = IngestConfig(files_per_partition=3)
+    rep = ingest_directory(ogle_dir, f"{bucket}/ogle", cfg, storage_options=so)
     ref = ingest_directory(ogle_dir, tmp_path / "ogle", cfg)
     assert (rep.read, rep.archived, rep.quarantined) == (ref.read, ref.archived, ref.quarantined)
     assert rep.read == rep.archived + rep.quarantined
@@ -78,7 +79,7 @@ def test_ingest_text_to_s3_on_worker_processes_matches_local(s3, ogle_dir, tmp_p
         x, y = a.read_batch(i), ref.archive.read_batch(i)
         assert x.object_id.tolist() == y.object_id.tolist() and x.label.tolist() == y.label.tolist()
         np.testing.assert_array_equal(x.time, y.time)
-    # map_batches runs on the worker processes, which open the parts with the pickled filesystem
+    # map_batches tasks open the parts with the archive's (picklable) filesystem
     counts = a.map_batches(lambda b: __import__("pandas").DataFrame({"n": [len(b)]}),
                            meta={"n": "int64"}).compute()
     assert counts["n"].sum() == rep.archived
@@ -141,12 +142,12 @@ def test_credentials_from_the_environment(s3, s3_env):
     assert a.n_objects == 10 and len(a.read_batch(0)) == 10
 
 
-def test_cli_ingest_and_info_with_storage_options(s3, ogle_dir, capsys, local_client):
+def test_cli_ingest_and_info_with_storage_options(s3, ogle_dir, capsys, loopback_cluster):
     from lia_dask.cli import main
 
     bucket, so = s3
     opts = json.dumps(so)
-    assert main(["--cluster", local_client.scheduler.address, "ingest", "text", str(ogle_dir), "--out", f"{bucket}/cli",
+    assert main(["--cluster", loopback_cluster, "ingest", "text", str(ogle_dir), "--out", f"{bucket}/cli",
                  "--storage-options", opts]) == 0
     assert "read == archived + quarantined: True" in capsys.readouterr().out
     assert main(["info", f"{bucket}/cli", "--json", "--storage-options", opts]) == 0
