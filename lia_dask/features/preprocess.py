@@ -48,7 +48,8 @@ REASONS = {
     REASON_OK: "ok",
     REASON_EMPTY: "no epoch with finite time, value and error",
     REASON_ONE: "only one epoch with finite time, value and error (two are needed)",
-    REASON_MASK1: "fewer than two epochs with a finite derivative and derivative error (e.g. constant flux)",
+    REASON_MASK1: ("fewer than two epochs with a finite derivative and derivative error "
+                   "(constant flux, or every epoch next to a repeated time)"),
 }
 
 LN10 = float(np.log(10.0))
