@@ -90,6 +90,16 @@ def test_entrypoint_is_the_shipped_script_and_a_non_root_user_runs_it():
     assert set(" ".join(a for k, a in ins if k == "EXPOSE").split()) == {"8786", "8787", "8788"}
 
 
+def test_numba_cache_is_filled_at_build_time_by_a_script_that_runs():
+    ins = _instructions()
+    env = " ".join(a for k, a in ins if k == "ENV")
+    assert "NUMBA_CACHE_DIR=/opt/lia-dask/numba-cache" in env
+    assert any("python /opt/lia-dask/warmup.py" in a for k, a in ins if k == "RUN")
+    r = subprocess.run([sys.executable, str(DOCKER / "warmup.py")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "warm-up: 168 features, PSPL fit (2, 6)" in r.stdout
+
+
 def _entry(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run(["sh", str(DOCKER / "entrypoint.sh"), *args], capture_output=True, text=True,
