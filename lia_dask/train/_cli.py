@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scoring", default="f1_macro", help="tuning objective (f1_macro, accuracy, ...)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="fixed estimator hyperparameter (repeatable; not searched when tuning), e.g. n_estimators=200")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads of the central fits (default: all cores); tuning folds on workers use one each")
     p.add_argument("--seed", type=int, default=1909, help="random seed (MicroLIA's 1909 by default)")
     p.add_argument("--reweight-to", metavar="ARCHIVE", default=None,
                    help="GMM re-weight the training set towards this population (archive or feature table)")
@@ -87,7 +89,8 @@ def _train(args) -> int:
                   f"min {weights.min():.3g}, max {weights.max():.3g}")
         clf = EnsembleClassifier(model=args.model, impute=args.impute, select_trials=args.select_trials,
                                  tune_trials=args.tune_trials, cv=args.cv, scoring=args.scoring,
-                                 random_state=args.seed, params=_parse_params(args.param))
+                                 random_state=args.seed, params=_parse_params(args.param),
+                                 n_jobs=args.threads)
         settings_d = table.feature_settings or settings.to_dict()
         clf.fit(table.X, y, weights, client=client, feature_set=settings_d.get("feature_set"),
                 feature_settings=settings_d)

@@ -29,7 +29,7 @@ def test_train_evaluate_real_archive(ogle_dir, tmp_path, tcp_cluster, capsys):
     ingest_directory(ogle_dir, arch, IngestConfig(files_per_partition=8))
     out = tmp_path / "model"
     rc = main(["--cluster", tcp_cluster, "train", str(arch), "--out", str(out), "--model", "rf", "--cv", "3",
-               "--param", "n_estimators=50",
+               "--param", "n_estimators=50", "--threads", "1",
                "--seed", "0", "--plots", str(tmp_path / "plots")])
     assert rc == 0
     text = capsys.readouterr().out
@@ -58,7 +58,7 @@ def test_train_feature_table_with_selection_tuning_reweighting(tmp_path, tcp_clu
     out = tmp_path / "model"
     rc = main(["--cluster", tcp_cluster, "train", str(tmp_path / "f.parquet"), "--out", str(out), "--model", "xgb",
                "--select-trials", "8", "--tune-trials", "2", "--cv", "3", "--reweight-to", str(tmp_path / "pop.parquet"),
-               "--gmm-components", "2", "--param", "n_estimators=20", "--param", "max_depth=3",
+               "--gmm-components", "2", "--threads", "1", "--param", "n_estimators=20", "--param", "max_depth=3",
                "--plots", str(tmp_path / "plots")])
     assert rc == 0
     assert "GMM weights" in capsys.readouterr().out
