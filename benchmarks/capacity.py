@@ -7,7 +7,8 @@ For each epochs-per-lightcurve value it builds one archive partition of ~``--par
 part (Parquet, on local disk), and measures in a fresh child process (so RSS is its own):
 - read: ``Archive.read_batch`` of the part (MB/s of in-memory data, page cache warm);
 - predict: ``lia_dask.predict.predict_batch`` (features -> impute -> XGBoost) on the whole
-  partition, lightcurves/s and µs per epoch, single thread (NUMBA_NUM_THREADS=1, XGBoost nthread=1);
+  partition, lightcurves per wall second and per CPU second (the latter is what an unshared core
+  gives), µs per epoch, single thread (NUMBA_NUM_THREADS=1, XGBoost nthread=1);
 - memory: peak RSS of the child while predicting, minus its RSS after the imports and the warm-up.
 The model is a small real XGBoost ensemble (features of the bundled OGLE-II lightcurves); model
 size barely changes prediction cost, which the 168 features dominate.
@@ -40,11 +41,12 @@ def rss_mb():
         return next(int(l.split()[1]) for l in fh if l.startswith("VmRSS")) / 1024
 base = rss_mb()
 t0 = time.perf_counter(); batch = arch.read_batch(0); t_read = time.perf_counter() - t0
-t0 = time.perf_counter(); pred, q = predict_batch(batch, model); t_pred = time.perf_counter() - t0
+c0 = time.process_time(); t0 = time.perf_counter(); pred, q = predict_batch(batch, model)
+t_pred, c_pred = time.perf_counter() - t0, time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 mb = batch.n_epochs * 24 / 1e6
 print(json.dumps({"n": len(batch), "epochs": int(batch.n_epochs), "data_mb": mb, "read_s": t_read, "read_mb_s": mb / t_read,
-                  "predict_s": t_pred, "lc_per_s": len(batch) / t_pred, "us_per_epoch": t_pred / batch.n_epochs * 1e6,
+                  "predict_s": t_pred, "lc_per_s": len(batch) / t_pred, "predict_cpu_s": c_pred, "lc_per_cpu_s": len(batch) / c_pred, "us_per_epoch": t_pred / batch.n_epochs * 1e6,
                   "rss_base_mb": base, "rss_peak_mb": peak, "peak_over_base_mb": peak - base,
                   "predicted": len(pred), "quarantined": len(q)}))
 """
@@ -106,7 +108,7 @@ def main() -> int:
                    "loadavg_1min": os.getloadavg()[0]}
             results.append(res)
             print(f"{k:>6} epochs/lc: {res['n']:>7} lc ({res['data_mb']:.0f} MB)  read {res['read_mb_s']:.0f} MB/s  "
-                  f"predict {res['lc_per_s']:.0f} lc/s ({res['us_per_epoch']:.2f} µs/epoch)  "
+                  f"predict {res['lc_per_s']:.0f} lc/s wall, {res['lc_per_cpu_s']:.0f} lc/CPU-s ({res['us_per_epoch']:.2f} µs/epoch wall)  "
                   f"peak RSS +{res['peak_over_base_mb']:.0f} MB over {res['rss_base_mb']:.0f} MB  "
                   f"(load {res['loadavg_1min']:.1f})", flush=True)
     if args.json:
