@@ -27,7 +27,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from .preprocess import REASONS, Prepared, preprocess_batch
@@ -109,15 +108,23 @@ def _driver_source(njit_src: dict[str, str]) -> str:
         "    return v",
         "",
         "@numba.njit(cache=True, nogil=True, error_model='numpy')",
-        "def run(off0, t0, x0, s0, f0, sf0, o0, off1, t1, d1, e1, off2, t2, n2, e2, o2, reason, w, out):",
+        "def _sorted_by(v, o):",
+        "    for k in range(1, o.shape[0]):",
+        "        if not v[o[k - 1]] <= v[o[k]]:",
+        "            return False",
+        "    return True",
+        "",
+        "@numba.njit(cache=True, nogil=True, error_model='numpy')",
+        "def run(off0, t0, x0, s0, f0, sf0, o0, off1, t1, d1, e1, o1, off2, t2, n2, e2, o2, reason, w, out):",
         "    for i in range(off0.shape[0] - 1):",
         "        if reason[i] != 0:",
         "            continue",
         "        a = off0[i]; b = off0[i + 1]",
         "        t = t0[a:b]; x = x0[a:b]; s = s0[a:b]; o = o0[a:b]",
-        "        f = f0[a:b]; sf = sf0[a:b]; of = np.argsort(f, kind='mergesort')",
+        "        f = f0[a:b]; sf = sf0[a:b]",
+        "        of = o if _sorted_by(f, o) else np.argsort(f, kind='mergesort')",
         "        a = off1[i]; b = off1[i + 1]",
-        "        tu = t1[a:b]; du = d1[a:b]; eu = e1[a:b]; ou = np.argsort(du, kind='mergesort')",
+        "        tu = t1[a:b]; du = d1[a:b]; eu = e1[a:b]; ou = o1[a:b]",
         "        a = off2[i]; b = off2[i + 1]",
         "        tn = t2[a:b]; xn = n2[a:b]; sn = e2[a:b]; on = o2[a:b]",
     ]
@@ -186,37 +193,19 @@ def missing_features() -> tuple[str, ...]:
     return _driver()[3]
 
 
-@numba.njit(cache=True, nogil=True)
-def _orders_numba(off, values):
-    """Ragged argsort in numba; flags the objects whose order is not unique (ties or non-finite values)."""
-    n = off.shape[0] - 1
-    out = np.empty(values.shape[0], np.int64)
-    ambiguous = np.zeros(n, np.bool_)
-    for i in range(n):
-        a = off[i]
-        b = off[i + 1]
-        seg = values[a:b]
-        o = np.argsort(seg)
-        for k in range(b - a):
-            out[a + k] = o[k]
-            if not np.isfinite(seg[o[k]]):
-                ambiguous[i] = True
-            elif k > 0 and seg[o[k]] == seg[o[k - 1]]:
-                ambiguous[i] = True
-    return out, ambiguous
-
-
 def _orders(off: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Ragged per-object ``numpy.argsort`` permutation (default kind), local indices.
 
-    Where an object's values are distinct and finite the ascending permutation is unique, so the
-    numba sort gives NumPy's answer; only objects with ties (or non-finite values) go through
-    ``numpy.argsort`` itself, whose tie order the reference inherits (spec §1.9.1).
+    NumPy's own sort is required where values tie (its tie order is the reference's, spec
+    §1.9.1); it is also faster than numba's argsort here, so every object goes through it.
     """
-    out, ambiguous = _orders_numba(off, values)
-    for i in np.flatnonzero(ambiguous):
-        a, b = off[i], off[i + 1]
-        out[a:b] = np.argsort(values[a:b])
+    out = np.empty(len(values), np.int64)
+    bounds = off.tolist()
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b - a > 1:
+            out[a:b] = np.argsort(values[a:b])
+        elif b > a:
+            out[a] = 0
     return out
 
 
@@ -282,8 +271,9 @@ def compute_microlia(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool 
     if n == 0:
         return out, p.reason
     o0 = _orders(p.off0, p.x0)
+    o1 = _orders(p.off1, p.d1)
     o2 = _orders(p.off2, p.n2)
-    mod.run(p.off0, p.t0, p.x0, p.s0, p.f0, p.sf0, o0, p.off1, p.t1, p.d1, p.e1,
+    mod.run(p.off0, p.t0, p.x0, p.s0, p.f0, p.sf0, o0, p.off1, p.t1, p.d1, p.e1, o1,
             p.off2, p.t2, p.n2, p.e2, o2, p.reason, bool(apply_weights), out)
     if objmode:
         _objmode_pass(p, objmode, bool(apply_weights), out)
