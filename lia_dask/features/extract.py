@@ -20,6 +20,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .. import schema as S
 from ..batch import LightcurveBatch
@@ -159,10 +160,7 @@ def extract_archive(archive, settings: FeatureSettings | None = None, client=Non
     fs = get_feature_set(settings.feature_set)
     settings.resolve(arch.photometry, arch.zeropoint)  # fail early on convert=True for a flux archive
     schema = arch.schema
-    id_type = schema.field(S.OBJECT_ID).type
-    import pyarrow as pa
-
-    id_dtype = "int64" if pa.types.is_integer(id_type) else "str"
+    id_dtype = "int64" if pa.types.is_integer(schema.field(S.OBJECT_ID).type) else "str"
     meta = _meta(fs.names, id_dtype, S.LABEL in schema.names)
     return arch.map_batches(partial(features_frame, settings=settings), meta=meta, label="features")
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable
 
-import numpy as np
-
 from ..errors import ConfigError, InputError
 
 DEFAULT_FEATURE_SET = "microlia-2.8.1"
@@ -66,7 +64,7 @@ class FeatureSettings:
 
 
 #: batch kernel of a feature set: (offsets, time, y, yerr, zp, convert, apply_weights) -> (values, reason)
-BatchKernel = Callable[..., "tuple[np.ndarray, np.ndarray]"]
+BatchKernel = Callable[..., tuple]
 
 
 @dataclass(frozen=True)
