@@ -148,3 +148,110 @@ def fetch(url: str | os.PathLike, storage_options: dict | None = None, cache_dir
     else:
         fs.get(path, str(dest))
     return dest
+
+
+class Location:
+    """An output directory — local path or fsspec URL — with the few operations job outputs need.
+
+    Picklable (it travels to workers as its path and options). Names are relative to the
+    directory; paths returned by :meth:`glob` are full paths (local) or full URLs (remote).
+    Writes are atomic (local: temporary name + ``os.replace``; object stores: one PUT).
+    """
+
+    def __init__(self, path: str | os.PathLike, storage_options: dict | None = None):
+        self.remote = is_url(path)
+        self.path = str(path) if self.remote else str(local(path))
+        self.storage_options = storage_options
+        self._fs = None
+
+    def __getstate__(self):
+        return {"path": self.path, "remote": self.remote, "storage_options": self.storage_options}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _fs=None)
+
+    def __repr__(self) -> str:
+        return f"Location({self.path!r})"
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def fs(self):
+        if self.remote and self._fs is None:
+            self._fs = filesystem(self.path, self.storage_options)[0]
+        return self._fs
+
+    def _p(self, name: str) -> str:
+        return fs_path(self.fs, join(self.path, name)) if self.remote else os.path.join(self.path, name)
+
+    def join(self, name: str) -> str:
+        """Full path / URL of ``name`` in this directory."""
+        return join(self.path, name) if self.remote else os.path.join(self.path, name)
+
+    def makedirs(self) -> None:
+        if self.remote:
+            makedirs(self.fs, fs_path(self.fs, self.path))
+        else:
+            Path(self.path).mkdir(parents=True, exist_ok=True)
+
+    def exists(self, name: str) -> bool:
+        return self.fs.exists(self._p(name)) if self.remote else os.path.exists(self._p(name))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Sorted full paths / URLs of the files matching ``pattern`` (a name pattern, no '/')."""
+        if self.remote:
+            root = fs_path(self.fs, self.path)
+            self.fs.invalidate_cache(root)
+            return sorted(url_of(self.fs, p) for p in self.fs.glob(join(root, pattern)))
+        return sorted(str(p) for p in Path(self.path).glob(pattern))
+
+    def remove(self, paths: list[str]) -> None:
+        """Delete files given as returned by :meth:`glob`."""
+        if self.remote:
+            if paths:
+                self.fs.rm([fs_path(self.fs, p) for p in paths])
+        else:
+            for p in paths:
+                os.unlink(p)
+
+    def write_bytes(self, data: bytes, name: str) -> None:
+        if self.remote:
+            write_bytes(self.fs, self._p(name), data)
+            return
+        target = Path(self._p(name))
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def write_table(self, table: pa.Table, name: str, **kwargs) -> None:
+        """Write ``table`` as Parquet file ``name``, atomically."""
+        if self.remote:
+            write_table(table, self.fs, self._p(name), **kwargs)
+            return
+        target = Path(self._p(name))
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            pq.write_table(table, tmp, **kwargs)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def write_json(self, obj: Any, name: str) -> None:
+        self.write_bytes(json.dumps(obj, indent=1).encode(), name)
+
+    def read_json(self, name: str) -> Any:
+        return json.loads(self.fs.cat_file(self._p(name)) if self.remote else Path(self._p(name)).read_text())
+
+    def read_metadata(self, path_or_name: str) -> pq.FileMetaData:
+        p = path_or_name if ("/" in path_or_name or os.sep in path_or_name) else self.join(path_or_name)
+        return read_metadata(self.fs, p) if self.remote else pq.read_metadata(p)
+
+    def read_table(self, path_or_name: str, columns: list[str] | None = None) -> pa.Table:
+        p = path_or_name if ("/" in path_or_name or os.sep in path_or_name) else self.join(path_or_name)
+        return read_table(self.fs, p, columns) if self.remote else pq.read_table(p, columns=columns)

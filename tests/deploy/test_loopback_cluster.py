@@ -50,7 +50,8 @@ def test_s3_ingest_then_predict_through_tcp_cluster(loopback_cluster, s3, s3_env
 
 
 @pytest.mark.skip(reason="lia_dask/predict.py writes --out and reads --model through pathlib; s3:// outputs and "
-                         "models need its switch to lia_dask.archive.storage (asked for in the deployment report)")
+                         "models need it to use lia_dask.archive.storage.Location / fetch (patch handed to the lead: "
+                         "agent_notes/deploy_predict_remote.patch, verified with this test un-skipped)")
 def test_predict_reads_model_and_writes_outputs_on_s3(loopback_cluster, s3, s3_env, ogle_dir, tiny_model):
     from distributed import Client
 

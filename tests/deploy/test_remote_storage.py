@@ -172,3 +172,29 @@ def test_fetch_model_directory_and_zip(s3, tmp_path):
     assert storage.fetch(str(src)) == src
     with pytest.raises(MissingInputError):
         storage.fetch(f"{bucket}/models/none", so)
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_location_writes_lists_reads_and_removes(where, s3, tmp_path):
+    import pickle
+
+    import pyarrow as pa
+
+    bucket, so = s3
+    loc = storage.Location(tmp_path / "out" if where == "local" else f"{bucket}/out", so if where == "s3" else None)
+    loc = pickle.loads(pickle.dumps(loc))  # as a worker receives it
+    loc.makedirs()
+    assert loc.glob("part.*.parquet") == [] and not loc.exists("part.00000.parquet")
+    for i in range(3):
+        loc.write_table(pa.table({"x": list(range(i + 1))}), f"part.{i:05d}.parquet")
+    loc.write_json({"n": 3}, "_summary.json")
+    parts = loc.glob("part.*.parquet")
+    assert [p.rsplit("/", 1)[-1] for p in parts] == [f"part.{i:05d}.parquet" for i in range(3)]
+    assert parts[0] == loc.join("part.00000.parquet") and loc.exists("part.00002.parquet")
+    assert [loc.read_metadata(p).num_rows for p in parts] == [1, 2, 3]
+    assert loc.read_table("part.00001.parquet").column("x").to_pylist() == [0, 1]
+    assert loc.read_json("_summary.json") == {"n": 3}
+    names = sorted(p.rsplit("/", 1)[-1] for p in loc.glob("*"))
+    assert names == ["_summary.json"] + [f"part.{i:05d}.parquet" for i in range(3)]  # no temporary files left
+    loc.remove(parts[:2])
+    assert loc.glob("part.*.parquet") == parts[2:]
