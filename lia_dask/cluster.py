@@ -170,7 +170,8 @@ def kubernetes_spec(**overrides) -> dict:
     worker = spec["spec"]["worker"]["spec"]["containers"][0]
     worker["resources"] = _resources(s["worker_cores"], s["worker_memory"])
     threads = str(s["worker_threads"] or s["worker_cores"])
-    worker["args"] = ["dask", "worker", *worker["args"][1:], "--nthreads", threads, "--memory-limit", str(s["worker_memory"])]
+    worker["args"] = ["dask", "worker", *worker["args"][1:], "--nthreads", threads,
+                      "--memory-limit", str(s["worker_memory"])]
     for c in (sched, worker):
         if not c.get("env"):
             c.pop("env", None)

@@ -93,8 +93,11 @@ def test_slurm_incomplete_or_wrong_config_is_a_config_error():
 
 def test_slurm_client_with_adapt_submits_nothing_until_work_arrives():
     pytest.importorskip("dask_jobqueue")
+    import argparse
+
+    args = argparse.Namespace(cluster="slurm", workers=None, adapt="0:3")  # lia-dask --cluster slurm --adapt 0:3
     with dask.config.set(SLURM_CFG):
-        with cluster.client("slurm", adapt=(0, 3)) as c:
+        with cluster.client_from_args(args) as c:
             adaptive = c.cluster._adaptive
             assert (adaptive.minimum, adaptive.maximum) == (0, 3)
             assert c.cluster.plan == set() and len(c.scheduler_info()["workers"]) == 0
