@@ -42,6 +42,11 @@ class GMMReweighter:
     log_transform : bool
         Signed ``log1p`` of the features first.
     random_state : int, optional
+    reg_covar : float
+        Added to the covariance diagonals (the space is whitened, so this is relative); a fit
+        that still collapses is retried with 10x and 100x this value.
+    clip : float
+        Standardised values are clipped to ``[-clip, clip]`` (features with outliers in 1e10).
     """
 
     n_components: int = 4
@@ -49,7 +54,8 @@ class GMMReweighter:
     covariance_type: str = "full"
     log_transform: bool = True
     random_state: int | None = None
-    reg_covar: float = 1e-4
+    reg_covar: float = 1e-3
+    clip: float = 10.0
 
     def _prep(self, X: np.ndarray) -> np.ndarray:
         X = np.array(X, dtype=np.float64, copy=True)
@@ -59,9 +65,9 @@ class GMMReweighter:
         if self.log_transform:
             X = _slog(X)
         X = np.where(np.isnan(X), self.fill_, X)
-        Z = (X - self.center_) / self.scale_
+        Z = np.clip((X - self.center_) / self.scale_, -self.clip, self.clip)
         if self.components_ is not None:
-            Z = (Z - self.pca_mean_) @ self.components_.T
+            Z = (Z - self.pca_mean_) @ self.components_.T / self.pca_scale_
         return Z
 
     def fit(self, X_train: np.ndarray, X_pop: np.ndarray) -> "GMMReweighter":
@@ -74,8 +80,6 @@ class GMMReweighter:
         X_pop : ndarray (m, d)
             Target population features (e.g. a real survey archive's features), unlabeled.
         """
-        from sklearn.mixture import GaussianMixture
-
         A, B = np.asarray(X_train, float), np.asarray(X_pop, float)
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[1]:
             raise InputError(f"training features {A.shape} and population features {B.shape} must have the same columns.")
@@ -106,12 +110,27 @@ class GMMReweighter:
             self.pca_mean_ = both.mean(axis=0)
             _, _, vt = np.linalg.svd(both - self.pca_mean_, full_matrices=False)
             self.components_ = vt[: self.n_pca]
-            Za, Zb = (Za - self.pca_mean_) @ self.components_.T, (Zb - self.pca_mean_) @ self.components_.T
-        kw = dict(n_components=self.n_components, covariance_type=self.covariance_type,
-                  random_state=self.random_state, reg_covar=self.reg_covar, n_init=2)
-        self.gmm_train_ = GaussianMixture(**kw).fit(Za)
-        self.gmm_pop_ = GaussianMixture(**kw).fit(Zb)
+            proj = (both - self.pca_mean_) @ self.components_.T
+            sd = proj.std(axis=0)
+            self.pca_scale_ = np.where(sd > 0, sd, 1.0)
+            Za = (Za - self.pca_mean_) @ self.components_.T / self.pca_scale_
+            Zb = (Zb - self.pca_mean_) @ self.components_.T / self.pca_scale_
+        self.gmm_train_ = self._mixture(Za)
+        self.gmm_pop_ = self._mixture(Zb)
         return self
+
+    def _mixture(self, Z: np.ndarray):
+        from sklearn.mixture import GaussianMixture
+
+        err: Exception | None = None
+        for factor in (1.0, 10.0, 100.0):
+            try:
+                return GaussianMixture(n_components=self.n_components, covariance_type=self.covariance_type,
+                                       random_state=self.random_state, reg_covar=self.reg_covar * factor,
+                                       n_init=2).fit(Z)
+            except ValueError as exc:  # collapsed component: regularise more
+                err = exc
+        raise InputError(f"the Gaussian mixture could not be fitted ({err}); lower n_components.") from err
 
     def log_ratio(self, X: np.ndarray) -> np.ndarray:
         """``log p_pop(x) - log p_train(x)`` per row of ``X`` (n, d)."""

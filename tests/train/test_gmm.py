@@ -66,3 +66,14 @@ def test_bad_input():
         g.weights(train, max_weight=0)
     with pytest.raises(InputError, match="fitted on 4 features"):
         g.weights(train[:, :2])
+
+
+def test_degenerate_columns_and_outliers_do_not_break_the_fit():
+    # a column constant in training, an outlier at 1e10 and duplicated rows in the population
+    rng = np.random.default_rng(5)
+    train = np.column_stack([rng.normal(size=300), np.zeros(300), rng.normal(size=300)])
+    pop = np.column_stack([rng.normal(0.5, 1, 40), rng.normal(0, 1, 40), np.repeat(rng.normal(size=4), 10)])
+    pop[0, 0] = 1e10
+    g = GMMReweighter(n_components=3, random_state=0).fit(train, pop)
+    w = g.weights(train, max_weight=10)
+    assert np.isfinite(w).all() and w.mean() == pytest.approx(1.0)
