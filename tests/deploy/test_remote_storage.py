@@ -134,6 +134,17 @@ def test_cutout_store_on_s3(s3, tmp_path):
         open_cutouts(f"{bucket}/none.zarr", storage_options=so)
 
 
+def test_cli_info_of_a_remote_cutout_store(s3, capsys):
+    from lia_dask.cli import main
+
+    bucket, so = s3
+    write_cutouts(f"{bucket}/c.zarr", np.zeros((5, 4, 4, 1), np.float32), np.arange(5), bands=["r"], chunk=2,
+                  storage_options=so)
+    assert main(["info", f"{bucket}/c.zarr", "--json", "--storage-options", json.dumps(so)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["cutouts"], info["image_shape"], info["bands"], info["chunk"]) == (5, [4, 4, 1], ["r"], 2)
+
+
 def test_credentials_from_the_environment(s3, s3_env):
     """On a cluster the pods carry AWS_* variables (deploy/kubernetes/storage-secret.example.yaml)."""
     bucket, so = s3
