@@ -148,3 +148,18 @@ def test_driver_releases_the_gil_and_has_every_kernel():
     mod, njit_src, objmode, missing = driver._driver()
     assert mod.run.targetoptions.get("nogil") and _preprocess_batch.targetoptions.get("nogil")
     assert missing == () and len(njit_src) + len(objmode) == 84
+
+
+def test_extract_archive_flux_archive_is_not_converted(tmp_path):
+    archive = pytest.importorskip("lia_dask.archive", reason="lia_dask.archive (lead's archive module) is missing")
+    lcs = [(t, 10 ** (-(m - 22.0) / 2.5), e) for t, m, e in _lcs(3)]
+    b = _batch(lcs, ids=["a", "b", "c"], photometry="flux")
+    arch = archive.write_archive(b, tmp_path / "flux_arch")
+    assert arch.photometry == "flux"
+    df = extract_archive(arch, FeatureSettings(zp=None, convert=None)).compute(scheduler="sync")
+    assert df["object_id"].tolist() == ["a", "b", "c"]
+    names = list(get_feature_set().names)
+    for i, (t, f, e) in enumerate(lcs):
+        np.testing.assert_array_equal(df[names].to_numpy()[i], np.array(list(extract_one(t, f, e, convert=False).values())))
+    with pytest.raises(InputError, match="convert=True"):
+        extract_archive(arch, FeatureSettings(convert=True))
