@@ -33,7 +33,7 @@ def _features(args) -> int:
         ddf.to_parquet(args.out, write_index=False, overwrite=True)
         import dask.dataframe as dd
 
-        counts = dd.read_parquet(args.out, columns=[REASON_COLUMN])[REASON_COLUMN].value_counts().compute()
+        counts = dd.read_parquet(args.out, columns=[REASON_COLUMN])[REASON_COLUMN].compute().value_counts()
         if args.wide:
             wide = to_wide(dd.read_parquet(args.out).compute())
             wide.to_parquet(str(args.out).rstrip("/") + ".wide.parquet")
