@@ -119,3 +119,17 @@ def test_reference_sanity_numbers(conformance):
     assert np.median(x) == 0.15024499029989147
     t1, d1, e1, t2, n2, e2 = deriv_pass(t, f, sf, s)
     assert len(t1) == len(t2) == 1351 and d1.max() == 1274.792542933728
+
+
+def test_archive_path_reproduces_conformance(conformance, tmp_path, thread_client):
+    """The 61 lightcurves written as an archive and extracted on a LocalCluster give the same values."""
+    archive = pytest.importorskip("lia_dask.archive", reason="lia_dask.archive (lead's archive module) is missing")
+    from lia_dask.features import extract_archive
+
+    arch = archive.write_archive(conformance["batch"], tmp_path / "conf_arch", partition_rows=20)
+    assert arch.n_partitions >= 3
+    df = extract_archive(arch, FeatureSettings(zp=22.0, apply_weights=False)).compute()
+    df = df.set_index("object_id").loc[conformance["keys"]]
+    got = df[conformance["names"]].to_numpy()
+    ok = _match(got, conformance["ref"]["unweighted"])
+    assert ok.all(), f"{int((~ok).sum())} values differ through the archive path"
