@@ -25,6 +25,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,7 @@ def _build():
         return sys.modules[mod_name], njit_src, objmode, missing
     path = _cache_dir() / f"{mod_name}.py"
     if not path.exists() or path.read_text() != src:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(src)
         os.replace(tmp, path)
     spec = importlib.util.spec_from_file_location(mod_name, path)
@@ -179,12 +180,16 @@ def _build():
 
 
 _DRIVER = None
+_DRIVER_LOCK = threading.Lock()
 
 
 def _driver():
+    """(generated module, numba kernel sources, object-mode functions, missing names); built once per process."""
     global _DRIVER
     if _DRIVER is None:
-        _DRIVER = _build()
+        with _DRIVER_LOCK:  # threaded Dask workers may call the first batch concurrently
+            if _DRIVER is None:
+                _DRIVER = _build()
     return _DRIVER
 
 

@@ -137,3 +137,14 @@ def test_property_shape_permutation_dtype(lcs, weighted, seed):
     v32, _ = extract_batch(b.astype(np.float32), s)
     v64, _ = extract_batch(b.astype(np.float32).astype(np.float64), s)
     np.testing.assert_array_equal(v32, v64)
+
+
+def test_threads_give_the_same_values():
+    from concurrent.futures import ThreadPoolExecutor
+
+    b = _batch([_lc(n, seed=n) for n in (5, 40, 120, 300)])
+    ref, _ = extract_batch(b)
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda _: extract_batch(b)[0], range(8)))
+    for o in outs:
+        np.testing.assert_array_equal(o, ref)
