@@ -25,7 +25,7 @@ def fitted():
     X, y = make_classification(n_samples=150, n_features=8, n_informative=3, n_redundant=0, n_classes=3,
                                n_clusters_per_class=1, shuffle=False, random_state=0)
     labels = np.array(["CV", "ML", "VARIABLE"])[y]
-    clf = EnsembleClassifier(model="xgb", select_trials=6, tune_trials=3, cv=3, random_state=0, n_jobs=1,
+    clf = EnsembleClassifier(model="xgb", select_trials=8, tune_trials=3, cv=3, random_state=0, n_jobs=1,
                              params={"n_estimators": 20}).fit(X, labels)
     return clf, X, labels, cross_val_proba(clf, X, labels, cv=3)
 

@@ -169,18 +169,18 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
         Xc = clean_features(Xv)
-        if cfg.impute:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                Xi = KNNImputer(n_neighbors=cfg.n_neighbors).fit_transform(Xc)
-        else:
-            if cfg.model == "nn" and np.isnan(Xc).any():
-                raise InputError("the feature table has NaN values and model 'nn' cannot use them; set impute=True.")
-            Xi = Xc
-        # 1. feature selection
+        if cfg.model == "nn" and not cfg.impute and np.isnan(Xc).any():
+            raise InputError("the feature table has NaN values and model 'nn' cannot use them; set impute=True.")
+        # 1. feature selection (on imputed values when imputing)
         self.selection_ = None
         sel = np.arange(len(names))
+        full_imputer, Xi = None, Xc
         if cfg.select_trials > 0:
+            if cfg.impute:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    full_imputer = KNNImputer(n_neighbors=cfg.n_neighbors).fit(Xc)
+                    Xi = full_imputer.transform(Xc)
             self.selection_ = boruta_shap(Xi, codes, names, cfg.select_trials, random_state=cfg.random_state,
                                           sample_weight=sample_weight, n_jobs=cfg.n_jobs)
             acc = np.flatnonzero(self.selection_.decision == "accepted")
@@ -191,16 +191,18 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.selected_index_ = sel
         self.selected_features_ = [names[i] for i in sel]
         # 2. imputer on the selected columns (what prediction will see)
-        if cfg.impute:
+        if not cfg.impute:
+            self.imputer_ = None
+            Xs = Xc[:, sel]
+        elif full_imputer is not None and sel.size == len(names):
+            self.imputer_, Xs = full_imputer, Xi
+        else:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
                 self.imputer_ = KNNImputer(n_neighbors=cfg.n_neighbors).fit(Xc[:, sel])
             for w in caught:
                 warnings.warn(str(w.message), UserWarning, stacklevel=3)
             Xs = self.imputer_.transform(Xc[:, sel])
-        else:
-            self.imputer_ = None
-            Xs = Xc[:, sel]
         # 3. tuning
         self.tuning_ = None
         params = dict(cfg.params)
