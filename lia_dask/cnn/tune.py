@@ -26,14 +26,14 @@ class TuneConfig:
 
     ``metric`` is a validation metric of the Keras history (``val_loss``, ``val_auc``,
     ``val_f1``, ``val_binary_accuracy``); its best epoch scores a trial. ``pruner`` is
-    ``median``, ``hyperband`` or ``none``. ``tune_augmentation`` / ``tune_model`` switch the two
+    ``median``, ``hyperband``, ``none`` or an ``optuna.pruners.BasePruner``. ``tune_augmentation`` / ``tune_model`` switch the two
     groups of parameters; ``max_copies`` bounds ``batch`` (copies per positive).
     """
 
     n_trials: int = 20
     timeout: float | None = None
     metric: str = "val_auc"
-    pruner: str = "median"
+    pruner: object = "median"
     tune_augmentation: bool = True
     tune_model: bool = True
     max_copies: int = 4
@@ -120,8 +120,11 @@ def tune(X: np.ndarray, y, X_val: np.ndarray, y_val, base: CNNConfig | None = No
     base = replace(base, positive_class=classes[1], verbose=0, patience=base.patience)
     pos, neg = X[y01 == 1], X[y01 == 0]
     direction = "minimize" if monitor_mode(tc.metric) == "min" else "maximize"
-    pruner = {"median": optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
-              "hyperband": optuna.pruners.HyperbandPruner(), "none": optuna.pruners.NopPruner()}.get(tc.pruner)
+    if isinstance(tc.pruner, optuna.pruners.BasePruner):
+        pruner = tc.pruner
+    else:
+        pruner = {"median": optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+                  "hyperband": optuna.pruners.HyperbandPruner(), "none": optuna.pruners.NopPruner()}.get(tc.pruner)
     if pruner is None:
         raise InputError(f"pruner must be 'median', 'hyperband' or 'none', got {tc.pruner!r}.")
     # fixed normalisation for every trial, from the unaugmented training set

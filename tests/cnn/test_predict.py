@@ -114,3 +114,17 @@ def test_optuna_tuning_with_pruning(easy_images, tiny):
     assert {"learning_rate", "batch_size", "optimizer", "image_size", "batch", "width_shift"} <= set(study.best_params)
     assert cfg.image_size == aug.image_size == study.best_params["image_size"]
     assert cfg.learning_rate == study.best_params["learning_rate"] and 0 <= study.best_value <= 1
+
+
+def test_tuning_prunes_trials_after_an_epoch(easy_images, tiny):
+    import optuna
+
+    from lia_dask.cnn import CNNConfig
+    from lia_dask.cnn.tune import TuneConfig, tune
+
+    x, y = easy_images(16, size=12, seed=7)
+    # val_auc can never exceed 1.5: every trial is pruned at its first epoch, none completes
+    with pytest.raises(InputError, match="no tuning trial completed"):
+        tune(x, y, x, y, CNNConfig(epochs=3, **tiny),
+             TuneConfig(n_trials=2, metric="val_auc", pruner=optuna.pruners.ThresholdPruner(lower=1.5),
+                        tune_augmentation=False))
