@@ -76,6 +76,7 @@ def _simulate(args) -> int:
         arch = simulate_training_set(pool, args.n_per_class, args.out, cfg, client=client,
                                      overwrite=args.overwrite, features_out=args.features_out)
     summary = json.loads((arch.path / "_simulation.json").read_text())["counts"]
-    print(f"wrote {arch.n_objects} lightcurves in {arch.n_partitions} partitions to {arch.path}: "
-          f"{summary['per_class']}")
+    n_obj = sum(summary["per_class"].values())
+    print(f"wrote {n_obj} simulated objects ({arch.n_objects} lightcurve rows) in {arch.n_partitions} partitions "
+          f"to {arch.path}: {summary['per_class']}")
     return 0

@@ -96,7 +96,8 @@ def _simulate_part(index: int, start: int, stop: int, plan, pool: CadencePool, c
         raise PartitionError(index, f"objects {start}:{stop}; rerun with simulate_batch(..., start={start}, "
                                     f"stop={stop})", exc) from exc
     info = write_partition(batch, out, index)
-    labels, counts = np.unique(batch.label.astype(str), return_counts=True)
+    first = np.r_[True, batch.object_id[1:] != batch.object_id[:-1]]  # rows of one object are adjacent
+    labels, counts = np.unique(batch.label[first].astype(str), return_counts=True)
     info["per_class"] = {str(k): int(v) for k, v in zip(labels, counts)}
     info["attempts"] = int(batch.extra["sim_attempts"].sum())
     if features_out is not None:

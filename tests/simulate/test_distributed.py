@@ -63,7 +63,7 @@ def test_cli_simulate(ogle_dir, tmp_path, capsys):
     assert sorted(set(b.label)) == ["CONSTANT", "ML"] and len(b) == 12
     assert np.all((b.extra["sim_m0"] >= 15) & (b.extra["sim_m0"] <= 19))
     assert json.loads((out / "_simulation.json").read_text())["config"]["noise"]["kind"] == "empirical"
-    assert "wrote 12 lightcurves" in capsys.readouterr().out
+    assert "wrote 12 simulated objects (12 lightcurve rows)" in capsys.readouterr().out
     rc = main(["simulate", "--cadence", str(ogle_dir), "--n-per-class", "3", "--classes", "SN", "--out",
                str(tmp_path / "x")])
     assert rc == 2 and "unknown class name" in capsys.readouterr().err
@@ -85,6 +85,11 @@ def test_cadence_sources(ogle_dir, tmp_path):
         assert pool.n_cadences == 5 and np.all(pool.lengths > 20)
         assert np.all(pool.time >= 0) and np.all(pool.time < 2 * 365.25 + 1)
     assert synthetic_cadences("lsst", 3).band_names == tuple(sorted("ugrizy"))
+    arch = simulate_training_set(synthetic_cadences("lsst", 6, seed=2), 3, tmp_path / "lsst",
+                                 SimulationConfig(seed=1, photometry="flux"))
+    meta = json.loads((tmp_path / "lsst" / "_simulation.json").read_text())
+    assert meta["counts"]["per_class"] == {c: 3 for c in S.CLASSES}  # objects, not (object, band) rows
+    assert arch.n_objects > 15 and arch.photometry == "flux"
 
 
 def test_bad_input_messages(tmp_path, ogle_pool):
