@@ -115,7 +115,7 @@ def main() -> None:
     pm = sum((ml["per_class"][k]["simulate_s"] + ml["per_class"][k]["features_s"]) / ml["per_class"][k]["n"]
              for k in ex) / len(ex)
     pl = sum((lia[k]["simulate_s"] + lia[k]["features_s"]) / lia[k]["n"] for k in ex) / len(ex)
-    print(f"equal mix of CONSTANT, CV, ML (without MicroLIA's 4 s RR Lyrae fit): MicroLIA {1 / pm:.2f} lc/s, "
+    print(f"equal mix of CONSTANT, CV, ML (without MicroLIA's RR Lyrae template fit): MicroLIA {1 / pm:.2f} lc/s, "
           f"lia_dask {1 / pl:.0f} lc/s per core -> {pm / pl:.0f}x")
     print("\nraw:", json.dumps({"microlia": ml, "lia_dask": lia}))
 
