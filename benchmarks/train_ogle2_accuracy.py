@@ -135,6 +135,18 @@ def run_accuracy(args, client, settings, real, names):
                                                                            sample_weight=w, client=client)
             rows.append(dict(seed=seed, config="select+tune+gmm", fit_s=time.perf_counter() - t,
                              **score_real(stg, real)))
+            if args.plots and seed == args.seeds[0]:
+                from lia_dask.plots import plot_training_report, plot_tsne
+                from lia_dask.train import cross_val_proba
+
+                d = Path(args.plots)
+                oof = cross_val_proba(st, X, y, cv=args.cv, client=client)
+                plot_training_report(st, d, None, y, oof)
+                real_lab = np.where(real["label"].to_numpy() == "microlensing", "ML", "VARIABLE")
+                plot_tsne(st.transform_features(X), y, d / "tsne_sim_vs_real.png",
+                          extra_X=st.transform_features(real), extra_labels=real_lab,
+                          title=f"t-SNE, {len(st.selected_features_)} selected features: simulated (dots) "
+                                "and real OGLE-II (stars)")
         for r in rows[-4:]:
             print(json.dumps(r), flush=True)
     return rows
@@ -202,6 +214,7 @@ def main() -> int:
                    help="threads per XGBoost fit, both packages (MicroLIA through OMP_NUM_THREADS); 1 on a shared VM")
     p.add_argument("--skip-timing", action="store_true")
     p.add_argument("--skip-accuracy", action="store_true")
+    p.add_argument("--plots", default=None, help="write diagnostic plots of the first seed's select+tune model here")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     warnings.simplefilter("ignore")
