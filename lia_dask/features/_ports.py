@@ -248,6 +248,8 @@ def log_ndtr(x):
     if x != x:
         return np.nan
     if x > -1.0:
+        if x * _SQRT1_2 >= 28.0:        # libm erfc underflows to 0 there: log1p(-0.0)
+            return -0.0
         return math.log1p(-0.5 * math.erfc(x * _SQRT1_2))
     if x >= -37.0:
         return math.log(0.5 * math.erfc(-x * _SQRT1_2))
@@ -275,7 +277,10 @@ def invgauss_cdf(y, eta):
     fac = 1.0 / math.sqrt(y)
     a = log_ndtr(fac * ((y / eta) - 1.0))
     b = 2.0 / eta + log_ndtr(-fac * ((y / eta) + 1.0))
-    return math.exp(a + math.log1p(math.exp(b - a)))
+    d = b - a
+    if d < -746.0:                      # exp(d) == 0 and log1p(0) == 0 exactly
+        return math.exp(a + 0.0)
+    return math.exp(a + math.log1p(math.exp(d)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -189,16 +189,31 @@ def f_ratio_recurring_points(t, x, s, weighted, order):
 
     U: #{u_k occurring more than once} / K. W: u_k recurs if
     #{i : |x_i - u_k| <= σ_i + 1e-5 |u_k|} > 1 (numpy ``isclose``, atol = σ). n = 0 -> 0.0.
+
+    One pass over the sorted values. In W the candidates of u_k are scanned outwards from u_k
+    (ties first, then alternately left and right) until two match; a side stops at the first
+    point whose distance exceeds (largest σ on that side of it) + 1e-5|u_k|, computed in the same
+    floating-point expressions, so no farther point can match (rounding is monotone). Typical
+    cost O(n log n) (the sort is the caller's).
     """
     n = x.shape[0]
     if n == 0:
         return 0.0
     xs = take_sorted(x, order)
-    smax = 0.0
     if weighted:
-        for i in range(n):
-            if s[i] > smax:
-                smax = s[i]
+        ss = take_sorted(s, order)
+        pre = np.empty(n, np.float64)       # pre[k] = max(ss[0..k]), NaN ignored
+        suf = np.empty(n, np.float64)       # suf[k] = max(ss[k..n-1])
+        m = -np.inf
+        for k in range(n):
+            if ss[k] > m:
+                m = ss[k]
+            pre[k] = m
+        m = -np.inf
+        for k in range(n - 1, -1, -1):
+            if ss[k] > m:
+                m = ss[k]
+            suf[k] = m
     kdist = 0
     rec = 0
     i = 0
@@ -211,22 +226,33 @@ def f_ratio_recurring_points(t, x, s, weighted, order):
         if not weighted:
             if j - i > 1:
                 rec += 1
-        else:
-            # candidates lie within smax + 1e-5|u| of u (widened against rounding)
-            tol = (smax + 1e-5 * abs(u)) * (1.0 + 1e-9) + 1e-300
-            lo = i
-            while lo > 0 and xs[lo - 1] >= u - tol:
-                lo -= 1
-            hi = j
-            while hi < n and xs[hi] <= u + tol:
-                hi += 1
+        elif np.isfinite(u):                # |x - ±inf| is NaN or inf > tolerance: never recurs
+            c = 1e-5 * abs(u)
             cnt = 0
-            for k in range(lo, hi):
-                ik = order[k]
-                if abs(x[ik] - u) <= s[ik] + 1e-5 * abs(u):
+            for k in range(i, j):
+                if abs(xs[k] - u) <= ss[k] + c:
                     cnt += 1
-                    if cnt > 1:
-                        break
+            lo = i - 1
+            hi = j
+            while cnt < 2 and (lo >= 0 or hi < n):
+                if lo >= 0:
+                    d = abs(xs[lo] - u)
+                    if d <= ss[lo] + c:
+                        cnt += 1
+                        lo -= 1
+                    elif d > pre[lo] + c:
+                        lo = -1
+                    else:
+                        lo -= 1
+                if hi < n and cnt < 2:
+                    d = abs(xs[hi] - u)
+                    if d <= ss[hi] + c:
+                        cnt += 1
+                        hi += 1
+                    elif d > suf[hi] + c:
+                        hi = n
+                    else:
+                        hi += 1
             if cnt > 1:
                 rec += 1
         if j == i:          # NaN in x: never equal to itself
@@ -234,34 +260,77 @@ def f_ratio_recurring_points(t, x, s, weighted, order):
         i = j
     return rec / kdist
 
+
 @kernel
 def f_sample_entropy(t, x, s, weighted, order):
     """Sample entropy, m = 2, r = 0.2 std₀(x): -ln(A/B); weights ignored.
 
     B (A) = number of ordered pairs j != k of all n-1 (n-2) length-2 (length-3) windows with
     Chebyshev distance <= r. n < 4, A = 0 or B = 0 -> NaN.
+
+    The windows are sorted by their first value (from ``order``) and each is compared only with
+    the following ones whose first value is within r (a sweep; the bound is the same
+    ``x_k - x_j <= r`` test, which is monotone under rounding, so the counts equal those of all
+    pairs). Cost O(n log n + number of pairs within r in the first value).
     """
     n = x.shape[0]
     if n < 4:
         return NAN
     r = 0.2 * std0(x)
-    # all pairs j < k of window starts; branch-free counts so that the inner loop vectorises
+    if r != r:              # non-finite x: every comparison fails (A = B = 0)
+        return NAN
+    # x is finite here (std₀ is NaN otherwise); window values sorted by the first one.
+    m = n - 1
+    a0 = np.empty(m, np.float64)
+    a1 = np.empty(m, np.float64)
+    a2 = np.empty(m, np.float64)        # NaN for the last window (no third value): never matches
+    p = 0
+    for q in range(n):
+        j = order[q]
+        if j == n - 1:
+            continue
+        a0[p] = x[j]
+        a1[p] = x[j + 1]
+        a2[p] = x[j + 2] if j + 2 < n else NAN
+        p += 1
     b = 0
     a = 0
-    for j in range(n - 1):
-        xj0 = x[j]
-        xj1 = x[j + 1]
-        xj2 = x[j + 2] if j + 2 < n else 0.0
-        for k in range(j + 1, n - 2):       # both windows also have a third value
-            c2 = (abs(xj0 - x[k]) <= r) & (abs(xj1 - x[k + 1]) <= r)
+    end = 0
+    for p in range(m):
+        v0 = a0[p]
+        if end < p + 1:
+            end = p + 1
+        while end < m and a0[end] - v0 <= r:
+            end += 1
+        v1 = a1[p]
+        v2 = a2[p]
+        for q in range(p + 1, end):
+            c2 = abs(v1 - a1[q]) <= r
             b += c2
-            a += c2 & (abs(xj2 - x[k + 2]) <= r)
-        if j < n - 2:                       # k = n - 2: length-2 window only
-            k = n - 2
-            b += (abs(xj0 - x[k]) <= r) & (abs(xj1 - x[k + 1]) <= r)
+            a += c2 & (abs(v2 - a2[q]) <= r)
     if a == 0 or b == 0:
         return NAN
     return -math.log((2.0 * a) / (2.0 * b))
+
+
+@kernel
+def _half_1p_erf(z):
+    """``0.5 (1 + erf(z))``; for |z| >= 6 libm's erf is exactly ±1, so the result is 1 or 0."""
+    if z >= 6.0:
+        return 1.0
+    if z <= -6.0:
+        return 0.0
+    return 0.5 * (1.0 + math.erf(z))
+
+
+@kernel
+def _log2_eps(p, l2one, l2eps):
+    """``log2(p + ε)``, with the two saturated values p = 1 and p = 0 precomputed by the caller."""
+    if p == 1.0:
+        return l2one
+    if p == 0.0:
+        return l2eps
+    return math.log2(p + 1e-12)
 
 
 @kernel
@@ -289,6 +358,8 @@ def f_shannon_entropy(t, x, s, weighted, order):
         scale = math.sqrt(acc / n)
     den = scale * _SQRT2
     eta = (scale * scale) / mu
+    l2one = math.log2(1.0 + eps)          # log2(p + ε) for the saturated p = 1 and p = 0
+    l2eps = math.log2(eps)
     hg = 0.0
     hi = 0.0
     for i in range(n):
@@ -296,12 +367,12 @@ def f_shannon_entropy(t, x, s, weighted, order):
         wd = om * (2.0 * s[i])
         zp = (x[i] + s[i] - mu) / den
         zm = (x[i] - s[i] - mu) / den
-        pp = 0.5 * (1.0 + math.erf(zp))
-        pm = 0.5 * (1.0 + math.erf(zm))
-        hg += wd * (math.log2(pp + eps) + math.log2(pm + eps))
+        pp = _half_1p_erf(zp)
+        pm = _half_1p_erf(zm)
+        hg += wd * (_log2_eps(pp, l2one, l2eps) + _log2_eps(pm, l2one, l2eps))
         qp = invgauss_cdf((x[i] + s[i]) / mu, eta)
         qm = invgauss_cdf((x[i] - s[i]) / mu, eta)
-        hi += wd * (math.log2(qp + eps) + math.log2(qm + eps))
+        hi += wd * (_log2_eps(qp, l2one, l2eps) + _log2_eps(qm, l2one, l2eps))
     return -hg - hi
 
 @kernel
