@@ -296,3 +296,76 @@ def test_never_raises_on_bad_values():
         for name, f in FEATURES.items():
             for weighted in (True, False):
                 assert isinstance(f(t, x, s, weighted, order), float), name
+
+
+# ------------------------------------------------------------------ sort-based kernels vs all pairs
+def _sampen_all_pairs(x: np.ndarray) -> float:
+    """Spec §2.67 literally: Chebyshev distances of all ordered pairs of windows (NumPy)."""
+    r = 0.2 * np.std(x)
+    counts = []
+    for m in (2, 3):
+        win = np.lib.stride_tricks.sliding_window_view(x, m)
+        close = np.ones((len(win), len(win)), bool)
+        for j in range(m):
+            close &= np.abs(win[:, None, j] - win[None, :, j]) <= r
+        counts.append(int(close.sum()) - len(win))
+    b, a = counts
+    return -math.log(a / b) if a > 0 and b > 0 else math.nan
+
+
+def _recurring_all_pairs(x: np.ndarray, s: np.ndarray, weighted: bool) -> float:
+    """Spec §2.65 literally: ``numpy.isclose(x, u, atol=σ)`` for every distinct value u."""
+    u, counts = np.unique(x, return_counts=True)
+    if not weighted:
+        return float(np.sum(counts > 1) / len(u))
+    rec = sum(int(np.sum(np.abs(x - v) <= s + 1e-5 * abs(v)) > 1) for v in u)
+    return rec / len(u)
+
+
+def _tied_series(rng, n):
+    kind = rng.integers(0, 4)
+    x = rng.normal(rng.choice([0.0, 1.0, 20.0]), 10 ** rng.uniform(-2, 1), n)
+    if kind == 1:
+        x = np.round(x, int(rng.integers(0, 3)))
+    elif kind == 2:
+        x = rng.integers(0, 6, n) * 0.1 + 1.0
+    elif kind == 3:
+        x[rng.random(n) < 0.05] *= 30.0
+    s = np.abs(rng.normal(0.0, 10 ** rng.uniform(-3, 0), n))
+    if rng.random() < 0.3:
+        s[rng.random(n) < 0.05] *= 100.0     # a few large errors (wide W tolerances)
+    if rng.random() < 0.2:
+        s[rng.random(n) < 0.1] = 0.0
+    return np.ascontiguousarray(x), np.ascontiguousarray(s)
+
+
+def test_sort_based_kernels_equal_all_pairs_definitions():
+    """sample_entropy (sweep) and ratio_recurring_points (sorted scan) are exact: == the literal
+    all-pairs formulas on random series with ties, outliers, zero and large errors."""
+    rng = np.random.default_rng(7)
+    for _ in range(150):
+        n = int(rng.integers(0, 12)) if rng.random() < 0.3 else int(rng.integers(4, 400))
+        x, s = _tied_series(rng, n)
+        t = np.arange(n, dtype=np.float64)
+        order = np.argsort(x)
+        for weighted in (True, False):
+            got = FEATURES["ratio_recurring_points"](t, x, s, weighted, order)
+            want = _recurring_all_pairs(x, s, weighted) if n else 0.0
+            assert got == want, (n, weighted)
+            got = FEATURES["sample_entropy"](t, x, s, weighted, order)
+            want = _sampen_all_pairs(x) if n >= 4 else math.nan
+            assert got == want or (math.isnan(got) and math.isnan(want)), (n, weighted)
+
+
+def test_shannon_saturation_shortcuts_are_exact():
+    """The shortcuts of shannon_entropy (erf = ±1 for |z| >= 6, log_ndtr = -0 where erfc
+    underflows) give the same bits as the libm expressions they replace."""
+    from lia_dask.features.kernels_c import _half_1p_erf
+
+    z = np.concatenate([np.linspace(-50.0, 50.0, 20001), [np.nextafter(6.0, 0.0), 6.0, -6.0, 1e300]])
+    for v in z:
+        assert _half_1p_erf(v) == 0.5 * (1.0 + math.erf(v))
+    for v in np.linspace(-0.99, 80.0, 5001):
+        want = math.log1p(-0.5 * math.erfc(v * math.sqrt(0.5)))  # the kernel multiplies by 1/√2
+        got = log_ndtr(v)
+        assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
