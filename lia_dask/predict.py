@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema as S
-from .archive import Archive, open_archive
+from .archive import Archive, open_archive, storage
 from .batch import LightcurveBatch
 from .errors import InputError, PartitionError
 from .fitfilter import FIT_COLUMNS, FitFilterConfig, fit_pspl_batch, passes
@@ -93,7 +93,7 @@ def load_model(model: str | os.PathLike | Any) -> BroadcastModel:
         return BroadcastModel(model, getattr(model, "digest_", "in-memory"))
     from .artifact import load
 
-    clf = load(model)
+    clf = load(storage.fetch(model) if storage.is_url(model) else model)  # s3://... -> local copy
     if not hasattr(clf, "feature_settings_"):
         raise InputError(f"model {model} is not a lightcurve ensemble artifact (kind 'ensemble').")
     return BroadcastModel(clf, clf.digest_)
@@ -181,38 +181,28 @@ def _with_zp(batch: LightcurveBatch, zp: float) -> LightcurveBatch:
 
 
 # ------------------------------------------------------------------------ files
-def _write_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _part_paths(index: int) -> tuple[str, str]:
+    return f"part.{index:05d}.parquet", f"quarantine.{index:05d}.parquet"
 
 
-def _part_paths(out: Path, index: int) -> tuple[Path, Path]:
-    return out / f"part.{index:05d}.parquet", out / f"quarantine.{index:05d}.parquet"
-
-
-def _done_stats(pred_path: Path, q_path: Path, digest: str) -> dict | None:
-    if not pred_path.exists():
+def _done_stats(out: storage.Location, pred_path: str, q_path: str, digest: str) -> dict | None:
+    if not out.exists(pred_path):
         return None
-    md = pq.read_metadata(pred_path)
+    md = out.read_metadata(pred_path)
     kv = md.metadata or {}
     found = kv.get(b"lia_dask.model_digest", b"").decode()
     if found != digest:
-        raise InputError(f"{pred_path} holds predictions of another model ({found[:12]}...); "
+        raise InputError(f"{out.join(pred_path)} holds predictions of another model ({found[:12]}...); "
                          "write to a new --out directory or rerun without --resume.")
-    n_q = pq.read_metadata(q_path).num_rows if q_path.exists() else 0
+    n_q = out.read_metadata(q_path).num_rows if out.exists(q_path) else 0
     return {"predicted": md.num_rows, "quarantined": n_q, "skipped": True}
 
 
-def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out: str, cfg: PredictConfig) -> dict:
-    outp = Path(out)
-    pred_path, q_path = _part_paths(outp, index)
+def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out: storage.Location,
+                       cfg: PredictConfig) -> dict:
+    pred_path, q_path = _part_paths(index)
     if cfg.resume:
-        done = _done_stats(pred_path, q_path, model.digest)
+        done = _done_stats(out, pred_path, q_path, model.digest)
         if done is not None:
             return {"index": index, **done}
     try:
@@ -225,9 +215,9 @@ def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out:
         raise AssertionError(f"partition {index}: {len(batch)} objects != {len(pred)} predicted + {len(quarantine)} quarantined")
     meta = {b"lia_dask.model_digest": model.digest.encode(), b"lia_dask.source": archive.partitions[index].encode()}
     qt = pa.Table.from_pandas(quarantine.astype(str), schema=S.QUARANTINE_SCHEMA, preserve_index=False)
-    _write_atomic(qt.replace_schema_metadata(meta), q_path)
+    out.write_table(qt.replace_schema_metadata(meta), q_path)
     pt = pa.Table.from_pandas(pred, preserve_index=False)
-    _write_atomic(pt.replace_schema_metadata({**(pt.schema.metadata or {}), **meta}), pred_path)
+    out.write_table(pt.replace_schema_metadata({**(pt.schema.metadata or {}), **meta}), pred_path)
     return {"index": index, "predicted": len(pred), "quarantined": len(quarantine), "skipped": False,
             "n_ml": int(np.sum(pred[S.PREDICTION].to_numpy() == ML_CLASS))}
 
@@ -280,16 +270,15 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
         cfg = replace(cfg, resume=resume)
     arch = archive if isinstance(archive, Archive) else open_archive(archive)
     m = load_model(model)
-    outp = Path(out)
-    outp.mkdir(parents=True, exist_ok=True)
+    outp = storage.Location(out)  # a local directory or an fsspec URL (s3://...)
+    outp.makedirs()
     if not cfg.resume:
-        for f in list(outp.glob("part.*.parquet")) + list(outp.glob("quarantine.*.parquet")):
-            f.unlink()
+        outp.remove(outp.glob("part.*.parquet") + outp.glob("quarantine.*.parquet"))
     t0 = time.perf_counter()
     show = sys.stderr.isatty() if cfg.show_progress is None else cfg.show_progress
     if client is not None:
         [mf] = client.scatter([m], broadcast=True, hash=False)
-        futures = [client.submit(_predict_partition, i, arch, mf, str(outp), cfg, key=f"lia-predict-{i}-{uuid.uuid4().hex[:8]}")
+        futures = [client.submit(_predict_partition, i, arch, mf, outp, cfg, key=f"lia-predict-{i}-{uuid.uuid4().hex[:8]}")
                    for i in range(arch.n_partitions)]
         if show:
             from distributed import progress
@@ -302,7 +291,7 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     else:
         import dask
 
-        tasks = [dask.delayed(_predict_partition)(i, arch, m, str(outp), cfg) for i in range(arch.n_partitions)]
+        tasks = [dask.delayed(_predict_partition)(i, arch, m, outp, cfg) for i in range(arch.n_partitions)]
         from .cluster import compute_with_progress
 
         stats = compute_with_progress(tasks, None, show=show)
@@ -310,32 +299,34 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     return _reconcile(arch, outp, stats, seconds, m.digest)
 
 
-def _reconcile(arch: Archive, outp: Path, stats: list[dict], seconds: float, digest: str) -> PredictReport:
+def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds: float, digest: str) -> PredictReport:
     predicted = sum(s["predicted"] for s in stats)
     quarantined = sum(s["quarantined"] for s in stats)
-    n_input = sum(pq.read_metadata(p).num_rows for p in arch.partitions)
+    from .archive.lightcurves import _footer
+
+    n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
     if n_input != predicted + quarantined:
         raise AssertionError(f"prediction counts do not reconcile: {n_input} input != {predicted} predicted + {quarantined} quarantined")
-    report = PredictReport(outp, n_input, predicted, quarantined, len(stats), sum(s["skipped"] for s in stats), seconds, digest)
+    report = PredictReport(outp.path if outp.remote else Path(outp.path), n_input, predicted, quarantined, len(stats), sum(s["skipped"] for s in stats), seconds, digest)
     summary = {"archive": str(arch.path), "model_digest": digest, "n_input": n_input, "predicted": predicted,
                "quarantined": quarantined, "partitions": len(stats), "skipped": report.skipped,
                "seconds": seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    tmp = outp / f".{SUMMARY_FILE}.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, outp / SUMMARY_FILE)
+    outp.write_json(summary, SUMMARY_FILE)
     return report
 
 
 def read_predictions(out: str | os.PathLike) -> pd.DataFrame:
     """All prediction files of an output directory as one pandas DataFrame."""
-    files = sorted(Path(out).glob("part.*.parquet"))
+    loc = storage.Location(out)
+    files = loc.glob("part.*.parquet")
     if not files:
         raise InputError(f"{out} holds no prediction files (part.*.parquet); run `lia-dask predict` first.")
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return pd.concat([loc.read_table(f).to_pandas() for f in files], ignore_index=True)
 
 
 def read_quarantine(out: str | os.PathLike) -> pd.DataFrame:
-    files = sorted(Path(out).glob("quarantine.*.parquet"))
+    loc = storage.Location(out)
+    files = loc.glob("quarantine.*.parquet")
     if not files:
         return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return pd.concat([loc.read_table(f).to_pandas() for f in files], ignore_index=True)

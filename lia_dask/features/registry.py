@@ -8,6 +8,8 @@ its settings.
 """
 from __future__ import annotations
 
+import threading
+
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable
 
@@ -120,9 +122,19 @@ def feature_sets() -> list[str]:
     return sorted(_REGISTRY)
 
 
+_DEFAULT_LOCK = threading.Lock()
+
+
 def _ensure_default() -> None:
     if DEFAULT_FEATURE_SET in _REGISTRY:
         return
+    with _DEFAULT_LOCK:  # threaded workers may get here at the same time
+        if DEFAULT_FEATURE_SET in _REGISTRY:
+            return
+        _register_default()
+
+
+def _register_default() -> None:
     from .driver import NAMES, compute_microlia
     from .preprocess import REASONS
 

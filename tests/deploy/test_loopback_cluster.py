@@ -49,9 +49,6 @@ def test_s3_ingest_then_predict_through_tcp_cluster(loopback_cluster, s3, s3_env
     pd.testing.assert_frame_equal(read_predictions(out), pred)
 
 
-@pytest.mark.skip(reason="lia_dask/predict.py writes --out and reads --model through pathlib; s3:// outputs and "
-                         "models need it to use lia_dask.archive.storage.Location / fetch (patch handed to the lead: "
-                         "agent_notes/deploy_predict_remote.patch, verified with this test un-skipped)")
 def test_predict_reads_model_and_writes_outputs_on_s3(loopback_cluster, s3, s3_env, ogle_dir, tiny_model):
     from distributed import Client
 
@@ -59,10 +56,10 @@ def test_predict_reads_model_and_writes_outputs_on_s3(loopback_cluster, s3, s3_e
     from lia_dask.predict import predict_archive, read_predictions
 
     bucket, so = s3
-    ingest_directory(ogle_dir, f"{bucket}/ogle2", IngestConfig(files_per_partition=3))
     fs, root = storage.filesystem(bucket, so)
     fs.put(str(tiny_model) + "/", f"{root}/models/tiny", recursive=True)
-    with Client(loopback_cluster) as c:
+    with Client(loopback_cluster) as c:  # its workers have the credentials (another session client may not)
+        ingest_directory(ogle_dir, f"{bucket}/ogle2", IngestConfig(files_per_partition=3), client=c)
         rep = predict_archive(f"{bucket}/ogle2", f"{bucket}/models/tiny", f"{bucket}/pred", client=c)
     assert rep.n_input == rep.predicted + rep.quarantined == 7
     assert len(read_predictions(f"{bucket}/pred")) == rep.predicted

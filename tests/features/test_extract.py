@@ -163,3 +163,27 @@ def test_extract_archive_flux_archive_is_not_converted(tmp_path):
         np.testing.assert_array_equal(df[names].to_numpy()[i], np.array(list(extract_one(t, f, e, convert=False).values())))
     with pytest.raises(InputError, match="convert=True"):
         extract_archive(arch, FeatureSettings(convert=True))
+
+
+def test_default_feature_set_registration_is_thread_safe():
+    import threading
+
+    from lia_dask.features import registry
+
+    saved = registry._REGISTRY.pop(registry.DEFAULT_FEATURE_SET)
+    errors, barrier = [], threading.Barrier(8)
+
+    def get():
+        barrier.wait()
+        try:
+            registry.get_feature_set()
+        except Exception as exc:  # the race used to raise ConfigError("already registered")
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=get) for _ in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert errors == [] and registry.DEFAULT_FEATURE_SET in registry._REGISTRY
+    finally:
+        registry._REGISTRY.setdefault(registry.DEFAULT_FEATURE_SET, saved)
