@@ -276,7 +276,15 @@ def invgauss_cdf(y, eta):
         return 1.0
     fac = 1.0 / math.sqrt(y)
     a = log_ndtr(fac * ((y / eta) - 1.0))
-    b = 2.0 / eta + log_ndtr(-fac * ((y / eta) + 1.0))
+    zb = -fac * ((y / eta) + 1.0)
+    two_eta = 2.0 / eta
+    if zb < -37.0:
+        # log_ndtr's asymptotic branch is (-0.5 zb zb) minus positive terms plus log(series <= 1),
+        # so in floating point b <= 2/η + (-0.5 zb zb) and b - a <= that - a (rounding is
+        # monotone): when this bound is below -746, exp(b - a) is 0 and b need not be computed.
+        if (two_eta + (-0.5 * zb * zb)) - a < -746.0:
+            return math.exp(a + 0.0)
+    b = two_eta + log_ndtr(zb)
     d = b - a
     if d < -746.0:                      # exp(d) == 0 and log1p(0) == 0 exactly
         return math.exp(a + 0.0)
