@@ -13,7 +13,6 @@ The model artifact is loaded once on the client and sent to every worker once
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -26,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import schema as S
 from .archive import Archive, open_archive, storage

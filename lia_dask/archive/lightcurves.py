@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +42,7 @@ def part_name(index: int) -> str:
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp, row_group_size=max(1, table.num_rows))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    storage.write_local_table(table, path, row_group_size=max(1, table.num_rows))
 
 
 def write_partition(batch: LightcurveBatch, path: str | os.PathLike, index: int,

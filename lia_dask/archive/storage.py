@@ -150,6 +150,18 @@ def fetch(url: str | os.PathLike, storage_options: dict | None = None, cache_dir
     return dest
 
 
+
+def write_local_table(table: pa.Table, path: str | os.PathLike, **kwargs) -> None:
+    """Write a Parquet file on a local disk under a temporary name, then rename it (no half files)."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, **kwargs)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
 class Location:
     """An output directory — local path or fsspec URL — with the few operations job outputs need.
 
@@ -233,14 +245,7 @@ class Location:
         if self.remote:
             write_table(table, self.fs, self._p(name), **kwargs)
             return
-        target = Path(self._p(name))
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            pq.write_table(table, tmp, **kwargs)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        write_local_table(table, Path(self._p(name)), **kwargs)
 
     def write_json(self, obj: Any, name: str) -> None:
         self.write_bytes(json.dumps(obj, indent=1).encode(), name)

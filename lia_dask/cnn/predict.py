@@ -16,15 +16,16 @@ import json
 import os
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
 import pyarrow.parquet as pq
 
 from .. import schema as S
+from ..archive.storage import write_local_table
 from ..errors import ArtifactError, InputError
 
 SUMMARY = "_predictions.json"
@@ -73,13 +74,7 @@ def worker_load_counts(client) -> dict:
 
 
 def _atomic_write(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_local_table(table, path)
 
 
 def _part(out: Path, i: int) -> Path:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+
+from ..archive.storage import write_local_table
 from ..batch import LightcurveBatch
 
 
@@ -49,11 +49,5 @@ def write_feature_part(batch: LightcurveBatch, path: str | os.PathLike, index: i
     root.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(feature_table(batch, settings), preserve_index=False)
     target = root / f"part.{index:05d}.parquet"
-    tmp = root / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_local_table(table, target)
     return str(target)
