@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-all venv clean
 
-$(STAMP): pyproject.toml
+# versions pinned by deploy/docker/constraints.txt (the tested set; regenerate with deploy/docker/freeze.py)
+$(STAMP): pyproject.toml deploy/docker/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[all]"
+	$(PY) -m pip install --quiet -e ".[all]" -c deploy/docker/constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
