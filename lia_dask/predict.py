@@ -50,12 +50,16 @@ class PredictConfig:
         Cuts of the fit filter.
     show_progress : bool or None
         Progress bar; None: when stderr is a terminal.
+    slice_rows : int
+        A partition is classified in slices of this many lightcurves, so the memory of the
+        feature pass is bounded by the slice, not by the partition.
     """
 
     resume: bool = True
     fit_filter: bool = False
     fit: FitFilterConfig = field(default_factory=FitFilterConfig)
     show_progress: bool | None = None
+    slice_rows: int = 5000
 
 
 # ------------------------------------------------------------------------ the model on workers
@@ -206,7 +210,11 @@ def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out:
     try:
         _match_threads(model.classifier)
         batch = archive.read_batch(index)
-        pred, quarantine = predict_batch(batch, model, cfg)
+        step = max(1, int(cfg.slice_rows))
+        parts = [predict_batch(batch.take(np.arange(a, min(a + step, len(batch)))) if len(batch) > step else batch,
+                               model, cfg) for a in range(0, max(len(batch), 1), step)]
+        pred = pd.concat([p for p, _ in parts], ignore_index=True)
+        quarantine = pd.concat([q for _, q in parts], ignore_index=True)
     except Exception as exc:
         raise PartitionError(index, archive.partitions[index], exc) from exc
     if len(pred) + len(quarantine) != len(batch):

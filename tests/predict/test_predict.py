@@ -157,3 +157,11 @@ def test_cli_predict_and_candidates(ogle_archive, model_dir, tmp_path, capsys):
     text = capsys.readouterr().out
     pngs = list((tmp_path / "plots").glob("*.png"))
     assert "object_id" in text and len(pngs) >= 1 and all(p.stat().st_size > 5000 for p in pngs)
+
+
+def test_slices_of_a_partition_give_the_same_predictions(model_dir, tmp_path, make_survey):
+    arch = make_survey(tmp_path / "s", n_objects=50, partition_rows=50)
+    predict_archive(arch, model_dir, tmp_path / "whole")
+    predict_archive(arch, model_dir, tmp_path / "sliced", config=PredictConfig(slice_rows=7))
+    a, b = read_predictions(tmp_path / "whole"), read_predictions(tmp_path / "sliced")
+    pd.testing.assert_frame_equal(a, b)
