@@ -41,3 +41,50 @@ def thread_client():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         yield client
+
+
+def post_process(v: float) -> float:
+    """Spec §1.5 post-processing of one value: non-finite -> NaN, then the 1e10 / 1e-10 clips."""
+    if not np.isfinite(v):
+        return np.nan
+    if v > 1e10:
+        return 1e10
+    if 0.0 < v < 1e-10:
+        return 1e-10
+    if v < -1e10:
+        return -1e10
+    return float(v)
+
+
+@pytest.fixture(scope="session")
+def kernel_mismatches(conformance):
+    """``check(kernel, k, raw=False, rtol=1e-9) -> (checked, mismatches)`` for one feature kernel.
+
+    The kernel (``f(t, x, s, weighted, order)``) is called on the 61 conformance lightcurves in both
+    passes (``raw``: the un-normalised series, as ``amplitude`` / ``median_buffer_range`` get them),
+    weighted and unweighted, post-processed per §1.5 and compared with reference column ``k``
+    (flux pass) and ``k + 84`` (derivative pass), NaN == NaN.
+    """
+    from lia_dask.features.preprocess import deriv_pass, flux_pass
+
+    inputs = []
+    for d in conformance["data"]:
+        t, x, s, f, sf = flux_pass(d[:, 0].copy(), d[:, 1].copy(), d[:, 2].copy(), 22.0, True)
+        t1, d1, e1, t2, n2, e2 = deriv_pass(t, f, sf, s)
+        inputs.append({(0, False): (t, x, s), (0, True): (t, f, sf), (1, False): (t2, n2, e2), (1, True): (t1, d1, e1)})
+
+    def check(kernel, k: int, raw: bool = False, rtol: float = 1e-9):
+        bad, checked = [], 0
+        for i, key in enumerate(conformance["keys"]):
+            for p in (0, 1):
+                t, x, s = (np.ascontiguousarray(a, dtype=np.float64) for a in inputs[i][(p, raw)])
+                for weighted, mode in ((True, "weighted"), (False, "unweighted")):
+                    ref = conformance["ref"][mode][i, k + 84 * p]
+                    got = post_process(kernel(t, x, s, weighted, np.argsort(x)))
+                    checked += 1
+                    same = (np.isnan(got) and np.isnan(ref)) or abs(got - ref) <= rtol * abs(ref)
+                    if not same:
+                        bad.append((key, "deriv" if p else "flux", mode, got, ref))
+        return checked, bad
+
+    return check
