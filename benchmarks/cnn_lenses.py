@@ -56,7 +56,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from lia_dask.cnn import AugmentConfig, CNNClassifier, CNNConfig, LensSimConfig, simulate_lens_store
-    from lia_dask.cnn.predict import predict_cutouts, read_predictions
+    from lia_dask.predict.cutouts import predict_cutouts, read_predictions
 
     work = Path(args.work)
     work = work.with_name(work.name + args.tag)
@@ -112,7 +112,7 @@ def main() -> None:
                 s = predict_cutouts(test, work / "model", work / f"pred{nw}", client=client)
                 dt = time.perf_counter() - t
                 cpu = sum(client.run(time.process_time).values()) - cpu0
-                from lia_dask.cnn.predict import worker_load_counts
+                from lia_dask.predict.cutouts import worker_load_counts
 
                 loads = worker_load_counts(client)
             got = read_predictions(work / f"pred{nw}")

@@ -18,7 +18,7 @@ COMMAND_MODULES = [
     "lia_dask.archive._cli",
     "lia_dask.features._cli",
     "lia_dask.simulate._cli",
-    "lia_dask._predict_cli",
+    "lia_dask.predict._cli",
     "lia_dask.cnn._cli",
     "lia_dask.train._cli",
 ]

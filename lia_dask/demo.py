@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import cluster
     from .archive import IngestConfig, ingest_directory, open_archive
     from .archive._cli import archive_info
-    from .candidates import plot_candidates, top_candidates
+    from .predict.candidates import plot_candidates, top_candidates
     from .data import ogle2_samples
     from .features.registry import get_feature_set
     from .plots import plot_training_report

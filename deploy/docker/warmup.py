@@ -13,7 +13,7 @@ import numpy as np
 from lia_dask.batch import LightcurveBatch
 from lia_dask.features.extract import extract_batch_with_reasons
 from lia_dask.features.registry import FeatureSettings
-from lia_dask.fitfilter import fit_pspl_batch
+from lia_dask.predict.fitfilter import fit_pspl_batch
 
 
 def main() -> None:

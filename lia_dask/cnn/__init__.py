@@ -21,7 +21,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "predict_cutouts":
-        from .predict import predict_cutouts
+        from ..predict.cutouts import predict_cutouts
 
         return predict_cutouts
     raise AttributeError(name)

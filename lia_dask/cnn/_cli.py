@@ -92,7 +92,7 @@ def _train(args) -> int:
 
 def _predict(args) -> int:
     from ..cluster import client_from_args
-    from .predict import predict_cutouts
+    from ..predict.cutouts import predict_cutouts
 
     with client_from_args(args) as client:
         summary = predict_cutouts(args.store, args.model, args.out, client=client, batch_size=args.batch_size,

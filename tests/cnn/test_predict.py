@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from lia_dask.archive import write_cutouts  # noqa: E402
-from lia_dask.cnn.predict import predict_cutouts, read_predictions, worker_load_counts  # noqa: E402
+from lia_dask.predict.cutouts import predict_cutouts, read_predictions, worker_load_counts  # noqa: E402
 from lia_dask.errors import InputError  # noqa: E402
 
 

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import schema as S
-from .archive import Archive, open_archive, storage
-from .batch import LightcurveBatch
-from .errors import InputError, PartitionError
+from .. import schema as S
+from ..archive import Archive, open_archive, storage
+from ..batch import LightcurveBatch
+from ..errors import InputError, PartitionError
 from .fitfilter import FIT_COLUMNS, FitFilterConfig, fit_pspl_batch, passes
 
 SUMMARY_FILE = "_summary.json"
@@ -93,7 +93,7 @@ def load_model(model: str | os.PathLike | Any) -> BroadcastModel:
         return model
     if hasattr(model, "predict_proba"):
         return BroadcastModel(model, getattr(model, "digest_", "in-memory"))
-    from .artifact import load
+    from ..artifact import load
 
     clf = load(storage.fetch(model) if storage.is_url(model) else model)  # s3://... -> local copy
     if not hasattr(clf, "feature_settings_"):
@@ -128,9 +128,9 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
         ``object_id``, ``source``, ``reason`` for the others. ``len(predictions) + len(quarantine)
         == len(batch)``.
     """
-    from .features.extract import extract_batch_with_reasons
-    from .features.preprocess import REASONS
-    from .features.registry import FeatureSettings
+    from ..features.extract import extract_batch_with_reasons
+    from ..features.preprocess import REASONS
+    from ..features.registry import FeatureSettings
 
     cfg = config or PredictConfig()
     m = load_model(model)
@@ -298,7 +298,7 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
         import dask
 
         tasks = [dask.delayed(_predict_partition)(i, arch, m, outp, cfg) for i in range(arch.n_partitions)]
-        from .cluster import compute_with_progress
+        from ..cluster import compute_with_progress
 
         stats = compute_with_progress(tasks, None, show=show)
     seconds = time.perf_counter() - t0
@@ -308,7 +308,7 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
 def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds: float, digest: str) -> PredictReport:
     predicted = sum(s["predicted"] for s in stats)
     quarantined = sum(s["quarantined"] for s in stats)
-    from .archive.lightcurves import _footer
+    from ..archive.lightcurves import _footer
 
     n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
     if n_input != predicted + quarantined:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import schema as S
-from .errors import InputError
-from .predict import ML_CLASS, read_predictions
+from .. import schema as S
+from ..errors import InputError
+from .lightcurves import ML_CLASS, read_predictions
 
 
 def top_candidates(out: str | os.PathLike, top: int = 20, require_fit: bool | None = None,

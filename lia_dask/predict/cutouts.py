@@ -49,7 +49,7 @@ def cached_model(artifact: str, digest: str):
     The cache lives on the Dask worker object (``_lia_dask_cnn_models``, keyed by digest) and
     ``_lia_dask_cnn_loads`` counts the loads there.
     """
-    from .train import CNNClassifier
+    from ..cnn.train import CNNClassifier
 
     h = _holder()
     with _LOCK:
@@ -99,7 +99,7 @@ def predict_chunk(store_path: str, artifact: str, digest: str, index: int, start
     """
     import zarr
 
-    from .train import predict_block
+    from ..cnn.train import predict_block
 
     outp = Path(out)
     target, qtarget = _part(outp, index), _qpart(outp, index)

@@ -28,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _predict(args) -> int:
-    from .cluster import client_from_args
+    from ..cluster import client_from_args
     from .fitfilter import FitFilterConfig
-    from .predict import PredictConfig, predict_archive
+    from .lightcurves import PredictConfig, predict_archive
 
     cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter,
                         fit=FitFilterConfig(tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max))
@@ -46,7 +46,7 @@ def _candidates(args) -> int:
     import json
     from pathlib import Path
 
-    from .archive import open_archive
+    from ..archive import open_archive
     from .candidates import plot_candidates, top_candidates
 
     cands = top_candidates(args.out, args.top, require_fit=False if args.all else None)
