@@ -24,8 +24,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-mag", type=float, default=21.0)
     p.add_argument("--noise-from", metavar="ARCHIVE_OR_DIR", default=None,
                    help="fit the empirical noise model σ(m) to these real lightcurves (default: photon noise)")
-    p.add_argument("--zp", type=float, default=24.0, help="zero point of the photon noise (mag at 1 count/s)")
+    p.add_argument("--noise-zp", type=float, default=24.0,
+                   help="zero point of the photon noise (mag at 1 count/s); not the features' --zp")
     p.add_argument("--exptime", type=float, default=60.0, help="exposure time of the photon noise (s)")
+    p.add_argument("--archive-zp", type=float, default=None,
+                   help="zero point written to the archive for mag->flux conversion by the features "
+                        "(default: --noise-zp)")
+    p.add_argument("--recipe", choices=("survey", "microlia"), default="survey",
+                   help="survey: realistic blending, tE, t0, CV outbursts, systematics and a detection cut "
+                        "(docs/simulation.md); microlia: MicroLIA 2.8.1's distributions")
+    p.add_argument("--ml-cut", choices=("detect", "microlia"), default=None,
+                   help="ML quality cut: detect = N epochs >= Z sigma above baseline (default of the survey "
+                        "recipe); microlia = spec §2.1 (7 epochs in t0 ± tE, 33 %% significant)")
+    p.add_argument("--ml-n-detect", type=int, default=None, metavar="N",
+                   help="epochs an event needs at >= --ml-min-z sigma (detect cut; default 3)")
+    p.add_argument("--ml-min-z", type=float, default=None, metavar="Z", help="significance of a detection (3)")
+    p.add_argument("--error-scale", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="range of the pipeline's error underestimation factor gamma (survey: 1 2)")
+    p.add_argument("--outlier-rate", type=float, default=None, help="mean fraction of outlier epochs (0.005)")
     p.add_argument("--flux", action="store_true", help="write fluxes in nJy instead of magnitudes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--partition-size", type=int, default=20_000, help="lightcurves per task and archive part")
@@ -65,9 +81,14 @@ def _simulate(args) -> int:
     from .simulate import simulate_training_set
 
     noise = NoiseModel.from_batch(_noise_source(args.noise_from)) if args.noise_from else None
-    cfg = SimulationConfig(classes=tuple(args.classes), min_mag=args.min_mag, max_mag=args.max_mag, seed=args.seed,
-                           noise=noise, zp=args.zp, exptime=args.exptime,
-                           photometry="flux" if args.flux else "mag", partition_size=args.partition_size)
+    changes = dict(classes=tuple(args.classes), min_mag=args.min_mag, max_mag=args.max_mag, seed=args.seed,
+                   noise=noise, noise_zeropoint=args.noise_zp, exptime=args.exptime, archive_zeropoint=args.archive_zp,
+                   photometry="flux" if args.flux else "mag", partition_size=args.partition_size)
+    optional = {"ml_cut": args.ml_cut, "ml_n_detect": args.ml_n_detect, "ml_min_z": args.ml_min_z,
+                "error_scale_range": tuple(args.error_scale) if args.error_scale else None,
+                "outlier_rate": args.outlier_rate}
+    changes.update({k: v for k, v in optional.items() if v is not None})
+    cfg = SimulationConfig.microlia(**changes) if args.recipe == "microlia" else SimulationConfig(**changes)
     if args.synthetic:
         pool = synthetic_cadences(args.synthetic, args.n_cadences, seed=args.seed)
     else:
