@@ -27,7 +27,9 @@ def top_candidates(out: str | os.PathLike, top: int = 20, require_fit: bool | No
     col = f"{S.PROB_PREFIX}{target}"
     if col not in pred.columns:
         raise InputError(f"predictions in {out} have no column {col}; the model has no class {target!r}.")
-    cand = pred[pred[S.PREDICTION] == target]
+    # a calibrated model flags alerts at its false-alert-rate threshold (prediction == target there too)
+    cand = pred[pred["alert"].astype(bool)] if "alert" in pred.columns and target == ML_CLASS \
+        else pred[pred[S.PREDICTION] == target]
     if require_fit is None:
         require_fit = "passes_fit" in pred.columns
     if require_fit:

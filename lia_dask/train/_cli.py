@@ -29,7 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-weight", type=float, default=10.0)
     p.add_argument("--zp", type=float, default=None, help="zero point for features extracted from archives")
     p.add_argument("--no-weights", action="store_true", help="unweighted feature variants (apply_weights=False)")
-    p.add_argument("--no-eval", action="store_true", help="skip the k-fold evaluation stored in the artifact")
+    p.add_argument("--no-eval", action="store_true",
+                   help="skip the k-fold evaluation stored in the artifact (and so the alert stage, fitted on it)")
+    p.add_argument("--calibration", choices=("temperature", "none"), default="temperature",
+                   help="calibrate class probabilities on the out-of-fold predictions (docs/training.md)")
+    p.add_argument("--survey-fractions", nargs="+", default=None, metavar="CLASS=FRACTION",
+                   help="expected class fractions of the survey for the prior shift and the false-alert "
+                        "estimate (default: the issue-11 survey mix, ML 0.8 %%, CV 3 %%, ...)")
+    p.add_argument("--max-false-alerts-per-million", type=float, default=100.0, metavar="N",
+                   help="operating threshold on P(ML) for this many false alerts per million stars "
+                        "(estimated from out-of-fold non-events); a negative value disables the threshold")
+    p.add_argument("--alert-negatives", metavar="ARCHIVE_OR_FEATURES", default=None,
+                   help="labelled non-events (e.g. a simulated survey, another seed) that estimate the "
+                        "false-alert rate instead of the out-of-fold training non-events")
     p.add_argument("--plots", metavar="DIR", default=None, help="write diagnostic plots here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing artifact at --out")
     p.set_defaults(func=_train)
@@ -101,6 +113,7 @@ def _train(args) -> int:
             m = classification_metrics(y, proba, clf.classes_)
             clf.metrics_["kfold"] = {k: m[k] for k in ("accuracy", "f1_macro", "recall", "precision", "confusion_matrix")}
             clf.metrics_["kfold"]["k"] = args.cv
+            _fit_alerts(args, clf, proba, y, weights, settings, client)
         manifest = clf.save(args.out, overwrite=args.overwrite)
     if args.plots:
         from ..plots import plot_training_report
@@ -112,6 +125,32 @@ def _train(args) -> int:
         print(f"train: {args.cv}-fold accuracy {clf.metrics_['kfold']['accuracy']:.4f}, "
               f"macro F1 {clf.metrics_['kfold']['f1_macro']:.4f}")
     return 0
+
+
+def _fit_alerts(args, clf, proba, y, weights, settings, client) -> None:
+    from .calibrate import AlertConfig, parse_fractions
+    from .data import load_features
+
+    target = args.max_false_alerts_per_million
+    if "ML" not in {str(c) for c in clf.classes_}:
+        print(f"train: no class 'ML' among {[str(c) for c in clf.classes_]}: no alert stage (calibration, threshold)")
+        return
+    cfg = AlertConfig(calibration=args.calibration, survey_fractions=parse_fractions(args.survey_fractions),
+                      max_false_alerts_per_million=None if target is None or target < 0 else target)
+    negatives = None
+    if args.alert_negatives:
+        neg = load_features(args.alert_negatives, settings, client, feature_names=list(clf.feature_names_in_))
+        if neg.labels is None:
+            from ..errors import InputError
+
+            raise InputError(f"{args.alert_negatives} has no 'label' column; --alert-negatives needs labelled "
+                             "non-events (e.g. a simulated survey).")
+        negatives = (clf.raw_proba(neg.X), neg.labels)
+    spec = clf.fit_alerts(proba, y, cfg, weights, negatives)
+    if spec.get("threshold") is not None:
+        print(f"train: alert threshold P(ML) >= {spec['threshold']:.4g} for <= {target:g} false alerts per million "
+              f"(estimated {spec['expected_false_alerts_per_million']:.3g} from {spec['false_alerts_from']}; "
+              f"out-of-fold recall {spec['oof_recall_at_threshold']:.3f})")
 
 
 def _evaluate(args) -> int:
