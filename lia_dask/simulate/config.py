@@ -52,7 +52,7 @@ class SimulationConfig:
     ------------------------------------------------------------------------------------
     error_scale_range : (float, float)
         Pipelines underestimate errors: the reported error is the true σ divided by γ, γ log-uniform
-        in this range per object ((1.0, 2.0); (1, 1) = honest errors).
+        in this range per object ((1.0, 1.6); (1, 1) = honest errors).
     outlier_rate : float
         Mean fraction of epochs that are outliers (per object U(0, 2 rate)); an outlier is shifted by
         ±(3 + Exp(5)) true σ, sign random (0.005).
@@ -145,7 +145,7 @@ class SimulationConfig:
     min_epochs: int = 10
     partition_size: int = 20_000
     # survey realism
-    error_scale_range: tuple[float, float] = (1.0, 2.0)
+    error_scale_range: tuple[float, float] = (1.0, 1.6)
     outlier_rate: float = 0.005
     trend_sigma: float = 0.01
     season_sigma: float = 0.005

@@ -190,7 +190,7 @@ def _systematics_kernel(t, offsets, sigma, scal, nrm, unif, outlier_rate, trend_
 
 
 def systematics(t: np.ndarray, offsets: np.ndarray, sigma: np.ndarray, scalars: np.ndarray, normals: np.ndarray,
-                uniforms: np.ndarray, *, error_scale_range: tuple[float, float] = (1.0, 2.0),
+                uniforms: np.ndarray, *, error_scale_range: tuple[float, float] = (1.0, 1.6),
                 outlier_rate: float = 0.005, trend_sigma: float = 0.01, season_sigma: float = 0.005,
                 season_gap: float = 60.0, red_sigma: float = 0.01, red_tau: float = 5.0
                 ) -> tuple[np.ndarray, np.ndarray]:
