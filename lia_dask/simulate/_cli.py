@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-cadences", type=int, default=200, help="number of synthetic cadences (with --synthetic)")
     p.add_argument("--max-cadences", type=int, default=None,
                    help="use at most this many lightcurves of --cadence (the first ones; default all)")
-    p.add_argument("--n-per-class", type=int, required=True, help="lightcurves per class")
+    p.add_argument("--n-per-class", nargs="+", required=True, metavar="N_OR_CLASS=N",
+                   help="lightcurves per class: one number for every class, or CLASS=N items "
+                        "(e.g. ML=500 CONSTANT=5000: many more non-events than events)")
     p.add_argument("--classes", nargs="+", default=list(S.CLASSES), metavar="CLASS",
                    help=f"classes to simulate (default: all of {' '.join(S.CLASSES)})")
     p.add_argument("--min-mag", type=float, default=14.0)
@@ -73,6 +75,26 @@ def _noise_source(path: str):
                                             [x[2] for x in lcs])
 
 
+def _counts(items: list[str], classes: tuple[str, ...]) -> int | dict:
+    from ..errors import ConfigError
+
+    if len(items) == 1 and "=" not in items[0]:
+        try:
+            return int(items[0])
+        except ValueError:
+            raise ConfigError(f"--n-per-class takes a number or CLASS=N items, got {items[0]!r}.") from None
+    out = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        if not sep or not val.isdigit():
+            raise ConfigError(f"--n-per-class takes a number or CLASS=N items, got {item!r}.")
+        out[key] = int(val)
+    bad = sorted(set(out) - set(classes))
+    if bad:
+        raise ConfigError(f"--n-per-class names class(es) {bad} that are not simulated ({list(classes)}).")
+    return out
+
+
 def _simulate(args) -> int:
     from ..cluster import client_from_args
     from .cadence import load_cadences, synthetic_cadences
@@ -94,7 +116,7 @@ def _simulate(args) -> int:
     else:
         pool = load_cadences(args.cadence, min_epochs=cfg.min_epochs, max_cadences=args.max_cadences)
     with client_from_args(args) as client:
-        arch = simulate_training_set(pool, args.n_per_class, args.out, cfg, client=client,
+        arch = simulate_training_set(pool, _counts(args.n_per_class, cfg.classes), args.out, cfg, client=client,
                                      overwrite=args.overwrite, features_out=args.features_out)
     summary = json.loads((arch.path / "_simulation.json").read_text())["counts"]
     n_obj = sum(summary["per_class"].values())

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-eval", action="store_true",
                    help="skip the k-fold evaluation stored in the artifact (and so the alert stage, fitted on it)")
     p.add_argument("--calibration", choices=("temperature", "none"), default="temperature",
-                   help="calibrate class probabilities on the out-of-fold predictions (docs/training.md)")
+                   help="calibrate class probabilities on the out-of-fold predictions (docs/alerts.md)")
     p.add_argument("--survey-fractions", nargs="+", default=None, metavar="CLASS=FRACTION",
                    help="expected class fractions of the survey for the prior shift and the false-alert "
                         "estimate (default: the issue-11 survey mix, ML 0.8 %%, CV 3 %%, ...)")
