@@ -106,7 +106,9 @@ class SimulationConfig:
     cv_period_mean, cv_period_std : float   recurrence |N(100, 200)| days ...
     cv_period_min : float   ... *[fix]* redrawn (truncated) below 30 d so durations U(3, P/10) are valid
     cv_amplitude_range : (float, float)     outburst amplitude, uniform (0.5, 5) mag
-    cv_n1, cv_n2 : int      quality cut (spec §2.2): >= 7 epochs in one outburst, >= 1 in its rise or decline
+    cv_n1, cv_n2 : int      quality cut (spec §2.2; ``microlia`` model): >= 7 epochs in one outburst, >= 1 in its
+                            rise or decline
+    cv_n_detect : int       ``dwarf_nova`` model: >= 3 epochs >= cv_min_z σ above quiescence (the detection cut)
     cv_min_z : float or None
         *[fix]* also require one epoch of that outburst >= 3σ above quiescence (None: off, as MicroLIA).
 
@@ -188,6 +190,7 @@ class SimulationConfig:
     cv_n1: int = 7
     cv_n2: int = 1
     cv_min_z: float | None = 3.0
+    cv_n_detect: int = 3
     # LPV
     mira_peak_to_peak: bool = True
     mira_random_phase: bool = True
@@ -253,9 +256,9 @@ class SimulationConfig:
             raise InputError("outlier_rate (<= 0.5), trend_sigma, season_sigma and red_sigma must be >= 0.")
         if not (self.red_tau > 0 and self.season_gap > 0):
             raise InputError(f"red_tau and season_gap must be positive, got {self.red_tau}, {self.season_gap}.")
-        if self.ml_n_detect < 1 or not self.ml_detect_window > 0:
-            raise InputError(f"ml_n_detect must be >= 1 and ml_detect_window > 0, got {self.ml_n_detect}, "
-                             f"{self.ml_detect_window}.")
+        if self.ml_n_detect < 1 or self.cv_n_detect < 1 or not self.ml_detect_window > 0:
+            raise InputError(f"ml_n_detect and cv_n_detect must be >= 1 and ml_detect_window > 0, got "
+                             f"{self.ml_n_detect}, {self.cv_n_detect}, {self.ml_detect_window}.")
         if not (0 < self.cv_recurrence_range[0] <= self.cv_recurrence_range[1]):
             raise InputError(f"cv_recurrence_range must be 0 < low <= high days, got {self.cv_recurrence_range}.")
         if not 0.0 <= self.cv_su_fraction <= 1.0:

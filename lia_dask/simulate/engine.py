@@ -188,7 +188,7 @@ def _cut_knob(label: str, cfg: SimulationConfig) -> tuple[str, int]:
     """The setting (name, value) that bounds how many epochs an ML / CV object needs."""
     if label == "ML":
         return ("ml_n_detect", cfg.ml_n_detect) if cfg.ml_cut == "detect" else ("ml_n1", cfg.ml_n1)
-    return ("ml_n_detect", cfg.ml_n_detect) if cfg.cv_model == "dwarf_nova" else ("cv_n1", cfg.cv_n1)
+    return ("cv_n_detect", cfg.cv_n_detect) if cfg.cv_model == "dwarf_nova" else ("cv_n1", cfg.cv_n1)
 
 
 def _check_pool(label: str, pool: CadencePool, cfg: SimulationConfig) -> None:
@@ -263,7 +263,7 @@ def simulate_class(label: str, ks: np.ndarray, pool: CadencePool, cfg: Simulatio
         elif label == "CV":
             ok = ok_pre
             if cfg.cv_min_z is not None:
-                n_min = cfg.ml_n_detect if cfg.cv_model == "dwarf_nova" else 1
+                n_min = cfg.cv_n_detect if cfg.cv_model == "dwarf_nova" else 1
                 ok = ok & quality.cv_visible(t, mag_obs, magerr, obj, m0, window[0], window[1], min_z=cfg.cv_min_z,
                                              n_min=n_min)
         else:

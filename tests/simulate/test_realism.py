@@ -97,7 +97,7 @@ def test_dwarf_nova_outbursts(dense_pool):
     for i in range(n):
         lc = b[i]
         z = (e["sim_m0"][i] - lc.y) / lc.yerr
-        assert np.sum(z >= cfg.cv_min_z) >= cfg.ml_n_detect
+        assert np.sum(z >= cfg.cv_min_z) >= cfg.cv_n_detect
     # quiescence dominates: the median stays near the quiescent magnitude
     med = np.array([np.median(b[i].y) for i in range(n)])
     assert np.median(np.abs(med - e["sim_m0"])) < 0.05
@@ -157,3 +157,20 @@ def test_zeropoints_are_separate_settings(dense_pool):
 def test_bad_realism_settings(changes, match):
     with pytest.raises(InputError, match=match):
         SimulationConfig(**changes)
+
+
+def test_cli_counts_per_class_and_zero_points(ogle_dir, tmp_path, capsys):
+    import json
+
+    from lia_dask.archive import open_archive
+    from lia_dask.cli import main
+
+    out = tmp_path / "s"
+    rc = main(["simulate", "--cadence", str(ogle_dir), "--n-per-class", "ML=3", "CONSTANT=5", "--noise-zp", "22",
+               "--exptime", "30", "--archive-zp", "21.5", "--ml-n-detect", "4", "--out", str(out)])
+    assert rc == 0
+    meta = json.loads((out / "_simulation.json").read_text())
+    assert meta["counts"]["per_class"] == {"ML": 3, "CONSTANT": 5}
+    assert open_archive(out).zeropoint == 21.5
+    assert main(["simulate", "--cadence", str(ogle_dir), "--n-per-class", "ML=x", "--out", str(tmp_path / "t")]) == 2
+    assert "--n-per-class takes a number or CLASS=N items" in capsys.readouterr().err
