@@ -23,7 +23,7 @@ stored as a small JSON dict in the artifact (no pickle) and applied by ``predict
    otherwise the most probable of the other classes.
 
 A finite sample of ``n_c`` non-events of class ``c`` resolves rates down to ``1e6 π_c / n_c`` per
-million; when the target is below that, the threshold is set just above every non-event's score
+million; when the target is below that for some class, the threshold is set just above every non-event's score
 (0 observed false alerts) and ``resolved`` is False (a warning says how many non-events are needed).
 """
 from __future__ import annotations
@@ -218,7 +218,8 @@ def false_alert_curve(scores: np.ndarray, codes: np.ndarray, prior: np.ndarray, 
     fa : ndarray, shape (u,)
         False alerts per million with threshold = each level (alerts are ``score >= level``).
     resolution : float
-        The smallest non-zero rate the sample resolves (per million).
+        The rate one non-event of the coarsest-sampled class stands for (per million): the target is
+        resolved only if it is at least this.
     """
     scores = np.asarray(scores, np.float64)
     codes = np.asarray(codes)
@@ -234,7 +235,7 @@ def false_alert_curve(scores: np.ndarray, codes: np.ndarray, prior: np.ndarray, 
     fa = cum[last] if len(s) else np.zeros(0)
     present = per[n_c > 0]
     present = present[present > 0]
-    return -levels, fa, float(present.min()) if present.size else float("inf")
+    return -levels, fa, float(present.max()) if present.size else float("inf")
 
 
 def choose_threshold(scores: np.ndarray, codes: np.ndarray, prior: np.ndarray, target_index: int,
