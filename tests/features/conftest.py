@@ -44,16 +44,10 @@ def thread_client():
 
 
 def post_process(v: float) -> float:
-    """Spec §1.5 post-processing of one value: non-finite -> NaN, then the 1e10 / 1e-10 clips."""
-    if not np.isfinite(v):
-        return np.nan
-    if v > 1e10:
-        return 1e10
-    if 0.0 < v < 1e-10:
-        return 1e-10
-    if v < -1e10:
-        return -1e10
-    return float(v)
+    """Spec §1.5 post-processing of one value (the package's one implementation)."""
+    from lia_dask.features.common import post_value
+
+    return float(post_value(float(v)))
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
-"""Kernels k = 56..83 (``lia_dask.features.kernels_c``) against MicroLIA 2.8.1's conformance values.
+"""Kernels k = 56..83 (from the ``@feature`` table) against MicroLIA 2.8.1's conformance values.
 
 Every feature is checked on all 61 conformance lightcurves (the reference lightcurve and the 60
 ``ogle2_dev`` files), flux and derivative pass, weighted and unweighted, at rtol 1e-9 with
 NaN == NaN, after the output post-processing of spec §1.5. The numba ports of SciPy algorithms
-(``_ports``) are checked against SciPy itself, and direct edge-case calls follow.
+(``special``) are checked against SciPy itself, and direct edge-case calls follow.
 """
 from __future__ import annotations
 
@@ -15,14 +15,17 @@ import scipy.signal
 import scipy.special
 import scipy.stats
 
-from lia_dask.features._ports import (
+from lia_dask.features.special import (
     find_peaks_prom_width,
     invgauss_cdf,
     log_ndtr,
     peakutils_count,
     shapiro_w,
 )
-from lia_dask.features.kernels_c import FEATURES
+from lia_dask.features.registry import kernel_table
+
+#: the kernels k = 56..83 by name, from the @feature table
+FEATURES = {sp.name: sp.kernel for sp in kernel_table()[56:84]}
 
 FIRST_K = 56  # output index of number_cwt_like_peaks
 
@@ -302,7 +305,7 @@ def test_sort_based_kernels_equal_all_pairs_definitions():
 def test_shannon_saturation_shortcuts_are_exact():
     """The shortcuts of shannon_entropy (erf = ±1 for |z| >= 6, log_ndtr = -0 where erfc
     underflows) give the same bits as the libm expressions they replace."""
-    from lia_dask.features.kernels_c import _half_1p_erf
+    from lia_dask.features.entropies import _half_1p_erf
 
     z = np.concatenate([np.linspace(-50.0, 50.0, 20001), [np.nextafter(6.0, 0.0), 6.0, -6.0, 1e300]])
     for v in z:
