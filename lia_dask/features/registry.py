@@ -129,6 +129,25 @@ class FeatureSettings:
                 f"{what} was computed on magnitudes converted with zp {self.zp} but the data hold fluxes; "
                 "give it a magnitude archive, or retrain on features of fluxes.")
 
+    def differences(self, other: "FeatureSettings") -> list[str]:
+        """``"field: mine vs other"`` for every field that changes the values (not ``features``)."""
+        out = []
+        for f in fields(self):
+            if f.name == "features":
+                continue
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)):
+                out.append(f"{f.name} {a!r} vs {b!r}")
+        return out
+
+    def require_same(self, other: "FeatureSettings", what: str, other_what: str) -> None:
+        """Refuse (one sentence) two resolved settings that would give different feature values."""
+        diff = self.differences(other)
+        if diff:
+            raise InputError(f"{what} and {other_what} use different feature settings ({'; '.join(diff)}); "
+                             "features must be computed exactly as the model learned them: recompute the features "
+                             "with the model's settings or drop the conflicting option.")
+
 
 #: batch kernel of a feature set: (offsets, time, y, yerr, zp, convert, apply_weights) -> (values, reason)
 BatchKernel = Callable[..., tuple]
@@ -218,6 +237,35 @@ def feature_sets() -> list[str]:
     """Names of all registered feature sets."""
     _ensure_default()
     return sorted(_REGISTRY)
+
+
+def model_feature_settings(recorded: dict | None, selected: Sequence[str] | None, photometry: str,
+                           what: str = "the model") -> FeatureSettings:
+    """The settings a model's features are computed with at prediction: exactly those it learned.
+
+    Parameters
+    ----------
+    recorded : dict or None
+        The artifact's ``feature_settings`` (resolved when the artifact records them so).
+    selected : sequence of str or None
+        The model's selected features: only these are computed (when all are columns of its set).
+    photometry : {"mag", "flux"}
+        Photometry of the data to classify.
+    what : str
+        Names the model in the refusal.
+
+    Raises
+    ------
+    InputError
+        The data's photometry contradicts the model's (magnitudes for a flux model or the reverse).
+    """
+    s = FeatureSettings.from_dict(dict(recorded or {}))
+    s.check_applies_to(photometry, what)
+    if selected:
+        names = set(get_feature_set(s.feature_set).names)
+        if all(n in names for n in selected):
+            s = replace(s, features=tuple(selected))
+    return s
 
 
 # ------------------------------------------------------------------ single features

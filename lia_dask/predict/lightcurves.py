@@ -130,12 +130,14 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
     """
     from ..features.extract import extract_batch_with_reasons
     from ..features.preprocess import REASONS
-    from ..features.registry import FeatureSettings
+    from ..features.registry import model_feature_settings
 
     cfg = config or PredictConfig()
     m = load_model(model)
     clf = m.classifier
-    settings = FeatureSettings.from_dict(dict(clf.feature_settings_ or {}))
+    # exactly the features the model learned, and only those it uses
+    settings = model_feature_settings(clf.feature_settings_, getattr(clf, "selected_features_", None),
+                                      batch.photometry, f"model {m.digest[:12]}")
     values, names, reason = extract_batch_with_reasons(batch, settings)
     ok = reason == 0
     rows = np.flatnonzero(ok)
@@ -276,6 +278,10 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
         cfg = replace(cfg, resume=resume)
     arch = archive if isinstance(archive, Archive) else open_archive(archive)
     m = load_model(model)
+    if hasattr(m.classifier, "feature_settings_"):  # refuse a photometry mismatch before any work
+        from ..features.registry import model_feature_settings
+
+        model_feature_settings(m.classifier.feature_settings_, None, arch.photometry, f"model {m.digest[:12]}")
     outp = storage.Location(out)  # a local directory or an fsspec URL (s3://...)
     outp.makedirs()
     if not cfg.resume:
