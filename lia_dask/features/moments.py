@@ -125,7 +125,7 @@ def f_variance(t, x, s, weighted, order):
 
 @feature("variance_larger_than_standard_deviation", index=80, series="normalised", needs_order=True)
 def f_variance_larger_than_standard_deviation(t, x, s, weighted, order):
-    """1.0 if v > √v (i.e. v > 1) with v = variance (same flag), else 0.0; v not finite -> NaN."""
+    """1.0 if v > √v (i.e. v > 1), else 0.0, with v = ``variance`` (U var₀, W v_w); v not finite -> NaN."""
     v = f_variance(t, x, s, weighted, order)
     if not np.isfinite(v):
         return NAN

@@ -20,7 +20,7 @@ NAN = np.nan
 
 @kernel
 def _beyond(x, s, weighted, order, sgn):
-    """Fraction of points with sgn·(x − med) > std0 (unweighted centre and scale)."""
+    """U: fraction of points with sgn·(x − med) > std0; W: Σ w over them / S_w (U if S_w = 0); centre and scale unweighted."""
     n = x.shape[0]
     if n == 0:
         return np.nan
@@ -52,13 +52,13 @@ def f_above1(t, x, s, weighted, order):
 
 @feature("above3", index=13, series="normalised", needs_order=True)
 def f_above3(t, x, s, weighted, order):
-    """Fraction with 3(x − med) > std0 (σ/3 threshold, as published). Minimum n: 1."""
+    """Fraction with 3(x − med) > std0 (σ/3 threshold, as published); W: weighted fraction. Minimum n: 1."""
     return _beyond(x, s, weighted, order, 3.0)
 
 
 @feature("above5", index=14, series="normalised", needs_order=True)
 def f_above5(t, x, s, weighted, order):
-    """Fraction with 5(x − med) > std0 (σ/5 threshold, as published). Minimum n: 1."""
+    """Fraction with 5(x − med) > std0 (σ/5 threshold, as published); W: weighted fraction. Minimum n: 1."""
     return _beyond(x, s, weighted, order, 5.0)
 
 
@@ -70,13 +70,13 @@ def f_below1(t, x, s, weighted, order):
 
 @feature("below3", index=20, series="normalised", needs_order=True)
 def f_below3(t, x, s, weighted, order):
-    """Fraction with −3(x − med) > std0. Minimum n: 1."""
+    """Fraction with −3(x − med) > std0; W: weighted fraction. Minimum n: 1."""
     return _beyond(x, s, weighted, order, -3.0)
 
 
 @feature("below5", index=21, series="normalised", needs_order=True)
 def f_below5(t, x, s, weighted, order):
-    """Fraction with −5(x − med) > std0. Minimum n: 1."""
+    """Fraction with −5(x − med) > std0; W: weighted fraction. Minimum n: 1."""
     return _beyond(x, s, weighted, order, -5.0)
 
 
