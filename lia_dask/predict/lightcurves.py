@@ -394,6 +394,22 @@ def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds
     return report
 
 
+def pending_partitions(archive: Archive | str | os.PathLike, model: Any, out: str | os.PathLike) -> list[int]:
+    """Indices of the partitions a resumed job would still classify (all of them without outputs).
+
+    Reads only the footers of the archive's and the outputs' files (and the model's manifest digest).
+    """
+    arch = archive if isinstance(archive, Archive) else open_archive(archive)
+    outp = storage.Location(out)
+    if not outp.exists(""):
+        return list(range(arch.n_partitions))
+    from .. import artifact
+
+    digest = model.digest if isinstance(model, BroadcastModel) else (
+        getattr(model, "digest_", None) or artifact.digest(storage.fetch(model) if storage.is_url(model) else model))
+    return [i for i in range(arch.n_partitions) if _done_stats(outp, *_part_paths(i), digest) is None]
+
+
 def read_predictions(out: str | os.PathLike) -> pd.DataFrame:
     """All prediction files of an output directory as one pandas DataFrame."""
     loc = storage.Location(out)

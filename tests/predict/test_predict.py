@@ -182,3 +182,19 @@ def test_slices_of_a_partition_give_the_same_predictions(model_dir, tmp_path, ma
     predict_archive(arch, model_dir, tmp_path / "sliced", config=PredictConfig(slice_rows=7))
     a, b = read_predictions(tmp_path / "whole"), read_predictions(tmp_path / "sliced")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_cli_resume_with_nothing_to_do_starts_no_cluster(ogle_archive, model_dir, tmp_path, capsys):
+    """The second run finds every partition done from the footers: it needs no cluster at all
+    (an unreachable scheduler address proves none is contacted) and reports no rate."""
+    from lia_dask.cli import main
+    from lia_dask.predict import pending_partitions
+
+    out = tmp_path / "p"
+    assert pending_partitions(ogle_archive, model_dir, out) == list(range(ogle_archive.n_partitions))
+    predict_archive(ogle_archive, model_dir, out)
+    assert pending_partitions(ogle_archive, model_dir, out) == []
+    capsys.readouterr()
+    rc = main(["--cluster", "tcp://127.0.0.1:9", "predict", str(ogle_archive.path), "--model", str(model_dir),
+               "--out", str(out)])
+    assert rc == 0 and capsys.readouterr().out.startswith("nothing to do")
