@@ -30,12 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _predict(args) -> int:
     from ..cluster import client_from_args
     from .fitfilter import FitFilterConfig
-    from .lightcurves import PredictConfig, predict_archive
+    from .lightcurves import PredictConfig, pending_partitions, predict_archive
 
     cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter,
                         fit=FitFilterConfig(tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max))
-    with client_from_args(args) as client:
-        report = predict_archive(args.archive, args.model, args.out, client=client, config=cfg)
+    if cfg.resume and not pending_partitions(args.archive, args.model, args.out):
+        report = predict_archive(args.archive, args.model, args.out, config=cfg)  # nothing to do: no cluster
+    else:
+        with client_from_args(args) as client:
+            report = predict_archive(args.archive, args.model, args.out, client=client, config=cfg)
     print(report)
     print(f"counts: input={report.n_input} predicted={report.predicted} quarantined={report.quarantined} "
           f"(input == predicted + quarantined: {report.n_input == report.predicted + report.quarantined})")

@@ -53,6 +53,10 @@ class PredictConfig:
     slice_rows : int
         A partition is classified in slices of this many lightcurves, so the memory of the
         feature pass is bounded by the slice, not by the partition.
+    min_piece_rows : int
+        On a cluster with fewer than 4 partitions to do per worker thread, partitions are split
+        into row ranges of at least this many lightcurves (classified as separate tasks, written
+        as one file per partition), so no thread idles while the last partitions run alone.
     """
 
     resume: bool = True
@@ -60,6 +64,7 @@ class PredictConfig:
     fit: FitFilterConfig = field(default_factory=FitFilterConfig)
     show_progress: bool | None = None
     slice_rows: int = 5000
+    min_piece_rows: int = 500
 
 
 # ------------------------------------------------------------------------ the model on workers
@@ -130,12 +135,14 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
     """
     from ..features.extract import extract_batch_with_reasons
     from ..features.preprocess import REASONS
-    from ..features.registry import FeatureSettings
+    from ..features.registry import model_feature_settings
 
     cfg = config or PredictConfig()
     m = load_model(model)
     clf = m.classifier
-    settings = FeatureSettings.from_dict(dict(clf.feature_settings_ or {}))
+    # exactly the features the model learned, and only those it uses
+    settings = model_feature_settings(clf.feature_settings_, getattr(clf, "selected_features_", None),
+                                      batch.photometry, f"model {m.digest[:12]}")
     values, names, reason = extract_batch_with_reasons(batch, settings)
     ok = reason == 0
     rows = np.flatnonzero(ok)
@@ -213,9 +220,17 @@ def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out:
         done = _done_stats(out, pred_path, q_path, model.digest)
         if done is not None:
             return {"index": index, **done}
+    return _write_partition(index, archive, model, out, cfg, _predict_piece(index, None, None, archive, model, cfg))
+
+
+def _predict_piece(index: int, lo: int | None, hi: int | None, archive: Archive, model: BroadcastModel,
+                   cfg: PredictConfig) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(predictions, quarantine, n objects) of rows ``lo:hi`` of partition ``index`` (all rows: None)."""
     try:
         _match_threads(model.classifier)
         batch = archive.read_batch(index)
+        if lo is not None:
+            batch = batch.take(np.arange(lo, min(hi, len(batch))))
         step = max(1, int(cfg.slice_rows))
         parts = [predict_batch(batch.take(np.arange(a, min(a + step, len(batch)))) if len(batch) > step else batch,
                                model, cfg) for a in range(0, max(len(batch), 1), step)]
@@ -223,8 +238,18 @@ def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out:
         quarantine = pd.concat([q for _, q in parts], ignore_index=True)
     except Exception as exc:
         raise PartitionError(index, archive.partitions[index], exc) from exc
-    if len(pred) + len(quarantine) != len(batch):
-        raise AssertionError(f"partition {index}: {len(batch)} objects != {len(pred)} predicted + {len(quarantine)} quarantined")
+    return pred, quarantine, len(batch)
+
+
+def _write_partition(index: int, archive: Archive, model: BroadcastModel, out: storage.Location, cfg: PredictConfig,
+                     *pieces: tuple[pd.DataFrame, pd.DataFrame, int]) -> dict:
+    """Write the prediction and quarantine files of one partition from its pieces (in row order)."""
+    pred_path, q_path = _part_paths(index)
+    pred = pd.concat([p for p, _, _ in pieces], ignore_index=True)
+    quarantine = pd.concat([q for _, q, _ in pieces], ignore_index=True)
+    n = sum(k for _, _, k in pieces)
+    if len(pred) + len(quarantine) != n:
+        raise AssertionError(f"partition {index}: {n} objects != {len(pred)} predicted + {len(quarantine)} quarantined")
     meta = {b"lia_dask.model_digest": model.digest.encode(), b"lia_dask.source": archive.partitions[index].encode()}
     qt = pa.Table.from_pandas(quarantine.astype(str), schema=S.QUARANTINE_SCHEMA, preserve_index=False)
     out.write_table(qt.replace_schema_metadata(meta), q_path)
@@ -232,6 +257,18 @@ def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out:
     out.write_table(pt.replace_schema_metadata({**(pt.schema.metadata or {}), **meta}), pred_path)
     return {"index": index, "predicted": len(pred), "quarantined": len(quarantine), "skipped": False,
             "n_ml": int(np.sum(pred[S.PREDICTION].to_numpy() == ML_CLASS))}
+
+
+#: tasks per worker thread below which partitions are split into row ranges (load balance, cold start)
+TASKS_PER_THREAD = 4
+
+
+def _pieces(rows: int, n_todo: int, threads: int, min_rows: int) -> list[tuple[int, int]]:
+    """Row ranges of one partition: split when there are fewer than TASKS_PER_THREAD tasks per thread."""
+    k = 1 if n_todo >= TASKS_PER_THREAD * threads else -(-TASKS_PER_THREAD * threads // max(n_todo, 1))
+    k = max(1, min(k, rows // max(1, int(min_rows))))
+    bounds = np.linspace(0, rows, k + 1).astype(int)
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
 # ------------------------------------------------------------------------ the job
@@ -247,15 +284,25 @@ class PredictReport:
     skipped: int
     seconds: float
     model_digest: str
+    #: lightcurves classified by this run (not counting partitions already done on --resume); -1: n_input
+    n_classified: int = -1
+
+    @property
+    def classified(self) -> int:
+        return self.n_input if self.n_classified < 0 else self.n_classified
 
     @property
     def throughput(self) -> float:
-        return self.n_input / self.seconds if self.seconds > 0 else float("nan")
+        """Lightcurves classified by this run per second (0 when a resume found nothing to do)."""
+        return self.classified / self.seconds if self.seconds > 0 else float("nan")
 
     def __str__(self) -> str:
-        return (f"classified {self.n_input} lightcurves in {self.partitions} partitions ({self.skipped} already done): "
-                f"predicted {self.predicted}, quarantined {self.quarantined}; {self.seconds:.1f} s, "
-                f"{self.throughput:,.0f} lightcurves/s -> {self.out}")
+        if self.classified == 0:
+            return (f"nothing to do: all {self.partitions} partitions ({self.n_input} lightcurves) were already "
+                    f"classified by this model ({self.seconds:.1f} s) -> {self.out}")
+        return (f"classified {self.classified} lightcurves in {self.partitions} partitions ({self.skipped} already done, "
+                f"{self.n_input} in all): predicted {self.predicted}, quarantined {self.quarantined}; "
+                f"{self.seconds:.1f} s, {self.throughput:,.0f} lightcurves/s -> {self.out}")
 
 
 def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str | os.PathLike, client=None,
@@ -282,16 +329,39 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
         cfg = replace(cfg, resume=resume)
     arch = archive if isinstance(archive, Archive) else open_archive(archive)
     m = load_model(model)
+    if hasattr(m.classifier, "feature_settings_"):  # refuse a photometry mismatch before any work
+        from ..features.registry import model_feature_settings
+
+        model_feature_settings(m.classifier.feature_settings_, None, arch.photometry, f"model {m.digest[:12]}")
     outp = storage.Location(out)  # a local directory or an fsspec URL (s3://...)
     outp.makedirs()
     if not cfg.resume:
         outp.remove(outp.glob("part.*.parquet") + outp.glob("quarantine.*.parquet"))
     t0 = time.perf_counter()
     show = sys.stderr.isatty() if cfg.show_progress is None else cfg.show_progress
-    if client is not None:
+    done: dict[int, dict] = {}
+    if cfg.resume:  # finished partitions are known from their footers: no task, no model transfer for them
+        for i in range(arch.n_partitions):
+            st = _done_stats(outp, *_part_paths(i), m.digest)
+            if st is not None:
+                done[i] = {"index": i, **st}
+    todo = [i for i in range(arch.n_partitions) if i not in done]
+    stats = list(done.values())
+    from ..archive.lightcurves import _footer
+
+    if client is not None and todo:
         [mf] = client.scatter([m], broadcast=True, hash=False)
-        futures = [client.submit(_predict_partition, i, arch, mf, outp, cfg, key=f"lia-predict-{i}-{uuid.uuid4().hex[:8]}")
-                   for i in range(arch.n_partitions)]
+        threads = max(1, sum(client.nthreads().values()))
+        futures = []
+        for i in todo:
+            tag = uuid.uuid4().hex[:8]
+            pieces = _pieces(_footer(arch.partitions[i], arch.fs).num_rows, len(todo), threads, cfg.min_piece_rows)
+            if len(pieces) == 1:
+                futures.append(client.submit(_predict_partition, i, arch, mf, outp, cfg, key=f"lia-predict-{i}-{tag}"))
+                continue
+            subs = [client.submit(_predict_piece, i, lo, hi, arch, mf, cfg, key=f"lia-predict-{i}.{k}-{tag}")
+                    for k, (lo, hi) in enumerate(pieces)]
+            futures.append(client.submit(_write_partition, i, arch, mf, outp, cfg, *subs, key=f"lia-write-{i}-{tag}"))
         if show:
             from distributed import progress
 
@@ -299,14 +369,15 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
                 progress(futures)
             except ImportError:  # a notebook without ipywidgets: the text bar still works
                 progress(futures, notebook=False)
-        stats = client.gather(futures)
-    else:
+        stats += client.gather(futures)
+    elif todo:
         import dask
 
-        tasks = [dask.delayed(_predict_partition)(i, arch, m, outp, cfg) for i in range(arch.n_partitions)]
+        tasks = [dask.delayed(_predict_partition)(i, arch, m, outp, cfg) for i in todo]
         from ..cluster import compute_with_progress
 
-        stats = compute_with_progress(tasks, None, show=show)
+        stats += list(compute_with_progress(tasks, None, show=show))
+    stats.sort(key=lambda st: st["index"])
     seconds = time.perf_counter() - t0
     return _reconcile(arch, outp, stats, seconds, m.digest)
 
@@ -319,12 +390,30 @@ def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds
     n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
     if n_input != predicted + quarantined:
         raise AssertionError(f"prediction counts do not reconcile: {n_input} input != {predicted} predicted + {quarantined} quarantined")
-    report = PredictReport(outp.path if outp.remote else Path(outp.path), n_input, predicted, quarantined, len(stats), sum(s["skipped"] for s in stats), seconds, digest)
+    new = sum(st["predicted"] + st["quarantined"] for st in stats if not st["skipped"])
+    report = PredictReport(outp.path if outp.remote else Path(outp.path), n_input, predicted, quarantined, len(stats),
+                           sum(s["skipped"] for s in stats), seconds, digest, new)
     summary = {"archive": str(arch.path), "model_digest": digest, "n_input": n_input, "predicted": predicted,
                "quarantined": quarantined, "partitions": len(stats), "skipped": report.skipped,
                "seconds": seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     outp.write_json(summary, SUMMARY_FILE)
     return report
+
+
+def pending_partitions(archive: Archive | str | os.PathLike, model: Any, out: str | os.PathLike) -> list[int]:
+    """Indices of the partitions a resumed job would still classify (all of them without outputs).
+
+    Reads only the footers of the archive's and the outputs' files (and the model's manifest digest).
+    """
+    arch = archive if isinstance(archive, Archive) else open_archive(archive)
+    outp = storage.Location(out)
+    if not outp.exists(""):
+        return list(range(arch.n_partitions))
+    from .. import artifact
+
+    digest = model.digest if isinstance(model, BroadcastModel) else (
+        getattr(model, "digest_", None) or artifact.digest(storage.fetch(model) if storage.is_url(model) else model))
+    return [i for i in range(arch.n_partitions) if _done_stats(outp, *_part_paths(i), digest) is None]
 
 
 def read_predictions(out: str | os.PathLike) -> pd.DataFrame:

@@ -71,6 +71,28 @@ def _settings(args):
     return FeatureSettings(zp=args.zp, convert=None, apply_weights=not args.no_weights)
 
 
+def _table_settings(table, default):
+    """The resolved FeatureSettings a loaded feature table was computed with (``default`` if unknown)."""
+    from ..features import FeatureSettings
+
+    return FeatureSettings.from_dict(dict(table.feature_settings)) if table.feature_settings else default
+
+
+def _refuse_conflicting_options(args, table) -> None:
+    """Training keeps a feature table's settings; an explicit option contradicting them is refused."""
+    from ..errors import InputError
+
+    rec = table.feature_settings
+    if not rec:
+        return
+    if args.zp is not None and rec.get("zp") is not None and float(args.zp) != float(rec["zp"]):
+        raise InputError(f"feature table {args.source} was computed with zp {rec['zp']}, not --zp {args.zp}; "
+                         "drop --zp or recompute the table with `lia-dask features --zp`.")
+    if args.no_weights and rec.get("apply_weights", True):
+        raise InputError(f"feature table {args.source} holds weighted features, not --no-weights; "
+                         "drop --no-weights or recompute the table with `lia-dask features --no-weights`.")
+
+
 def _parse_params(items: list[str]) -> dict:
     from ..errors import ConfigError
 
@@ -98,6 +120,7 @@ def _train(args) -> int:
     with client_from_args(args) as client:
         settings = _settings(args)
         table = load_features(args.source, settings, client)
+        _refuse_conflicting_options(args, table)
         y = table.labels
         if y is None:
             raise InputError(f"{args.source} has no 'label' column; training needs labelled data.")
@@ -105,7 +128,8 @@ def _train(args) -> int:
         if args.reweight_to:
             from .gmm import GMMReweighter
 
-            pop = load_features(args.reweight_to, settings, client, feature_names=table.features)
+            pop = load_features(args.reweight_to, _table_settings(table, settings), client,
+                                feature_names=table.features, expect=_table_settings(table, None))
             g = GMMReweighter(args.gmm_components, random_state=args.seed).fit(table.X.to_numpy(), pop.X.to_numpy())
             weights = g.weights(table.X.to_numpy(), args.max_weight)
             print(f"train: GMM weights towards {args.reweight_to} ({len(pop.frame)} rows): "
@@ -214,7 +238,8 @@ def _features_for(source, clf, client, cache):
     key = (source, json.dumps(clf.feature_settings_ or {}, sort_keys=True), tuple(clf.feature_names_in_))
     if key not in cache:
         settings = FeatureSettings.from_dict(dict(clf.feature_settings_)) if clf.feature_settings_ else None
-        cache[key] = load_features(source, settings, client, feature_names=list(clf.feature_names_in_))
+        cache[key] = load_features(source, settings, client, feature_names=list(clf.feature_names_in_),
+                                   expect=settings if settings is not None and settings.zp is not None else None)
     return cache[key]
 
 
