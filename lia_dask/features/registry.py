@@ -147,3 +147,7 @@ def _register_default() -> None:
                     "then the same 84 on the derivative series (suffix _deriv).",
         default_settings=FeatureSettings(),
     ))
+    # --- physical model block (issue 11; lia_dask/features/physical.py): two more sets
+    from .physical import register_physical_sets
+
+    register_physical_sets()
