@@ -1,4 +1,5 @@
-"""Microlensing candidates from prediction outputs: ranking, lightcurves and PSPL-fit plots."""
+"""Microlensing candidates from prediction outputs: ranking (optionally only flagged ones), lightcurves and
+PSPL-fit plots with the model comparison of the candidate flag (:mod:`lia_dask.predict.fitfilter`)."""
 from __future__ import annotations
 
 import os
@@ -21,7 +22,8 @@ def top_candidates(out: str | os.PathLike, top: int = 20, require_fit: bool | No
     out : path
         Prediction output directory.
     require_fit : bool, optional
-        Keep only objects passing the PSPL fit filter; default: when the outputs have ``passes_fit``.
+        Keep only objects with the candidate flag (``passes_fit``: PSPL beats constant, trend, FRED
+        and periodic models); default: when the outputs have ``passes_fit``.
     """
     pred = read_predictions(out)
     col = f"{S.PROB_PREFIX}{target}"
@@ -69,7 +71,11 @@ def plot_candidates(cands: pd.DataFrame, archive, directory: str | os.PathLike) 
             u = np.sqrt(row.fit_u0 ** 2 + ((tt - row.fit_t0) / row.fit_tE) ** 2)
             f = row.fit_fs * (u ** 2 + 2) / (u * np.sqrt(u ** 2 + 4)) + row.fit_fb
             y = archive.zeropoint - 2.5 * np.log10(np.clip(f, 1e-30, None)) if mag else f
-            ax.plot(tt, y, "r-", lw=1, label=f"PSPL u0={row.fit_u0:.2f} tE={row.fit_tE:.1f} d χ²ᵣ={row.fit_chi2_red:.1f}")
+            label = f"PSPL u0={row.fit_u0:.2f} tE={row.fit_tE:.1f} d χ²ᵣ={row.fit_chi2_red:.1f}"
+            if np.isfinite(row.get("fit_dbic_fred", np.nan)):
+                label += (f"\nΔBIC vs const {row.fit_dbic_const:.0f}, trend {row.fit_dbic_trend:.0f}, "
+                          f"FRED {row.fit_dbic_fred:.0f}, periodic {row.fit_dbic_periodic:.0f}")
+            ax.plot(tt, y, "r-", lw=1, label=label)
         if mag:
             ax.invert_yaxis()
         ax.set_xlabel(f"time [{archive.time_system}]")
