@@ -60,51 +60,55 @@ PHYS_REASONS = {
     PHYS_FAIL: "no PSPL model with a positive source flux fits (e.g. a constant or fading lightcurve)",
 }
 
-#: the feature block, in order (periodic columns only in the ``+ls`` variant)
+#: the feature block the classifier gets, in order (periodic columns only in the ``+ls`` variant): model
+#: comparisons and residual shapes only, all invariant to a rescaling of the error bars (survey
+#: pipelines underestimate them) and free of the simulation's priors on u0, tE and blending
 CORE_NAMES: tuple[str, ...] = (
-    "phys_t0_frac", "phys_u0", "phys_log_tE", "phys_log_Amax", "phys_source_frac",
-    "phys_chi2r_pspl", "phys_chi2r_const", "phys_log_dchi2_const",
-    "phys_dbic_const", "phys_dbic_trend", "phys_dbic_fred",
-    "phys_r2_pspl", "phys_r2_trend", "phys_r2_fred", "phys_fred_log_ratio",
-    "phys_resid_runs_z", "phys_resid_acf1", "phys_resid_mad", "phys_resid_outlier_frac",
-    "phys_event_asym", "phys_frac_in_event", "phys_n_peak", "phys_n_rise", "phys_n_fall", "phys_reason",
+    "phys_dbic_const", "phys_dbic_trend", "phys_dbic_fred", "phys_r2_pspl", "phys_r2_trend", "phys_r2_fred",
+    "phys_resid_runs_z", "phys_resid_acf1", "phys_event_asym", "phys_reason",
 )
 PERIODIC_NAMES: tuple[str, ...] = ("phys_dbic_periodic", "phys_r2_periodic", "phys_log_period", "phys_ls_power")
-#: extra raw columns (after the block) used by the candidate flag: absolute t0 (days), tE (days),
-#: f_s and f_b in the input flux unit, number of epochs used
-RAW_EXTRA: tuple[str, ...] = ("t0", "tE", "fs", "fb", "n_used")
+#: further columns of :func:`physical_block` (not in the feature sets): the fit parameters and coverage
+#: used by the candidate flag and the plots — absolute t0 (days), tE (days), f_s and f_b in the input
+#: flux unit, the error scale sqrt(s²) applied to the ΔBIC, number of epochs used
+RAW_EXTRA: tuple[str, ...] = (
+    "phys_t0_frac", "phys_u0", "phys_log_tE", "phys_log_Amax", "phys_source_frac", "phys_chi2r_pspl",
+    "phys_chi2r_const", "phys_err_scale", "phys_fred_log_ratio", "phys_resid_mad", "phys_resid_outlier_frac",
+    "phys_frac_in_event", "phys_n_peak", "phys_n_rise", "phys_n_fall", "t0", "tE", "fs", "fb", "n_used",
+)
 NCORE, NPER = len(CORE_NAMES), len(PERIODIC_NAMES)
 NRAW = NCORE + NPER + len(RAW_EXTRA)
 COL = {name: k for k, name in enumerate(CORE_NAMES + PERIODIC_NAMES + RAW_EXTRA)}
 # column indices (numba compile-time constants), equal to COL[name]
-_I_phys_t0_frac = 0
-_I_phys_u0 = 1
-_I_phys_log_tE = 2
-_I_phys_log_Amax = 3
-_I_phys_source_frac = 4
-_I_phys_chi2r_pspl = 5
-_I_phys_chi2r_const = 6
-_I_phys_log_dchi2_const = 7
-_I_phys_dbic_const = 8
-_I_phys_dbic_trend = 9
-_I_phys_dbic_fred = 10
-_I_phys_r2_pspl = 11
-_I_phys_r2_trend = 12
-_I_phys_r2_fred = 13
-_I_phys_fred_log_ratio = 14
-_I_phys_resid_runs_z = 15
-_I_phys_resid_acf1 = 16
-_I_phys_resid_mad = 17
-_I_phys_resid_outlier_frac = 18
-_I_phys_event_asym = 19
-_I_phys_frac_in_event = 20
-_I_phys_n_peak = 21
-_I_phys_n_rise = 22
-_I_phys_n_fall = 23
-_I_phys_reason = 24
-_I_phys_dbic_periodic = 25
-_I_phys_r2_periodic = 26
-_I_phys_log_period = 27
+_I_phys_dbic_const = 0
+_I_phys_dbic_trend = 1
+_I_phys_dbic_fred = 2
+_I_phys_r2_pspl = 3
+_I_phys_r2_trend = 4
+_I_phys_r2_fred = 5
+_I_phys_resid_runs_z = 6
+_I_phys_resid_acf1 = 7
+_I_phys_event_asym = 8
+_I_phys_reason = 9
+_I_phys_dbic_periodic = 10
+_I_phys_r2_periodic = 11
+_I_phys_log_period = 12
+_I_phys_ls_power = 13
+_I_phys_t0_frac = 14
+_I_phys_u0 = 15
+_I_phys_log_tE = 16
+_I_phys_log_Amax = 17
+_I_phys_source_frac = 18
+_I_phys_chi2r_pspl = 19
+_I_phys_chi2r_const = 20
+_I_phys_err_scale = 21
+_I_phys_fred_log_ratio = 22
+_I_phys_resid_mad = 23
+_I_phys_resid_outlier_frac = 24
+_I_phys_frac_in_event = 25
+_I_phys_n_peak = 26
+_I_phys_n_rise = 27
+_I_phys_n_fall = 28
 _I_t0 = 29
 _I_tE = 30
 _I_fs = 31
@@ -236,7 +240,15 @@ def fit_models(t, flux, ferr, freq, out):
         out[_I_phys_reason] = PHYS_FAIL
         return PHYS_FAIL
     t0, u0, tE = bth[0], math.exp(bth[1]), math.exp(bth[2])
-    bic_p = best + K_PSPL * lnn
+    # error scale: survey error bars are often underestimated; s² = the smallest reduced χ² of any model
+    # (at least 1) rescales every χ² so the comparisons do not grow with the misestimate
+    s2 = min(chi_c / (n - K_CONST), chi_t / (n - K_TREND))
+    if n > K_PSPL:
+        s2 = min(s2, best / (n - K_PSPL), chi_f / (n - K_FRED))
+    if np.isfinite(chi_p) and n > K_PERIODIC:
+        s2 = min(s2, chi_p / (n - K_PERIODIC))
+    s2 = max(s2, 1.0)
+    out[_I_phys_err_scale] = math.sqrt(s2)
     out[_I_phys_t0_frac] = (t0 - tmin) / span
     out[_I_phys_u0] = u0
     out[_I_phys_log_tE] = math.log10(tE)
@@ -246,13 +258,12 @@ def fit_models(t, flux, ferr, freq, out):
     fb_abs = bfb * s + c
     out[_I_phys_source_frac] = fs_abs / (fs_abs + fb_abs) if fs_abs + fb_abs != 0 else np.nan
     out[_I_phys_chi2r_pspl] = best / (n - K_PSPL) if n > K_PSPL else np.nan
-    out[_I_phys_log_dchi2_const] = math.log10(1.0 + max(chi_c - best, 0.0))
-    out[_I_phys_dbic_const] = chi_c + K_CONST * lnn - bic_p
-    out[_I_phys_dbic_trend] = chi_t + K_TREND * lnn - bic_p
-    out[_I_phys_dbic_fred] = chi_f + K_FRED * lnn - bic_p
+    out[_I_phys_dbic_const] = (chi_c - best) / s2 + (K_CONST - K_PSPL) * lnn
+    out[_I_phys_dbic_trend] = (chi_t - best) / s2 + (K_TREND - K_PSPL) * lnn
+    out[_I_phys_dbic_fred] = (chi_f - best) / s2 + (K_FRED - K_PSPL) * lnn
     out[_I_phys_r2_pspl] = 1.0 - best / chi_c
     if np.isfinite(chi_p):
-        out[_I_phys_dbic_periodic] = chi_p + K_PERIODIC * lnn - bic_p
+        out[_I_phys_dbic_periodic] = (chi_p - best) / s2 + (K_PERIODIC - K_PSPL) * lnn
     out[_I_t0] = t0
     out[_I_tE] = tE
     out[_I_fs] = fs_abs
@@ -268,7 +279,7 @@ def fit_models(t, flux, ferr, freq, out):
     for i in range(n):
         tau = (t[i] - t0) / tE
         a = magnification(u02 + tau * tau)
-        z[i] = (f[i] - bfs * a - bfb) * math.sqrt(w[i])
+        z[i] = (f[i] - bfs * a - bfb) * math.sqrt(w[i] / s2)
         if abs(tau) < 1.0:
             n_in += 1
         if a - 1.0 >= half_amp:
