@@ -23,13 +23,21 @@ then Levenberg–Marquardt (profiled amplitudes, forward-difference Jacobian) fr
 point of each of the three most promising ``tE`` values. FRED: a grid over ``tp`` (three brightest
 epochs) and (τr, τd), then the same LM.
 
-Emitted (:data:`BLOCK_NAMES`): fit parameters, reduced χ², ΔBIC of every competitor against PSPL
-(``BIC = χ² + k ln n``; positive: PSPL preferred), the fraction of the constant model's χ² each
-model explains (``r2_*``), residual statistics of the PSPL fit (runs test z, lag-1 autocorrelation,
-robust scale, outlier fraction), the event's residual asymmetry, the fraction of epochs inside
-``|t - t0| < tE``, the numbers of epochs on the rise, around the peak and on the fall, and the
-source flux fraction ``f_s / (f_s + f_b)``. A lightcurve that cannot be fitted gets NaN and a
-non-zero ``phys_reason`` (:data:`PHYS_REASONS`); nothing raises per lightcurve.
+Emitted: :func:`physical_block` gives every column of :data:`COL`; the feature sets carry only
+:data:`CORE_NAMES` (+ :data:`PERIODIC_NAMES` in ``+ls``) — ΔBIC of every competitor against PSPL
+(``BIC = χ²/s² + k ln n``, ``s²`` = the smallest reduced χ² of any model, at least 1, so
+underestimated error bars do not inflate the comparisons; positive: PSPL preferred), the fraction of
+the constant model's χ² each model explains (``r2_*``), the runs-test z and lag-1 autocorrelation of
+the PSPL residuals, the event's residual asymmetry, and ``phys_reason``. The fit parameters
+(t0, u0, tE, source fraction, peak magnification), reduced χ², residual scale and outliers, and the
+epochs on the rise / peak / fall (:data:`RAW_EXTRA`) are for the candidate flag and the plots: as
+classifier inputs they would teach the model the simulation's priors on u0, tE and blending and
+the simulation's exact error bars. A lightcurve that cannot be fitted gets NaN and a non-zero
+``phys_reason`` (:data:`PHYS_REASONS`); nothing raises per lightcurve.
+
+Every numba function lives in :mod:`lia_dask.features.physical_models` (one file, so numba's
+on-disk cache of a caller is never stale against a changed callee); this module holds the batch
+entry point, the nifty-ls periodogram and the registry hook.
 
 Kernels are pure (arrays in, arrays out) and ``nogil``; :func:`physical_block` is the batch entry
 point (it calls nifty-ls for the periodogram when asked). The candidate flag
@@ -37,292 +45,18 @@ point (it calls nifty-ls for the periodogram when asked). The candidate flag
 """
 from __future__ import annotations
 
-import math
-
-import numba
 import numpy as np
 
-from .common import KERNEL_OPTIONS
 from .physical_models import (
-    BLEND_TOL, K_CONST, K_FRED, K_PERIODIC, K_PSPL, K_TREND, MODEL_FRED, MODEL_PSPL, N_STARTS, TE_GRID,
-    fred_grid, harmonic_chi2, lm, magnification, poly_chi2, pspl_grid,
+    COL, CORE_NAMES, MIN_POINTS, NCORE, NPER, NRAW, PERIODIC_NAMES, PHYS_FAIL, PHYS_FEW, PHYS_OK, PHYS_REASONS,
+    PHYS_SPAN, RAW_EXTRA, fit_models, fit_models_batch, mag_to_flux,
 )
 
-_njit = numba.njit(**KERNEL_OPTIONS)
-
-MIN_POINTS = 8
-PHYS_OK, PHYS_FEW, PHYS_SPAN, PHYS_FAIL = 0, 1, 2, 3
-#: phys_reason code -> one-line explanation
-PHYS_REASONS = {
-    PHYS_OK: "ok",
-    PHYS_FEW: f"fewer than {MIN_POINTS} epochs with finite time, flux and positive error",
-    PHYS_SPAN: "all epochs at the same time",
-    PHYS_FAIL: "no PSPL model with a positive source flux fits (e.g. a constant or fading lightcurve)",
-}
-
-#: the feature block the classifier gets, in order (periodic columns only in the ``+ls`` variant): model
-#: comparisons and residual shapes only, all invariant to a rescaling of the error bars (survey
-#: pipelines underestimate them) and free of the simulation's priors on u0, tE and blending
-CORE_NAMES: tuple[str, ...] = (
-    "phys_dbic_const", "phys_dbic_trend", "phys_dbic_fred", "phys_r2_pspl", "phys_r2_trend", "phys_r2_fred",
-    "phys_resid_runs_z", "phys_resid_acf1", "phys_event_asym", "phys_reason",
-)
-PERIODIC_NAMES: tuple[str, ...] = ("phys_dbic_periodic", "phys_r2_periodic", "phys_log_period", "phys_ls_power")
-#: further columns of :func:`physical_block` (not in the feature sets): the fit parameters and coverage
-#: used by the candidate flag and the plots — absolute t0 (days), tE (days), f_s and f_b in the input
-#: flux unit, the error scale sqrt(s²) applied to the ΔBIC, number of epochs used
-RAW_EXTRA: tuple[str, ...] = (
-    "phys_t0_frac", "phys_u0", "phys_log_tE", "phys_log_Amax", "phys_source_frac", "phys_chi2r_pspl",
-    "phys_chi2r_const", "phys_err_scale", "phys_fred_log_ratio", "phys_resid_mad", "phys_resid_outlier_frac",
-    "phys_frac_in_event", "phys_n_peak", "phys_n_rise", "phys_n_fall", "t0", "tE", "fs", "fb", "n_used",
-)
-NCORE, NPER = len(CORE_NAMES), len(PERIODIC_NAMES)
-NRAW = NCORE + NPER + len(RAW_EXTRA)
-COL = {name: k for k, name in enumerate(CORE_NAMES + PERIODIC_NAMES + RAW_EXTRA)}
-# column indices (numba compile-time constants), equal to COL[name]
-_I_phys_dbic_const = 0
-_I_phys_dbic_trend = 1
-_I_phys_dbic_fred = 2
-_I_phys_r2_pspl = 3
-_I_phys_r2_trend = 4
-_I_phys_r2_fred = 5
-_I_phys_resid_runs_z = 6
-_I_phys_resid_acf1 = 7
-_I_phys_event_asym = 8
-_I_phys_reason = 9
-_I_phys_dbic_periodic = 10
-_I_phys_r2_periodic = 11
-_I_phys_log_period = 12
-_I_phys_ls_power = 13
-_I_phys_t0_frac = 14
-_I_phys_u0 = 15
-_I_phys_log_tE = 16
-_I_phys_log_Amax = 17
-_I_phys_source_frac = 18
-_I_phys_chi2r_pspl = 19
-_I_phys_chi2r_const = 20
-_I_phys_err_scale = 21
-_I_phys_fred_log_ratio = 22
-_I_phys_resid_mad = 23
-_I_phys_resid_outlier_frac = 24
-_I_phys_frac_in_event = 25
-_I_phys_n_peak = 26
-_I_phys_n_rise = 27
-_I_phys_n_fall = 28
-_I_t0 = 29
-_I_tE = 30
-_I_fs = 31
-_I_fb = 32
-_I_n_used = 33
-
-# ----------------------------------------------------------------------------- one lightcurve
-@_njit
-def _residual_stats(z, out):
-    """Runs-test z, lag-1 autocorrelation, robust scale (MAD/0.6745), fraction |z| > 4 of residuals."""
-    n = len(z)
-    npos = 0
-    runs = 1
-    for i in range(n):
-        if z[i] > 0:
-            npos += 1
-        if i > 0 and (z[i] > 0) != (z[i - 1] > 0):
-            runs += 1
-    nneg = n - npos
-    if npos > 0 and nneg > 0:
-        mu = 2.0 * npos * nneg / n + 1.0
-        var = (mu - 1.0) * (mu - 2.0) / (n - 1.0)
-        out[_I_phys_resid_runs_z] = (runs - mu) / math.sqrt(var) if var > 0 else 0.0
-    else:
-        out[_I_phys_resid_runs_z] = -math.sqrt(n)
-    s2 = s1 = 0.0
-    for i in range(n):
-        s2 += z[i] * z[i]
-        if i > 0:
-            s1 += z[i] * z[i - 1]
-    out[_I_phys_resid_acf1] = s1 / s2 if s2 > 0 else 0.0
-    out[_I_phys_resid_mad] = np.median(np.abs(z - np.median(z))) / 0.6744897501960817
-    big = 0
-    for i in range(n):
-        if abs(z[i]) > 4.0:
-            big += 1
-    out[_I_phys_resid_outlier_frac] = big / n
-
-
-@_njit
-def fit_models(t, flux, ferr, freq, out):
-    """Fit every model to one lightcurve and fill ``out`` (NRAW,), see the module docstring.
-
-    Parameters
-    ----------
-    t, flux, ferr : ndarray, shape (n,)
-        Times (days), fluxes and flux errors (any flux unit; difference fluxes work too).
-    freq : float
-        Best Lomb–Scargle frequency (1/d) for the periodic model; NaN: not fitted (columns NaN).
-    out : ndarray, shape (NRAW,)
-        Written in place; NaN where undefined. Returns the ``phys_reason`` code.
-    """
-    out[:] = np.nan
-    good = np.isfinite(t) & np.isfinite(flux) & np.isfinite(ferr) & (ferr > 0)
-    t, flux, ferr = t[good], flux[good], ferr[good]
-    n = len(t)
-    out[_I_n_used] = n
-    if n < MIN_POINTS:
-        out[_I_phys_reason] = PHYS_FEW
-        return PHYS_FEW
-    if not np.all(t[1:] >= t[:-1]):
-        o = np.argsort(t, kind="mergesort")
-        t, flux, ferr = t[o], flux[o], ferr[o]
-    tmin, tmax = t[0], t[n - 1]
-    span = tmax - tmin
-    if not span > 0:
-        out[_I_phys_reason] = PHYS_SPAN
-        return PHYS_SPAN
-    # normalise: centre on the median flux, unit = median error (works for difference fluxes too)
-    c = np.median(flux)
-    s = np.median(ferr)
-    f = (flux - c) / s
-    e = ferr / s
-    w = 1.0 / (e * e)
-    g = np.empty(n)
-    lnn = math.log(n)
-    # physical blending: the source cannot be much brighter than the baseline (f_b >= -BLEND_TOL·median);
-    # no bound for fluxes around zero (difference imaging)
-    fbmin = -(1.0 + BLEND_TOL) * c / s if c > 0 else -np.inf
-    sw = swf = 0.0
-    for i in range(n):
-        sw += w[i]
-        swf += w[i] * f[i]
-    mu = swf / sw
-    chi_c = 0.0
-    for i in range(n):
-        chi_c += w[i] * (f[i] - mu) ** 2
-    chi_c = max(chi_c, 1e-12)
-    tmid, half = 0.5 * (tmin + tmax), 0.5 * span
-    chi_t = min(poly_chi2(t, f, w, 2, tmid, half), chi_c)
-    # PSPL: grid, then LM from the best point of the three best tE values
-    starts = np.empty((len(TE_GRID), 4))
-    pspl_grid(t, f, w, starts, fbmin)
-    order = np.argsort(starts[:, 0])
-    lo_t, hi_t = tmin - span, tmax + span
-    best = np.inf
-    bth = np.empty(3)
-    bfs = bfb = np.nan
-    th = np.empty(3)
-    for j in range(N_STARTS):
-        k = order[j]
-        if not np.isfinite(starts[k, 0]):
-            continue
-        th[0], th[1], th[2] = starts[k, 1], math.log(starts[k, 2]), math.log(starts[k, 3])
-        chi2, fs, fb = lm(MODEL_PSPL, t, f, w, th, lo_t, hi_t, 20, fbmin)
-        if chi2 < best:
-            best, bfs, bfb = chi2, fs, fb
-            bth[:] = th
-    # FRED
-    fb_best = fred_grid(t, f, w, g)
-    chi_f = np.inf
-    fred_th = np.empty(3)
-    if np.isfinite(fb_best[0]):
-        fred_th[0], fred_th[1], fred_th[2] = fb_best[1], math.log(fb_best[2]), math.log(fb_best[3])
-        chi_f, _a, _b = lm(MODEL_FRED, t, f, w, fred_th, lo_t, hi_t, 20, -np.inf)
-    chi_f = min(chi_f, chi_c)  # a FRED can always fall back to the constant (a -> 0)
-    out[_I_phys_chi2r_const] = chi_c / (n - K_CONST)
-    out[_I_phys_r2_trend] = 1.0 - chi_t / chi_c
-    out[_I_phys_r2_fred] = 1.0 - chi_f / chi_c
-    if np.isfinite(chi_f) and chi_f < chi_c:
-        out[_I_phys_fred_log_ratio] = (fred_th[2] - fred_th[1]) / math.log(10.0)
-    if np.isfinite(freq) and freq > 0:
-        chi_p = min(harmonic_chi2(t, f, w, freq), chi_c)
-        out[_I_phys_r2_periodic] = 1.0 - chi_p / chi_c
-        out[_I_phys_log_period] = -math.log10(freq)
-    else:
-        chi_p = np.nan
-    if not np.isfinite(best):
-        out[_I_phys_reason] = PHYS_FAIL
-        return PHYS_FAIL
-    t0, u0, tE = bth[0], math.exp(bth[1]), math.exp(bth[2])
-    # error scale: survey error bars are often underestimated; s² = the smallest reduced χ² of any model
-    # (at least 1) rescales every χ² so the comparisons do not grow with the misestimate
-    s2 = min(chi_c / (n - K_CONST), chi_t / (n - K_TREND))
-    if n > K_PSPL:
-        s2 = min(s2, best / (n - K_PSPL), chi_f / (n - K_FRED))
-    if np.isfinite(chi_p) and n > K_PERIODIC:
-        s2 = min(s2, chi_p / (n - K_PERIODIC))
-    s2 = max(s2, 1.0)
-    out[_I_phys_err_scale] = math.sqrt(s2)
-    out[_I_phys_t0_frac] = (t0 - tmin) / span
-    out[_I_phys_u0] = u0
-    out[_I_phys_log_tE] = math.log10(tE)
-    a0 = magnification(u0 * u0)
-    out[_I_phys_log_Amax] = math.log10(a0)
-    fs_abs = bfs * s
-    fb_abs = bfb * s + c
-    out[_I_phys_source_frac] = fs_abs / (fs_abs + fb_abs) if fs_abs + fb_abs != 0 else np.nan
-    out[_I_phys_chi2r_pspl] = best / (n - K_PSPL) if n > K_PSPL else np.nan
-    out[_I_phys_dbic_const] = (chi_c - best) / s2 + (K_CONST - K_PSPL) * lnn
-    out[_I_phys_dbic_trend] = (chi_t - best) / s2 + (K_TREND - K_PSPL) * lnn
-    out[_I_phys_dbic_fred] = (chi_f - best) / s2 + (K_FRED - K_PSPL) * lnn
-    out[_I_phys_r2_pspl] = 1.0 - best / chi_c
-    if np.isfinite(chi_p):
-        out[_I_phys_dbic_periodic] = (chi_p - best) / s2 + (K_PERIODIC - K_PSPL) * lnn
-    out[_I_t0] = t0
-    out[_I_tE] = tE
-    out[_I_fs] = fs_abs
-    out[_I_fb] = fb_abs
-    # residuals and event coverage
-    z = np.empty(n)
-    u02 = u0 * u0
-    half_amp = 0.5 * (a0 - 1.0)
-    tenth_amp = 0.1 * (a0 - 1.0)
-    n_in = n_peak = n_rise = n_fall = 0
-    asym = 0.0
-    n_ev = 0
-    for i in range(n):
-        tau = (t[i] - t0) / tE
-        a = magnification(u02 + tau * tau)
-        z[i] = (f[i] - bfs * a - bfb) * math.sqrt(w[i] / s2)
-        if abs(tau) < 1.0:
-            n_in += 1
-        if a - 1.0 >= half_amp:
-            n_peak += 1
-        elif a - 1.0 >= tenth_amp:
-            if t[i] < t0:
-                n_rise += 1
-            else:
-                n_fall += 1
-        if a - 1.0 >= tenth_amp:
-            n_ev += 1
-            asym += z[i] if t[i] < t0 else -z[i]
-    _residual_stats(z, out)
-    out[_I_phys_event_asym] = asym / math.sqrt(n_ev) if n_ev > 0 else 0.0
-    out[_I_phys_frac_in_event] = n_in / n
-    out[_I_phys_n_peak] = n_peak
-    out[_I_phys_n_rise] = n_rise
-    out[_I_phys_n_fall] = n_fall
-    out[_I_phys_reason] = PHYS_OK
-    return PHYS_OK
-
-
-@_njit
-def fit_models_batch(offsets, time, flux, ferr, freqs, rows):
-    """:func:`fit_models` for the lightcurves ``rows`` of a ragged batch -> (len(rows), NRAW)."""
-    out = np.full((len(rows), NRAW), np.nan)
-    for k in range(len(rows)):
-        i = rows[k]
-        a, b = offsets[i], offsets[i + 1]
-        fit_models(time[a:b], flux[a:b], ferr[a:b], freqs[i], out[k])
-    return out
-
-
-@_njit
-def mag_to_flux(y, yerr, zp):
-    """Magnitudes -> (flux, flux error) at zero point ``zp`` (``f = 10**(-(m - zp)/2.5)``)."""
-    f = np.empty(len(y))
-    fe = np.empty(len(y))
-    for i in range(len(y)):
-        f[i] = 10.0 ** (-(y[i] - zp) / 2.5)
-        fe[i] = yerr[i] * f[i] * math.log(10.0) / 2.5
-    return f, fe
-
+__all__ = [
+    "COL", "CORE_NAMES", "MIN_POINTS", "NCORE", "NPER", "NRAW", "PERIODIC_NAMES", "PHYSICAL_LS_SET", "PHYSICAL_SET",
+    "PHYS_FAIL", "PHYS_FEW", "PHYS_OK", "PHYS_REASONS", "PHYS_SPAN", "RAW_EXTRA", "best_frequencies", "fit_models",
+    "fit_models_batch", "mag_to_flux", "physical_block", "register_physical_sets",
+]
 
 # ----------------------------------------------------------------------------- batch entry point
 #: Lomb–Scargle search range: periods from 1/FMAX_LS d to the time span; 2 samples per peak
