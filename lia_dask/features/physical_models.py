@@ -388,7 +388,7 @@ PHYS_REASONS = {
 #: pipelines underestimate them) and free of the simulation's priors on u0, tE and blending
 CORE_NAMES: tuple[str, ...] = (
     "phys_dbic_const", "phys_dbic_trend", "phys_dbic_fred", "phys_r2_pspl", "phys_r2_trend", "phys_r2_fred",
-    "phys_resid_runs_z", "phys_resid_acf1", "phys_event_asym", "phys_reason",
+    "phys_resid_runs_z", "phys_resid_acf1", "phys_event_asym", "phys_baseline_excursion", "phys_reason",
 )
 PERIODIC_NAMES: tuple[str, ...] = ("phys_dbic_periodic", "phys_r2_periodic", "phys_log_period", "phys_ls_power")
 #: further columns of :func:`physical_block` (not in the feature sets): the fit parameters and coverage
@@ -412,31 +412,48 @@ _I_phys_r2_fred = 5
 _I_phys_resid_runs_z = 6
 _I_phys_resid_acf1 = 7
 _I_phys_event_asym = 8
-_I_phys_reason = 9
-_I_phys_dbic_periodic = 10
-_I_phys_r2_periodic = 11
-_I_phys_log_period = 12
-_I_phys_ls_power = 13
-_I_phys_t0_frac = 14
-_I_phys_u0 = 15
-_I_phys_log_tE = 16
-_I_phys_log_Amax = 17
-_I_phys_source_frac = 18
-_I_phys_chi2r_pspl = 19
-_I_phys_chi2r_const = 20
-_I_phys_err_scale = 21
-_I_phys_fred_log_ratio = 22
-_I_phys_resid_mad = 23
-_I_phys_resid_outlier_frac = 24
-_I_phys_frac_in_event = 25
-_I_phys_n_peak = 26
-_I_phys_n_rise = 27
-_I_phys_n_fall = 28
-_I_t0 = 29
-_I_tE = 30
-_I_fs = 31
-_I_fb = 32
-_I_n_used = 33
+_I_phys_baseline_excursion = 9
+_I_phys_reason = 10
+_I_phys_dbic_periodic = 11
+_I_phys_r2_periodic = 12
+_I_phys_log_period = 13
+_I_phys_ls_power = 14
+_I_phys_t0_frac = 15
+_I_phys_u0 = 16
+_I_phys_log_tE = 17
+_I_phys_log_Amax = 18
+_I_phys_source_frac = 19
+_I_phys_chi2r_pspl = 20
+_I_phys_chi2r_const = 21
+_I_phys_err_scale = 22
+_I_phys_fred_log_ratio = 23
+_I_phys_resid_mad = 24
+_I_phys_resid_outlier_frac = 25
+_I_phys_frac_in_event = 26
+_I_phys_n_peak = 27
+_I_phys_n_rise = 28
+_I_phys_n_fall = 29
+_I_t0 = 30
+_I_tE = 31
+_I_fs = 32
+_I_fb = 33
+_I_n_used = 34
+
+@_njit
+def _baseline_excursion(z, base, scale):
+    """Largest excursion on the baseline: max over 3 consecutive baseline epochs of the smallest
+    same-sign residual, in robust σ (``scale``). A second brightening (a recurrent outburst) or a
+    dip gives a large value; isolated outliers do not (microlensing by a single lens does not repeat)."""
+    best = 0.0
+    if not scale > 0:
+        return np.nan
+    for i in range(len(z) - 2):
+        if base[i] and base[i + 1] and base[i + 2]:
+            lo = min(z[i], min(z[i + 1], z[i + 2]))
+            hi = max(z[i], max(z[i + 1], z[i + 2]))
+            best = max(best, max(lo, -hi))
+    return best / scale
+
 
 @_njit
 def _residual_stats(z, out):
@@ -598,10 +615,12 @@ def fit_models(t, flux, ferr, freq, out):
     n_in = n_peak = n_rise = n_fall = 0
     asym = 0.0
     n_ev = 0
+    base = np.empty(n, np.bool_)
     for i in range(n):
         tau = (t[i] - t0) / tE
         a = magnification(u02 + tau * tau)
         z[i] = (f[i] - bfs * a - bfb) * math.sqrt(w[i] / s2)
+        base[i] = a - 1.0 < tenth_amp
         if abs(tau) < 1.0:
             n_in += 1
         if a - 1.0 >= half_amp:
@@ -615,6 +634,7 @@ def fit_models(t, flux, ferr, freq, out):
             n_ev += 1
             asym += z[i] if t[i] < t0 else -z[i]
     _residual_stats(z, out)
+    out[_I_phys_baseline_excursion] = _baseline_excursion(z, base, out[_I_phys_resid_mad])
     out[_I_phys_event_asym] = asym / math.sqrt(n_ev) if n_ev > 0 else 0.0
     out[_I_phys_frac_in_event] = n_in / n
     out[_I_phys_n_peak] = n_peak

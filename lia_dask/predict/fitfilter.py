@@ -10,6 +10,9 @@ periodic model) finds that
 * no outburst (fast rise, exponential decline) is clearly better: ``ΔBIC(FRED - PSPL) >= -dbic_min``
   — a sparsely sampled event can be fitted about equally well by both shapes, an asymmetric
   outburst is fitted clearly better by the FRED;
+* nothing else happens on the baseline: no three consecutive epochs outside the event all
+  ``>= excursion_max`` robust σ above (or all below) the model (``phys_baseline_excursion``: a single
+  lens does not repeat; a recurrent outburst, an eclipse or a second variable phase does);
 * its parameters are physical: ``tE_min <= tE <= tE_max`` days, ``u0 <= u0_max``, ``f_s > 0``, and
   optionally a reduced χ² cut (MicroLIA's was 10; off by default, since survey error bars are
   underestimated and the comparisons above already measure the misfit).
@@ -26,9 +29,9 @@ from ..features.physical import COL, physical_block
 
 #: columns the flag adds (fit_* NaN for objects not predicted ML or not fittable)
 FIT_COLUMNS = ("fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "fit_dbic_const",
-               "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_periodic", "passes_fit")
+               "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_periodic", "fit_baseline_excursion", "passes_fit")
 _SOURCE = ("t0", "phys_u0", "tE", "fs", "fb", "phys_chi2r_pspl", "phys_dbic_const", "phys_dbic_trend",
-           "phys_dbic_fred", "phys_dbic_periodic")
+           "phys_dbic_fred", "phys_dbic_periodic", "phys_baseline_excursion")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class FitFilterConfig:
     dbic_min : float
         Smallest ΔBIC of the trend and periodic models against PSPL; the FRED may be at most this
         much better than PSPL.
+    excursion_max : float
+        Largest allowed baseline excursion (robust σ, three consecutive epochs).
     tE_min, tE_max : float
         Allowed Einstein time range, days.
     u0_max : float
@@ -54,6 +59,7 @@ class FitFilterConfig:
 
     dbic_const_min: float = 50.0
     dbic_min: float = 10.0
+    excursion_max: float = 5.0
     tE_min: float = 0.0
     tE_max: float = 1000.0
     u0_max: float = 2.0
@@ -75,7 +81,7 @@ def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.nda
     -------
     ndarray of float64, shape (k, len(FIT_COLUMNS) - 1)
         ``fit_t0`` (d), ``fit_u0``, ``fit_tE`` (d), ``fit_fs``, ``fit_fb`` (input flux unit),
-        ``fit_chi2_red``, and the four ΔBIC; NaN where not fittable.
+        ``fit_chi2_red``, the four ΔBIC and the baseline excursion; NaN where not fittable.
     """
     rows = np.asarray(rows, dtype=np.int64)
     block = physical_block(offsets, time, y, yerr, zp=zp, convert=convert, periodic=True, rows=rows)
@@ -83,12 +89,12 @@ def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.nda
 
 
 def passes(params: np.ndarray, cfg: FitFilterConfig) -> np.ndarray:
-    """Boolean (n,) of which objects pass the flag; ``params`` (n, 10) from :func:`fit_batch`."""
-    t0, u0, tE, fs, fb, chi2, d_const, d_trend, d_fred, d_per = params.T
+    """Boolean (n,) of which objects pass the flag; ``params`` (n, 11) from :func:`fit_batch`."""
+    t0, u0, tE, fs, fb, chi2, d_const, d_trend, d_fred, d_per, excursion = params.T
     with np.errstate(invalid="ignore"):
         ok = ((d_const >= cfg.dbic_const_min) & (d_trend >= cfg.dbic_min) & (d_per >= cfg.dbic_min)
               & (d_fred >= -cfg.dbic_min) & (tE >= cfg.tE_min) & (tE <= cfg.tE_max) & (u0 <= cfg.u0_max)
-              & (fs > 0))
+              & (excursion <= cfg.excursion_max) & (fs > 0))
         if cfg.chi2_red_max is not None:
             ok &= chi2 <= cfg.chi2_red_max
     return ok

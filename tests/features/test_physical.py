@@ -215,3 +215,26 @@ def test_real_ogle2_events_prefer_the_point_lens_and_variables_do_not():
     assert res["microlensing"].mean() >= 0.8
     # real variable stars (Miras, RR Lyrae, eclipsing, ...): almost never
     assert res["variables"].mean() <= 0.1
+
+
+def test_recurrent_outbursts_fail_the_flag_on_the_baseline_excursion():
+    from lia_dask.predict.fitfilter import FitFilterConfig, fit_batch, passes
+
+    rng = np.random.default_rng(13)
+    t = cadence(rng, p_night=0.5)
+    flux = np.full(len(t), 1000.0)
+    for start in (120.0, 470.0, 800.0):  # dwarf-nova-like: 2 d rise, 6 d plateau, 5 d decline, recurring
+        rise = (t >= start) & (t < start + 2)
+        flux[rise] += 3000.0 * (t[rise] - start) / 2
+        flux[(t >= start + 2) & (t < start + 8)] += 3000.0
+        dec = (t >= start + 8) & (t < start + 13)
+        flux[dec] += 3000.0 * (1 - (t[dec] - start - 8) / 5)
+    mag, err = observe(rng, t, flux)
+    t2 = cadence(rng, p_night=0.5)
+    mag2, err2 = observe(rng, t2, pspl_flux(t2, 450.0, 0.3, 20.0, 1000.0, 500.0))
+    off = np.array([0, len(t), len(t) + len(t2)])
+    params = fit_batch(off, np.concatenate([t, t2]), np.concatenate([mag, mag2]), np.concatenate([err, err2]),
+                       np.array([0, 1]), zp=ZP, convert=True)
+    cfg = FitFilterConfig()
+    assert params[0, -1] > cfg.excursion_max >= params[1, -1]  # the other outbursts sit on the baseline
+    assert list(passes(params, cfg)) == [False, True]
