@@ -26,8 +26,9 @@ constant stars, 8,000 RR Lyrae-like VARIABLE, 3,000 LPV, 2,000 CV, 500 ML (the i
 the models of recipe ``microlia`` seed 1 (another seed). Recall on the 500 events and false alerts
 per million non-events, classifier alone and with the flag; per-class breakdown of false alerts.
 
-Part C — cost: the physical block per lightcurve (µs, one thread, with and without the periodic
-model) and the flag per ML-predicted lightcurve.
+Part C — cost: the physical block per lightcurve (µs of CPU, one thread, with and without the periodic
+model), the flag per fitted lightcurve, and ``predict_batch`` end to end (lightcurves per CPU second,
+one thread) with the 168-feature and the +physical model, without and with the flag.
 
 XGBoost single-threaded in both packages (OMP_NUM_THREADS=1 for MicroLIA); the load average is recorded.
 """
@@ -123,7 +124,9 @@ def fit_models(sim, names_by_set, seed, client):
     y = sim["label"].to_numpy()
     models = {}
     for fs, names in names_by_set.items():
-        models[fs] = EnsembleClassifier(model="xgb", random_state=seed, cv=3, n_jobs=1).fit(sim[names], y, client=client)
+        models[fs] = EnsembleClassifier(model="xgb", random_state=seed, cv=3, n_jobs=1).fit(
+            sim[names], y, client=client, feature_set=fs,
+            feature_settings={"zp": 22.0, "convert": None, "apply_weights": True, "feature_set": fs})
     return models, sim
 
 
@@ -249,11 +252,14 @@ def part_b(args, client, real_batch, names_by_set):
              "flag_us_per_object": 1e6 * t_flag / max(len(cand), 1), "n_flag_fitted": int(len(cand))}
         out[fs] = r
         print("survey", fs, json.dumps(r), flush=True)
-    return out, sb
+    return out, sb, models
 
 
-def part_c(sb, n=3000):
+def part_c(sb, models, n=3000):
+    """CPU time per lightcurve, one thread: the physical block, and ``predict_batch`` end to end
+    (features -> model -> optional flag) with the 168-feature and the +physical model."""
     from lia_dask.features.physical import physical_block
+    from lia_dask.predict import PredictConfig, predict_batch
 
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(sb.n_objects, min(n, sb.n_objects), replace=False))
@@ -263,7 +269,16 @@ def part_c(sb, n=3000):
     for periodic in (False, True):
         t = time.process_time()
         physical_block(b.offsets, b.time, b.y, b.yerr, zp=22.0, convert=True, periodic=periodic)
-        out[f"us_per_lc_periodic_{periodic}"] = 1e6 * (time.process_time() - t) / b.n_objects
+        out[f"block_us_per_lc_periodic_{periodic}"] = 1e6 * (time.process_time() - t) / b.n_objects
+    for fs, m in models.items():
+        path = WORK / f"model_{fs}"
+        m.save(path, overwrite=True)
+        predict_batch(b.take(np.arange(5)).compact(), path)  # warm
+        for flag in (False, True):
+            t = time.process_time()
+            pred, _ = predict_batch(b, path, PredictConfig(fit_filter=flag))
+            dt = time.process_time() - t
+            out[f"predict_{fs}_flag_{flag}_lc_per_cpu_s"] = b.n_objects / dt
     print("cost", json.dumps(out), flush=True)
     return out
 
@@ -291,17 +306,23 @@ def main() -> int:
         if not args.skip_a:
             rows = part_a(args, client, real_batch, real_df, names_by_set)
             result["part_a"] = rows
+            _dump(args, result)
             df = pd.DataFrame(rows)
             cols = [c for c in ("recall", "false_alert", "recall_flag", "false_alert_flag", "recall_rescue",
                                 "false_alert_rescue") if c in df]
             print(df.groupby(["recipe", "model"])[cols].agg(["mean", "min", "max"]).round(3).to_string())
         if not args.skip_b:
-            result["part_b"], sb = part_b(args, client, real_batch, names_by_set)
-            result["part_c"] = part_c(sb)
+            result["part_b"], sb, models = part_b(args, client, real_batch, names_by_set)
+            _dump(args, result)
+            result["part_c"] = part_c(sb, models)
     result["load_average_end"] = os.getloadavg()
+    _dump(args, result)
+    return 0
+
+
+def _dump(args, result):
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
-    return 0
 
 
 if __name__ == "__main__":
