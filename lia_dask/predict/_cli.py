@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tE-max", type=float, default=1000.0)
     p.add_argument("--u0-max", type=float, default=2.0)
     p.add_argument("--chi2-max", type=float, default=None, help="optional reduced chi2 cut of the PSPL fit")
+    p.add_argument("--flag-classes", nargs="+", default=["ML"],
+                   help="predicted classes the candidate flag vets (e.g. ML CV LPV to rescue missed events)")
     p.set_defaults(func=_predict)
 
     c = sub.add_parser("candidates", help="list the best microlensing candidates of a prediction output")
@@ -39,7 +41,8 @@ def _predict(args) -> int:
 
     cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter,
                         fit=FitFilterConfig(dbic_const_min=args.dbic_const_min, dbic_min=args.dbic_min,
-                                            tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max))
+                                            tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max,
+                                            classes=tuple(args.flag_classes)))
     with client_from_args(args) as client:
         report = predict_archive(args.archive, args.model, args.out, client=client, config=cfg)
     print(report)

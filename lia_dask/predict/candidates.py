@@ -29,13 +29,15 @@ def top_candidates(out: str | os.PathLike, top: int = 20, require_fit: bool | No
     col = f"{S.PROB_PREFIX}{target}"
     if col not in pred.columns:
         raise InputError(f"predictions in {out} have no column {col}; the model has no class {target!r}.")
-    cand = pred[pred[S.PREDICTION] == target]
     if require_fit is None:
         require_fit = "passes_fit" in pred.columns
     if require_fit:
         if "passes_fit" not in pred.columns:
             raise InputError(f"predictions in {out} were made without --fit-filter; rerun predict with it.")
-        cand = cand[cand["passes_fit"]]
+        # flagged objects: predicted `target`, or rescued from another vetted class (FitFilterConfig.classes)
+        cand = pred[pred["passes_fit"].astype(bool)]
+    else:
+        cand = pred[pred[S.PREDICTION] == target]
     return cand.sort_values(col, ascending=False).head(top).reset_index(drop=True)
 
 

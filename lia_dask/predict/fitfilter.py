@@ -1,6 +1,6 @@
 """The microlensing candidate flag: a PSPL fit that must beat every competing model.
 
-An object the classifier calls ``ML`` becomes a candidate (``passes_fit``) when the physical model
+An object the classifier calls ``ML`` (or one of ``FitFilterConfig.classes``) becomes a candidate (``passes_fit``) when the physical model
 stage (:mod:`lia_dask.features.physical`, the one PSPL fit of the code base, here with the
 periodic model) finds that
 
@@ -55,6 +55,9 @@ class FitFilterConfig:
         Largest allowed reduced χ² of the PSPL fit; None: no cut.
     zeropoint : float or None
         Zero point for magnitude -> flux; None: the archive's.
+    classes : tuple of str
+        Predicted classes the flag vets: ``("ML",)``, or e.g. ``("ML", "CV", "LPV")`` to also rescue
+        events the classifier calls an outburst or a long-period variable (where missed events go).
     """
 
     dbic_const_min: float = 50.0
@@ -65,6 +68,7 @@ class FitFilterConfig:
     u0_max: float = 2.0
     chi2_red_max: float | None = None
     zeropoint: float | None = None
+    classes: tuple[str, ...] = ("ML",)
 
 
 def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.ndarray, rows: np.ndarray, *,

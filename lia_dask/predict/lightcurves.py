@@ -165,7 +165,8 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
 
 
 def _add_fit(pred: pd.DataFrame, batch: LightcurveBatch, rows: np.ndarray, fcfg: FitFilterConfig) -> pd.DataFrame:
-    ml = np.flatnonzero(pred[S.PREDICTION].to_numpy() == ML_CLASS)
+    vetted = np.isin(pred[S.PREDICTION].to_numpy().astype(str), list(fcfg.classes))
+    ml = np.flatnonzero(vetted)
     params = np.full((len(pred), len(FIT_COLUMNS) - 1), np.nan)
     if len(ml):
         zp = batch.zeropoint if fcfg.zeropoint is None else fcfg.zeropoint
@@ -173,7 +174,7 @@ def _add_fit(pred: pd.DataFrame, batch: LightcurveBatch, rows: np.ndarray, fcfg:
                                zp=float(zp), convert=batch.photometry == "mag")
     for k, name in enumerate(FIT_COLUMNS[:-1]):
         pred[name] = params[:, k]
-    pred["passes_fit"] = passes(params, fcfg) & (pred[S.PREDICTION].to_numpy() == ML_CLASS)
+    pred["passes_fit"] = passes(params, fcfg) & vetted
     return pred
 
 

@@ -128,6 +128,21 @@ def test_fit_filter_columns_and_cuts(model_dir, tmp_path, make_survey):
     assert rep.predicted == 60
 
 
+def test_fit_filter_vets_the_configured_classes(model_dir, tmp_path, make_survey):
+    from lia_dask.predict.fitfilter import FitFilterConfig
+
+    arch = make_survey(tmp_path / "s", n_objects=40, partition_rows=40, n_ml=8, seed=3)
+    batch = concat_batches(list(arch.batches()))
+    vet = ("ML", "CV", "LPV")
+    pred, _ = predict_batch(batch, model_dir, PredictConfig(fit_filter=True, fit=FitFilterConfig(classes=vet)))
+    vetted = pred["prediction"].isin(vet)
+    assert pred.loc[vetted, "fit_dbic_const"].notna().all() and pred.loc[~vetted, "fit_tE"].isna().all()
+    assert not pred.loc[~vetted, "passes_fit"].any()
+    only_ml, _ = predict_batch(batch, model_dir, PredictConfig(fit_filter=True))
+    # the ML-only flag is the rescue flag restricted to objects predicted ML
+    np.testing.assert_array_equal(only_ml["passes_fit"], pred["passes_fit"] & (pred["prediction"] == "ML"))
+
+
 @pytest.mark.timeout(300)
 def test_worker_killed_mid_job_every_object_predicted_once(model_dir, tmp_path, make_survey):
     from distributed import Client, LocalCluster
