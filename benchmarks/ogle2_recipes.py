@@ -3,6 +3,10 @@
 Run: .venv/bin/python benchmarks/ogle2_recipes.py [--seeds 1 2 3] [--n-per-class 500]
          [--survey-constant 50000] [--json out.json]
 
+Simulation (``--sim``): ``survey`` = SimulationConfig's defaults (survey realism: lognormal tE,
+source-flux blending, peaks beyond the data, dwarf novae, underestimated errors, outliers, ...;
+docs/simulation.md), ``microlia`` = ``SimulationConfig.microlia`` (MicroLIA 2.8.1's recipe).
+
 Part A — the shared samples (../shared/data/ogle2_dev: 47 real events, 13 real variables) under two
 training recipes, each for every seed:
   microlia  MicroLIA's recipe: cadences and the empirical noise model from the 47 events, magnitudes
@@ -53,6 +57,8 @@ OGLE = SHARED / "data" / "ogle2_dev"
 WORK = Path(os.environ.get("LIA_BENCH_WORK", ROOT / "benchmarks" / "_work" / "ogle2_recipes"))
 MICROLIA_PY = ROOT / "benchmarks" / ".venv-microlia" / "bin" / "python"
 BASE, PHYS = "microlia-2.8.1", "microlia-2.8.1+physical"
+#: simulation: "survey" (SimulationConfig defaults: survey realism, docs/simulation.md) or "microlia" (its preset)
+SIM = "survey"
 
 MICROLIA_SCRIPT = r"""
 import sys, json, io, contextlib, warnings
@@ -106,13 +112,14 @@ def simulate(tag, cad_batch, n_per_class, seed, settings, client, mix=None, part
 
     med, _ = lightcurve_scatter(cad_batch)
     kw = dict(min_mag=float(med.min()), max_mag=float(med.max()), seed=seed, noise=NoiseModel.from_batch(cad_batch),
-              zp=22.0, exptime=30.0)
+              noise_zeropoint=22.0, exptime=30.0)
     if partition_size:
         kw["partition_size"] = partition_size
-    out = WORK / tag
+    out = WORK / f"{SIM}_{tag}"
     feats = out.with_suffix(".features")
     if not feats.exists():
-        simulate_training_set(cad_batch, mix or n_per_class, out, SimulationConfig(**kw), overwrite=True,
+        cfg = SimulationConfig.microlia(**kw) if SIM == "microlia" else SimulationConfig(**kw)
+        simulate_training_set(cad_batch, mix or n_per_class, out, cfg, overwrite=True,
                               features_out=feats, feature_settings=settings, client=client)
     return out, pd.read_parquet(feats)
 
@@ -288,10 +295,14 @@ def main() -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--n-per-class", type=int, default=500)
     p.add_argument("--survey-constant", type=int, default=50000)
+    p.add_argument("--sim", choices=["survey", "microlia"], default="survey",
+                   help="training and survey simulation: survey realism (default) or MicroLIA's preset")
     p.add_argument("--skip-a", action="store_true")
     p.add_argument("--skip-b", action="store_true")
     p.add_argument("--json", default=None)
     args = p.parse_args()
+    global SIM
+    SIM = args.sim
     warnings.simplefilter("ignore")
     WORK.mkdir(parents=True, exist_ok=True)
     from distributed import Client, LocalCluster

@@ -41,7 +41,7 @@ def run_lia(n: int) -> dict:
     from lia_dask.simulate import SimulationConfig, load_cadences, simulate_range
 
     pool = load_cadences(CADENCES)
-    cfg = SimulationConfig(min_mag=14, max_mag=21, zp=24, exptime=60, seed=1)
+    cfg = SimulationConfig.microlia(min_mag=14, max_mag=21, noise_zeropoint=24, exptime=60, seed=1)
     fset = FeatureSettings(zp=24.0, convert=True, apply_weights=True)
     for label in ("VARIABLE", "CONSTANT", "CV", "ML", "LPV"):  # warm-up: numba cache, template tables
         features_frame(simulate_range([(label, 20)], 0, 20, pool, cfg.replace(classes=(label,))), fset)

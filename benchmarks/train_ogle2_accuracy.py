@@ -88,7 +88,7 @@ def simulate(seed, n_per_class, settings):
     med, _ = lightcurve_scatter(batch)
     noise = NoiseModel.from_batch(batch)
     cfg = SimulationConfig(min_mag=float(med.min()), max_mag=float(med.max()), seed=seed, noise=noise,
-                           zp=22.0, exptime=30.0)
+                           noise_zeropoint=22.0, exptime=30.0)
     out = WORK / f"sim_seed{seed}_n{n_per_class}"
     feats = out.with_suffix(".features")
     if not feats.exists():

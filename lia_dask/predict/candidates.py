@@ -29,15 +29,20 @@ def top_candidates(out: str | os.PathLike, top: int = 20, require_fit: bool | No
     col = f"{S.PROB_PREFIX}{target}"
     if col not in pred.columns:
         raise InputError(f"predictions in {out} have no column {col}; the model has no class {target!r}.")
+    # a calibrated model flags alerts at its false-alert-rate threshold (prediction == target there too)
+    base = pred["alert"].astype(bool) if "alert" in pred.columns and target == ML_CLASS \
+        else pred[S.PREDICTION] == target
     if require_fit is None:
         require_fit = "passes_fit" in pred.columns
     if require_fit:
         if "passes_fit" not in pred.columns:
             raise InputError(f"predictions in {out} were made without --fit-filter; rerun predict with it.")
-        # flagged objects: predicted `target`, or rescued from another vetted class (FitFilterConfig.classes)
-        cand = pred[pred["passes_fit"].astype(bool)]
+        # flagged: the base set with the flag, plus objects the flag rescued from another vetted class
+        # (FitFilterConfig.classes, e.g. predicted CV or LPV)
+        flag = pred["passes_fit"].astype(bool)
+        cand = pred[flag & (base | (pred[S.PREDICTION] != target))]
     else:
-        cand = pred[pred[S.PREDICTION] == target]
+        cand = pred[base]
     return cand.sort_values(col, ascending=False).head(top).reset_index(drop=True)
 
 

@@ -147,8 +147,14 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
         S.BAND: batch.band[rows].astype(str),
         S.PREDICTION: np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)] if len(rows) else np.array([], dtype=object),
     }
+    alert = None
+    if getattr(clf, "alerts_", None) is not None:  # calibrated model: its operating decision and alert flag
+        labels, alert = clf.decide(proba)
+        cols[S.PREDICTION] = np.asarray(labels, dtype=str).astype(object)
     for k, c in enumerate(classes):
         cols[f"{S.PROB_PREFIX}{c}"] = proba[:, k]
+    if alert is not None:
+        cols["alert"] = np.asarray(alert, dtype=bool)
     pred = pd.DataFrame(cols)
     if S.LABEL is not None and batch.label is not None:
         pred[S.LABEL] = batch.label[rows].astype(str)

@@ -17,15 +17,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-cadences", type=int, default=200, help="number of synthetic cadences (with --synthetic)")
     p.add_argument("--max-cadences", type=int, default=None,
                    help="use at most this many lightcurves of --cadence (the first ones; default all)")
-    p.add_argument("--n-per-class", type=int, required=True, help="lightcurves per class")
+    p.add_argument("--n-per-class", nargs="+", required=True, metavar="N_OR_CLASS=N",
+                   help="lightcurves per class: one number for every class, or CLASS=N items "
+                        "(e.g. ML=500 CONSTANT=5000: many more non-events than events)")
     p.add_argument("--classes", nargs="+", default=list(S.CLASSES), metavar="CLASS",
                    help=f"classes to simulate (default: all of {' '.join(S.CLASSES)})")
     p.add_argument("--min-mag", type=float, default=14.0)
     p.add_argument("--max-mag", type=float, default=21.0)
     p.add_argument("--noise-from", metavar="ARCHIVE_OR_DIR", default=None,
                    help="fit the empirical noise model σ(m) to these real lightcurves (default: photon noise)")
-    p.add_argument("--zp", type=float, default=24.0, help="zero point of the photon noise (mag at 1 count/s)")
+    p.add_argument("--noise-zp", type=float, default=24.0,
+                   help="zero point of the photon noise (mag at 1 count/s); not the features' --zp")
     p.add_argument("--exptime", type=float, default=60.0, help="exposure time of the photon noise (s)")
+    p.add_argument("--archive-zp", type=float, default=None,
+                   help="zero point written to the archive for mag->flux conversion by the features "
+                        "(default: --noise-zp)")
+    p.add_argument("--recipe", choices=("survey", "microlia"), default="survey",
+                   help="survey: realistic blending, tE, t0, CV outbursts, systematics and a detection cut "
+                        "(docs/simulation.md); microlia: MicroLIA 2.8.1's distributions")
+    p.add_argument("--ml-cut", choices=("detect", "microlia"), default=None,
+                   help="ML quality cut: detect = N epochs >= Z sigma above baseline (default of the survey "
+                        "recipe); microlia = spec §2.1 (7 epochs in t0 ± tE, 33 %% significant)")
+    p.add_argument("--ml-n-detect", type=int, default=None, metavar="N",
+                   help="epochs an event needs at >= --ml-min-z sigma (detect cut; default 3)")
+    p.add_argument("--ml-min-z", type=float, default=None, metavar="Z", help="significance of a detection (3)")
+    p.add_argument("--error-scale", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="range of the pipeline's error underestimation factor gamma (survey: 1 2)")
+    p.add_argument("--outlier-rate", type=float, default=None, help="mean fraction of outlier epochs (0.005)")
     p.add_argument("--flux", action="store_true", help="write fluxes in nJy instead of magnitudes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--partition-size", type=int, default=20_000, help="lightcurves per task and archive part")
@@ -57,6 +75,26 @@ def _noise_source(path: str):
                                             [x[2] for x in lcs])
 
 
+def _counts(items: list[str], classes: tuple[str, ...]) -> int | dict:
+    from ..errors import ConfigError
+
+    if len(items) == 1 and "=" not in items[0]:
+        try:
+            return int(items[0])
+        except ValueError:
+            raise ConfigError(f"--n-per-class takes a number or CLASS=N items, got {items[0]!r}.") from None
+    out = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        if not sep or not val.isdigit():
+            raise ConfigError(f"--n-per-class takes a number or CLASS=N items, got {item!r}.")
+        out[key] = int(val)
+    bad = sorted(set(out) - set(classes))
+    if bad:
+        raise ConfigError(f"--n-per-class names class(es) {bad} that are not simulated ({list(classes)}).")
+    return out
+
+
 def _simulate(args) -> int:
     from ..cluster import client_from_args
     from .cadence import load_cadences, synthetic_cadences
@@ -65,15 +103,20 @@ def _simulate(args) -> int:
     from .simulate import simulate_training_set
 
     noise = NoiseModel.from_batch(_noise_source(args.noise_from)) if args.noise_from else None
-    cfg = SimulationConfig(classes=tuple(args.classes), min_mag=args.min_mag, max_mag=args.max_mag, seed=args.seed,
-                           noise=noise, zp=args.zp, exptime=args.exptime,
-                           photometry="flux" if args.flux else "mag", partition_size=args.partition_size)
+    changes = dict(classes=tuple(args.classes), min_mag=args.min_mag, max_mag=args.max_mag, seed=args.seed,
+                   noise=noise, noise_zeropoint=args.noise_zp, exptime=args.exptime, archive_zeropoint=args.archive_zp,
+                   photometry="flux" if args.flux else "mag", partition_size=args.partition_size)
+    optional = {"ml_cut": args.ml_cut, "ml_n_detect": args.ml_n_detect, "ml_min_z": args.ml_min_z,
+                "error_scale_range": tuple(args.error_scale) if args.error_scale else None,
+                "outlier_rate": args.outlier_rate}
+    changes.update({k: v for k, v in optional.items() if v is not None})
+    cfg = SimulationConfig.microlia(**changes) if args.recipe == "microlia" else SimulationConfig(**changes)
     if args.synthetic:
         pool = synthetic_cadences(args.synthetic, args.n_cadences, seed=args.seed)
     else:
         pool = load_cadences(args.cadence, min_epochs=cfg.min_epochs, max_cadences=args.max_cadences)
     with client_from_args(args) as client:
-        arch = simulate_training_set(pool, args.n_per_class, args.out, cfg, client=client,
+        arch = simulate_training_set(pool, _counts(args.n_per_class, cfg.classes), args.out, cfg, client=client,
                                      overwrite=args.overwrite, features_out=args.features_out)
     summary = json.loads((arch.path / "_simulation.json").read_text())["counts"]
     n_obj = sum(summary["per_class"].values())

@@ -18,6 +18,7 @@ from . import models, quality
 from .cadence import CadencePool
 from .config import SimulationConfig
 from .noise import NJY_ZEROPOINT
+from .noise import systematics as noise_systematics
 from .templates import mira_table, rrlyrae_templates
 
 #: stream key of each class (fixed, independent of which classes are simulated)
@@ -27,7 +28,9 @@ SIM_INT = ("sim_template", "sim_n_outbursts", "sim_attempts", "sim_cadence", "si
 #: objects simulated together inside a task (bounds the per-epoch temporaries of one attempt)
 BLOCK = 4096
 #: uniforms drawn per attempt: [cadence, m0, class parameters...]
-N_UNIFORM = {"CONSTANT": 2, "ML": 6, "CV": 5, "LPV": 6, "VARIABLE": 7}
+N_UNIFORM = {"CONSTANT": 2, "ML": 7, "CV": 7, "LPV": 6, "VARIABLE": 7}
+#: uniforms per outburst of the dwarf-nova model: [cycle jitter, rise, plateau, decline]
+N_OUTBURST = {"dwarf_nova": 4, "microlia": 3}
 
 
 def object_generator(seed: int, label: str, k: int) -> np.random.Generator:
@@ -69,45 +72,31 @@ def _model(label, U, pos, gens, pool, ci, m0, off, t, obj, cfg):
     if label == "ML":
         lo, hi = cfg.u0_range
         u0 = np.maximum(lo + U[:, 2] * (hi - lo), 1e-9)
-        tE = _truncnorm(U[:, 3], cfg.tE_mean, cfg.tE_std, cfg.tE_min)
-        if cfg.t0_range is None:
+        if cfg.tE_distribution == "lognormal":
+            tE = 10.0 ** _truncnorm(U[:, 3], cfg.tE_log_mean, cfg.tE_log_std, np.log10(cfg.tE_min),
+                                    np.log10(cfg.tE_max))
+        else:
+            tE = _truncnorm(U[:, 3], cfg.tE_mean, cfg.tE_std, cfg.tE_min)
+        if cfg.t0_range is not None:
+            a, b = np.full(p, cfg.t0_range[0]), np.full(p, cfg.t0_range[1])
+        elif cfg.t0_margin is None:
             a, b = pool.stats["q01"][ci] - tE / 2, pool.stats["q99"][ci] + tE / 2
         else:
-            a, b = np.full(p, cfg.t0_range[0]), np.full(p, cfg.t0_range[1])
+            a = pool.stats["tmin"][ci] - cfg.t0_margin * tE
+            b = pool.stats["tmax"][ci] + cfg.t0_margin * tE
         t0 = a + U[:, 4] * (b - a)
-        blo, bhi = cfg.blend_range
-        blend = blo + U[:, 5] * (bhi - blo)
+        if cfg.blending == "fs":
+            flo, fhi = cfg.fs_range
+            fs = np.where(U[:, 6] < cfg.fs_log_fraction, flo * (fhi / flo) ** U[:, 5], flo + U[:, 5] * (fhi - flo))
+            blend = (1.0 - fs) / fs
+        else:
+            blo, bhi = cfg.blend_range
+            blend = blo + U[:, 5] * (bhi - blo)
         prm.update(sim_u0=u0, sim_tE=tE, sim_t0=t0, sim_blend=blend,
                    sim_amplitude=2.5 * np.log10((models.pspl_magnification(u0) + blend) / (1 + blend)))
         return models.pspl_magnitudes(t, obj, m0, t0, u0, tE, blend), prm, None, None
     if label == "CV":
-        P = _folded_truncnorm(U[:, 2], cfg.cv_period_mean, cfg.cv_period_std, cfg.cv_period_min)
-        alo, ahi = cfg.cv_amplitude_range
-        A = alo + U[:, 3] * (ahi - alo)
-        tmin, tmax = pool.stats["tmin"][ci], pool.stats["tmax"][ci]
-        s1 = tmin + U[:, 4] * (np.minimum(tmin + P, tmax) - tmin)
-        K = np.maximum(np.ceil((tmax - s1) / P), 0).astype(np.int64)
-        out_off = np.zeros(p + 1, np.int64)
-        np.cumsum(K, out=out_off[1:])
-        V = np.empty((int(out_off[-1]), 3))
-        for j in range(p):
-            if K[j]:
-                V[out_off[j]:out_off[j + 1]] = gens[pos[j]].random(3 * K[j]).reshape(K[j], 3)
-        which = np.repeat(np.arange(p), K)
-        kk = np.arange(len(which)) - out_off[which]
-        start = s1[which] + kk * P[which]
-        d = 3.0 + V[:, 0] * (P[which] / 10.0 - 3.0)
-        r = 0.5 + V[:, 1] * 0.5
-        h = np.clip(_normal(V[:, 2], 0.4 * d, 0.2 * d), 0.0, 0.9 * (d - r))
-        rise_end, high_end, end = start + r, start + r + h, start + d
-        mag = models.cv_magnitudes(t, off, m0, A, out_off, start, rise_end, high_end, end)
-        ok, k_star = quality.cv_structure(t, off, out_off, start, rise_end, high_end, end, n1=cfg.cv_n1, n2=cfg.cv_n2)
-        prm.update(sim_period=P, sim_amplitude=A, sim_t0=s1, sim_n_outbursts=K)
-        sel = np.maximum(k_star, 0)
-        has = k_star >= 0
-        window = (np.where(has, start[sel] if len(start) else 0.0, np.inf),
-                  np.where(has, end[sel] if len(end) else 0.0, -np.inf))
-        return mag, prm, ok, window
+        return _cv_model(U, pos, gens, pool, ci, m0, off, t, cfg, prm)
     if label == "LPV":
         table = mira_table()
         row = np.minimum((U[:, 2] * len(table)).astype(np.int64), len(table) - 1)
@@ -134,10 +123,79 @@ def _model(label, U, pos, gens, pool, ci, m0, off, t, obj, cfg):
     raise InputError(f"unknown class name {label!r}; choose from {list(S.CLASSES)}.")
 
 
+def _cv_model(U, pos, gens, pool, ci, m0, off, t, cfg, prm):
+    """CV outbursts for one attempt: ``cfg.cv_model`` "dwarf_nova" or MicroLIA's "microlia"."""
+    p = len(U)
+    tmin, tmax = pool.stats["tmin"][ci], pool.stats["tmax"][ci]
+    alo, ahi = cfg.cv_amplitude_range
+    A = alo + U[:, 3] * (ahi - alo)
+    nv = N_OUTBURST[cfg.cv_model]
+    if cfg.cv_model == "microlia":
+        P = _folded_truncnorm(U[:, 2], cfg.cv_period_mean, cfg.cv_period_std, cfg.cv_period_min)
+        s1 = tmin + U[:, 4] * (np.minimum(tmin + P, tmax) - tmin)
+        K = np.maximum(np.ceil((tmax - s1) / P), 0).astype(np.int64)
+    else:  # quasi-periodic: each cycle lasts P x U(0.7, 1.3); the first may start before the data
+        rlo, rhi = cfg.cv_recurrence_range
+        P = rlo * (rhi / rlo) ** U[:, 2]
+        s1 = tmin - U[:, 4] * P
+        K = (np.ceil((tmax - s1) / (0.7 * P)) + 1).astype(np.int64)
+    out_off = np.zeros(p + 1, np.int64)
+    np.cumsum(K, out=out_off[1:])
+    V = np.empty((int(out_off[-1]), nv))
+    for j in range(p):
+        if K[j]:
+            V[out_off[j]:out_off[j + 1]] = gens[pos[j]].random(nv * K[j]).reshape(K[j], nv)
+    which = np.repeat(np.arange(p), K)
+    kk = np.arange(len(which)) - out_off[which]
+    if cfg.cv_model == "microlia":
+        start = s1[which] + kk * P[which]
+        d = 3.0 + V[:, 0] * (P[which] / 10.0 - 3.0)
+        r = 0.5 + V[:, 1] * 0.5
+        h = np.clip(_normal(V[:, 2], 0.4 * d, 0.2 * d), 0.0, 0.9 * (d - r))
+        amp = A[which]
+    else:
+        cycle = P[which] * (0.7 + 0.6 * V[:, 0])
+        csum = np.cumsum(cycle)
+        before = np.concatenate([[0.0], csum])[out_off[:-1]][which]  # cycles of earlier objects
+        start = s1[which] + (csum - cycle) - before
+        r = cfg.cv_rise_range[0] + V[:, 1] * (cfg.cv_rise_range[1] - cfg.cv_rise_range[0])
+        h = cfg.cv_plateau_range[0] + V[:, 2] * (cfg.cv_plateau_range[1] - cfg.cv_plateau_range[0])
+        rate = cfg.cv_decline_range[0] + V[:, 3] * (cfg.cv_decline_range[1] - cfg.cv_decline_range[0])
+        is_su = U[:, 5] < cfg.cv_su_fraction
+        n_s = 3 + np.minimum((U[:, 6] * 6).astype(np.int64), 5)
+        sup = is_su[which] & (kk % n_s[which] == 0)
+        amp = A[which] + np.where(sup, 0.7, 0.0)
+        h = np.where(sup, 10.0 + 4.0 * V[:, 2], h)
+        d = r + h + amp / rate
+    rise_end, high_end, end = start + r, start + r + h, start + d
+    mag = models.cv_magnitudes(t, off, m0, amp, out_off, start, rise_end, high_end, end, per_outburst=True)
+    prm.update(sim_period=P, sim_amplitude=A, sim_t0=s1, sim_n_outbursts=K)
+    if cfg.cv_model == "microlia":
+        ok, k_star = quality.cv_structure(t, off, out_off, start, rise_end, high_end, end, n1=cfg.cv_n1,
+                                          n2=cfg.cv_n2)
+        sel = np.maximum(k_star, 0)
+        has = k_star >= 0
+        window = (np.where(has, start[sel] if len(start) else 0.0, np.inf),
+                  np.where(has, end[sel] if len(end) else 0.0, -np.inf))
+        return mag, prm, ok, window
+    # a survey sees the outbursts that fall in the data: no structure cut, visibility decides
+    seen = (start < tmax[which]) & (end > tmin[which])
+    prm.update(sim_n_outbursts=np.bincount(which[seen], minlength=p).astype(np.int64))
+    return mag, prm, np.ones(p, bool), (tmin, tmax)
+
+
+def _cut_knob(label: str, cfg: SimulationConfig) -> tuple[str, int]:
+    """The setting (name, value) that bounds how many epochs an ML / CV object needs."""
+    if label == "ML":
+        return ("ml_n_detect", cfg.ml_n_detect) if cfg.ml_cut == "detect" else ("ml_n1", cfg.ml_n1)
+    return ("cv_n_detect", cfg.cv_n_detect) if cfg.cv_model == "dwarf_nova" else ("cv_n1", cfg.cv_n1)
+
+
 def _check_pool(label: str, pool: CadencePool, cfg: SimulationConfig) -> None:
-    n1 = {"ML": cfg.ml_n1, "CV": cfg.cv_n1}.get(label)
-    if n1 is not None and pool.lengths.max() < n1:
-        knob = "ml_n1" if label == "ML" else "cv_n1"
+    if label not in ("ML", "CV"):
+        return
+    knob, n1 = _cut_knob(label, cfg)
+    if pool.lengths.max() < n1:
         raise InputError(f"no cadence has the {n1} epochs a {label} event needs ({knob}); the longest has "
                          f"{pool.lengths.max()}: give denser cadences or lower {knob}.")
 
@@ -167,7 +225,7 @@ def simulate_class(label: str, ks: np.ndarray, pool: CadencePool, cfg: Simulatio
         attempts[pending] += 1
         if attempts[pending[0]] > cfg.max_attempts:
             k = int(ks[pending[0]])
-            knob = "ml_n1" if label == "ML" else "cv_n1"
+            knob = _cut_knob(label, cfg)[0]
             raise InputError(
                 f"{label} object {k} failed the quality cuts in {cfg.max_attempts} attempts; the cadences rarely "
                 f"sample an event well enough: lower {knob}, relax the cuts, or give denser cadences.")
@@ -195,22 +253,32 @@ def simulate_class(label: str, ks: np.ndarray, pool: CadencePool, cfg: Simulatio
                 a, b = off[j], off[j + 1]
                 draws[a:b] = gens[pending[j]].standard_normal(b - a)
         mag_obs, magerr, rel = nm.observe(mag, draws)
-        if label == "ML":
+        if label == "ML" and cfg.ml_cut == "detect":
+            ok = quality.ml_detected(t, mag_obs, magerr, obj, m0, prm["sim_t0"], prm["sim_tE"],
+                                     n_detect=cfg.ml_n_detect, min_z=cfg.ml_min_z, window=cfg.ml_detect_window)
+        elif label == "ML":
             ok = quality.ml_quality(t, mag_obs, magerr, obj, m0, prm["sim_t0"], prm["sim_tE"], n_min=cfg.ml_n1,
                                     min_z=cfg.ml_min_z, frac_significant=cfg.ml_frac_significant,
                                     min_brightening=cfg.ml_min_brightening)
         elif label == "CV":
             ok = ok_pre
             if cfg.cv_min_z is not None:
-                ok = ok & quality.cv_visible(t, mag_obs, magerr, obj, m0, window[0], window[1], min_z=cfg.cv_min_z)
+                n_min = cfg.cv_n_detect if cfg.cv_model == "dwarf_nova" else 1
+                ok = ok & quality.cv_visible(t, mag_obs, magerr, obj, m0, window[0], window[1], min_z=cfg.cv_min_z,
+                                             n_min=n_min)
         else:
             ok = np.ones(len(pending), bool)
+        acc = np.flatnonzero(ok)
+        if cfg.systematics and len(acc):
+            shift, gamma = _systematics(gens, pending, acc, off, t, magerr, cfg)
+            mag_obs, magerr = mag_obs + shift, magerr / gamma
+            scale = 10.0 ** (-0.4 * shift)  # a shift in magnitude scales the flux and its error alike
+            rel = np.stack([rel[0] * scale, rel[1] * scale / gamma])
         if cfg.photometry == "flux":
             f = 10.0 ** (-0.4 * (mag - NJY_ZEROPOINT))
             y, yerr = f * rel[0], f * rel[1]
         else:
             y, yerr = mag_obs, magerr
-        acc = np.flatnonzero(ok)
         if len(acc):
             idx = _ragged_index_from(off[acc], lens[acc])
             piece = {"pos": pending[acc], "lens": lens[acc], "time": t[idx], "band": band[idx], "y": y[idx],
@@ -219,6 +287,34 @@ def simulate_class(label: str, ks: np.ndarray, pool: CadencePool, cfg: Simulatio
             pieces.append(piece)
         pending = pending[~ok]
     return _assemble(pieces, n, ks, attempts)
+
+
+def _systematics(gens, pending, acc, off, t, sigma, cfg):
+    """Survey systematics of the accepted objects ``acc`` (drawn after their noise, from their own
+    streams); shape (m,) magnitude shift (0 for the others) and (m,) γ per epoch (1 for the others)."""
+    lens = np.diff(off)
+    idx = _ragged_index_from(off[acc], lens[acc])
+    sub_off = np.zeros(len(acc) + 1, np.int64)
+    np.cumsum(lens[acc], out=sub_off[1:])
+    m = int(sub_off[-1])
+    scal = np.empty((len(acc), 4))
+    nrm = np.empty((3, m))
+    uni = np.empty(m)
+    for j, i in enumerate(acc):
+        g = gens[pending[i]]
+        a, b = sub_off[j], sub_off[j + 1]
+        scal[j] = g.random(4)
+        nrm[:, a:b] = g.standard_normal((3, b - a))
+        uni[a:b] = g.random(b - a)
+    shift_acc, gamma_acc = noise_systematics(
+        t[idx], sub_off, sigma[idx], scal, nrm, uni, error_scale_range=cfg.error_scale_range,
+        outlier_rate=cfg.outlier_rate, trend_sigma=cfg.trend_sigma, season_sigma=cfg.season_sigma,
+        season_gap=cfg.season_gap, red_sigma=cfg.red_sigma, red_tau=cfg.red_tau)
+    shift = np.zeros(len(t))
+    gamma = np.ones(len(t))
+    shift[idx] = shift_acc
+    gamma[idx] = np.repeat(gamma_acc, lens[acc])
+    return shift, gamma
 
 
 def _assemble(pieces: list[dict], n: int, ks: np.ndarray, attempts: np.ndarray) -> dict:

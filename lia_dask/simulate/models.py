@@ -53,8 +53,8 @@ def _cv_kernel(t, offsets, m0, amp, out_offsets, start, rise_end, high_end, end)
         a, b = offsets[i], offsets[i + 1]
         for j in range(a, b):
             out[j] = 0.0
-        A = amp[i]
         for k in range(out_offsets[i], out_offsets[i + 1]):
+            A = amp[k]
             s, er, eh, e = start[k], rise_end[k], high_end[k], end[k]
             rise = er - s
             dec = e - eh
@@ -77,8 +77,9 @@ def _cv_kernel(t, offsets, m0, amp, out_offsets, start, rise_end, high_end, end)
 
 def cv_magnitudes(t: np.ndarray, offsets: np.ndarray, m0: np.ndarray, amplitude: np.ndarray,
                   out_offsets: np.ndarray, start: np.ndarray, rise_end: np.ndarray, high_end: np.ndarray,
-                  end: np.ndarray) -> np.ndarray:
-    """Dwarf-nova outbursts: linear rise, flat maximum, linear decline, repeated.
+                  end: np.ndarray, per_outburst: bool = False) -> np.ndarray:
+    """Dwarf-nova outbursts: linear rise, flat maximum, linear decline (in magnitude, i.e. an
+    exponential decline in flux), repeated.
 
     For each outburst ``k`` of object ``i`` (applied in order, a later one overwriting an
     earlier one), an epoch in the rise ``[s, e_r]`` gets ``-A (t - s)/(e_r - s)``, on the plateau
@@ -91,17 +92,25 @@ def cv_magnitudes(t: np.ndarray, offsets: np.ndarray, m0: np.ndarray, amplitude:
         Epochs in days, sorted within each object.
     offsets : ndarray of int64, shape (n + 1,)
         Object ``i`` owns ``t[offsets[i]:offsets[i + 1]]``.
-    m0, amplitude : ndarray, shape (n,)
-        Quiescent magnitude and outburst amplitude (mag, > 0).
+    m0 : ndarray, shape (n,)
+        Quiescent magnitude.
+    amplitude : ndarray, shape (n,), or shape (K,) with ``per_outburst``
+        Outburst amplitude (mag, > 0) per object, or per outburst (superoutbursts are brighter).
     out_offsets : ndarray of int64, shape (n + 1,)
         Object ``i`` owns outbursts ``out_offsets[i]:out_offsets[i + 1]``.
     start, rise_end, high_end, end : ndarray, shape (K,)
         Outburst start, end of rise, end of plateau and end of decline (days), with
         ``start < rise_end <= high_end < end``.
+    per_outburst : bool
+        ``amplitude`` is given per outburst rather than per object.
     """
+    out_offsets = np.asarray(out_offsets, np.int64)
+    amp = np.asarray(amplitude, np.float64)
+    if not per_outburst:
+        amp = np.repeat(amp, np.diff(out_offsets))
     return _cv_kernel(np.ascontiguousarray(t, np.float64), np.asarray(offsets, np.int64),
-                      np.asarray(m0, np.float64), np.asarray(amplitude, np.float64),
-                      np.asarray(out_offsets, np.int64), np.asarray(start, np.float64),
+                      np.asarray(m0, np.float64), amp,
+                      out_offsets, np.asarray(start, np.float64),
                       np.asarray(rise_end, np.float64), np.asarray(high_end, np.float64),
                       np.asarray(end, np.float64))
 

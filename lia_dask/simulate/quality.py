@@ -47,6 +47,35 @@ def ml_quality(t: np.ndarray, mag_obs: np.ndarray, magerr: np.ndarray, obj: np.n
             & (n_gt >= frac_significant * count))
 
 
+def ml_detected(t: np.ndarray, mag_obs: np.ndarray, sigma: np.ndarray, obj: np.ndarray, m0: np.ndarray,
+                t0: np.ndarray, tE: np.ndarray, *, n_detect: int = 3, min_z: float = 3.0,
+                window: float = 2.0) -> np.ndarray:
+    """A survey's detection of a microlensing event (after noise, before systematics and outliers).
+
+    Pass iff at least ``n_detect`` epochs with ``|t - t0| <= window · tE`` are brighter than the
+    baseline by ``min_z`` σ: ``z_i = (m0 - m_obs,i) / σ_i >= min_z``. Unlike :func:`ml_quality` the
+    event need not be densely covered: three significant points anywhere in the event, also
+    before or after its peak when the peak is outside the data or in a gap, are enough (as a survey's
+    early-warning or archival search would flag them).
+
+    Parameters
+    ----------
+    t, mag_obs, sigma, obj : ndarray, shape (m,)
+        Epochs (days), observed magnitudes, their true σ (mag) and the object index per epoch.
+    m0, t0, tE : ndarray, shape (n,)
+        Baseline magnitude, peak time and Einstein time (days) per object.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    near = np.abs(t - t0[obj]) <= window * tE[obj]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (m0[obj] - mag_obs) / sigma
+    hit = near & np.isfinite(z) & (z >= min_z)
+    return np.bincount(obj[hit], minlength=len(m0)) >= n_detect
+
+
 @numba.njit(cache=True, nogil=True)
 def _cv_structure(t, offsets, out_offsets, start, rise_end, high_end, end, n1, n2):  # pragma: no cover - numba
     n = offsets.shape[0] - 1

@@ -29,15 +29,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-weight", type=float, default=10.0)
     p.add_argument("--zp", type=float, default=None, help="zero point for features extracted from archives")
     p.add_argument("--no-weights", action="store_true", help="unweighted feature variants (apply_weights=False)")
-    p.add_argument("--no-eval", action="store_true", help="skip the k-fold evaluation stored in the artifact")
+    p.add_argument("--no-eval", action="store_true",
+                   help="skip the k-fold evaluation stored in the artifact (and so the alert stage, fitted on it)")
+    p.add_argument("--calibration", choices=("temperature", "none"), default="temperature",
+                   help="calibrate class probabilities on the out-of-fold predictions (docs/alerts.md)")
+    p.add_argument("--survey-fractions", nargs="+", default=None, metavar="CLASS=FRACTION",
+                   help="expected class fractions of the survey for the prior shift and the false-alert "
+                        "estimate (default: the issue-11 survey mix, ML 0.8 %%, CV 3 %%, ...)")
+    p.add_argument("--max-false-alerts-per-million", type=float, default=100.0, metavar="N",
+                   help="operating threshold on P(ML) for this many false alerts per million stars "
+                        "(estimated from out-of-fold non-events); a negative value disables the threshold")
+    p.add_argument("--alert-negatives", metavar="ARCHIVE_OR_FEATURES", default=None,
+                   help="labelled non-events (e.g. a simulated survey, another seed) that estimate the "
+                        "false-alert rate instead of the out-of-fold training non-events")
     p.add_argument("--plots", metavar="DIR", default=None, help="write diagnostic plots here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing artifact at --out")
     p.set_defaults(func=_train)
 
-    e = sub.add_parser("evaluate", help="evaluate a trained artifact on labelled data")
-    e.add_argument("model", metavar="MODEL_DIR")
-    e.add_argument("--data", required=True, metavar="ARCHIVE_OR_FEATURES")
-    e.add_argument("--plots", metavar="DIR", default=None, help="write confusion matrix, ROC and t-SNE here")
+    e = sub.add_parser("evaluate", help="evaluate trained artifacts: classification metrics, recall and false "
+                                        "alerts on real labelled data and on a simulated survey, log ROC")
+    e.add_argument("model", nargs="+", metavar="MODEL_DIR", help="one or more artifacts (e.g. one per seed)")
+    e.add_argument("--data", default=None, metavar="ARCHIVE_OR_FEATURES",
+                   help="labelled data for the classification metrics (accuracy, F1, per-class recall)")
+    e.add_argument("--real", default=None, metavar="ARCHIVE_WITH_LABELS",
+                   help="real labelled lightcurves: recall on events (label ML or microlensing) and the "
+                        "fraction of the others that raise an alert")
+    e.add_argument("--survey", default=None, metavar="SIMULATED_SURVEY",
+                   help="simulated survey archive or feature table: recall and false alerts per million stars")
+    e.add_argument("--event-labels", nargs="+", default=["ML", "microlensing"], metavar="LABEL",
+                   help="labels that mark microlensing events (default: ML microlensing)")
+    e.add_argument("--plots", metavar="DIR", default=None,
+                   help="write roc_alerts.png (log false-positive axis to 1e-6) and, with --data, the "
+                        "confusion matrix, ROC and t-SNE of the first model")
     e.add_argument("--json", metavar="FILE", default=None, help="also write the metrics as JSON")
     e.set_defaults(func=_evaluate)
 
@@ -101,6 +124,7 @@ def _train(args) -> int:
             m = classification_metrics(y, proba, clf.classes_)
             clf.metrics_["kfold"] = {k: m[k] for k in ("accuracy", "f1_macro", "recall", "precision", "confusion_matrix")}
             clf.metrics_["kfold"]["k"] = args.cv
+            _fit_alerts(args, clf, proba, y, weights, settings, client)
         manifest = clf.save(args.out, overwrite=args.overwrite)
     if args.plots:
         from ..plots import plot_training_report
@@ -114,36 +138,157 @@ def _train(args) -> int:
     return 0
 
 
+def _fit_alerts(args, clf, proba, y, weights, settings, client) -> None:
+    from .calibrate import AlertConfig, parse_fractions
+    from .data import load_features
+
+    target = args.max_false_alerts_per_million
+    if "ML" not in {str(c) for c in clf.classes_}:
+        print(f"train: no class 'ML' among {[str(c) for c in clf.classes_]}: no alert stage (calibration, threshold)")
+        return
+    cfg = AlertConfig(calibration=args.calibration, survey_fractions=parse_fractions(args.survey_fractions),
+                      max_false_alerts_per_million=None if target is None or target < 0 else target)
+    negatives = None
+    if args.alert_negatives:
+        neg = load_features(args.alert_negatives, settings, client, feature_names=list(clf.feature_names_in_))
+        if neg.labels is None:
+            from ..errors import InputError
+
+            raise InputError(f"{args.alert_negatives} has no 'label' column; --alert-negatives needs labelled "
+                             "non-events (e.g. a simulated survey).")
+        negatives = (clf.raw_proba(neg.X), neg.labels)
+    spec = clf.fit_alerts(proba, y, cfg, weights, negatives)
+    if spec.get("threshold") is not None:
+        print(f"train: alert threshold P(ML) >= {spec['threshold']:.4g} for <= {target:g} false alerts per million "
+              f"(estimated {spec['expected_false_alerts_per_million']:.3g} from {spec['false_alerts_from']}; "
+              f"out-of-fold recall {spec['oof_recall_at_threshold']:.3f})")
+
+
 def _evaluate(args) -> int:
     from ..cluster import client_from_args
     from ..errors import InputError
-    from ..features import FeatureSettings
-    from .data import load_features
     from .ensemble import EnsembleClassifier
-    from .evaluate import classification_metrics
 
-    clf = EnsembleClassifier.load(args.model)
-    settings = FeatureSettings.from_dict(dict(clf.feature_settings_)) if clf.feature_settings_ else None
+    if not (args.data or args.real or args.survey):
+        raise InputError("evaluate needs labelled data: give --data, --real and/or --survey.")
+    models = [EnsembleClassifier.load(m) for m in args.model]
+    results: dict = {"models": []}
+    curves = []
     with client_from_args(args) as client:
-        table = load_features(args.data, settings, client, feature_names=list(clf.feature_names_in_))
-    y = table.labels
-    if y is None:
-        raise InputError(f"{args.data} has no 'label' column; evaluation needs labelled data (use `lia-dask predict`).")
-    proba = clf.predict_proba(table.X)
-    m = classification_metrics(y, proba, clf.classes_)
-    m["n_excluded_no_features"] = table.n_excluded
-    m["model_digest"] = clf.digest_
+        cache: dict = {}
+        for path, clf in zip(args.model, models):
+            r = {"model": str(path), "model_digest": clf.digest_, "alert_threshold": (clf.alerts_ or {}).get("threshold")
+                 if getattr(clf, "alerts_", None) else None}
+            for kind in ("data", "real", "survey"):
+                source = getattr(args, kind)
+                if not source:
+                    continue
+                table = _features_for(source, clf, client, cache)
+                y = table.labels
+                if y is None:
+                    raise InputError(f"{source} has no 'label' column; evaluation needs labelled data "
+                                     "(use `lia-dask predict` for unlabelled archives).")
+                proba = clf.predict_proba(table.X)
+                r[kind] = _scores(kind, clf, y, proba, tuple(args.event_labels), table.n_excluded)
+                if kind in ("real", "survey"):
+                    curves.append((kind, path, y, proba[:, list(map(str, clf.classes_)).index("ML")], r[kind]))
+                if kind == "data" and args.plots and path == args.model[0]:
+                    _classification_plots(args.plots, clf, table, y, proba)
+            results["models"].append(r)
+            _print_line(r)
+    results["summary"] = _summary(results["models"])
+    if args.plots and curves:
+        _roc_plot(args.plots, curves, tuple(args.event_labels))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(m, fh, indent=1)
-    if args.plots:
-        from ..plots import plot_confusion_matrix, plot_roc, plot_tsne
-
-        pred = clf.classes_[proba.argmax(axis=1)]
-        plot_confusion_matrix(y, pred, list(clf.classes_), f"{args.plots}/confusion_matrix.png")
-        plot_roc(y, proba, list(clf.classes_), f"{args.plots}/roc.png")
-        if len(y) >= 5:
-            plot_tsne(clf.transform_features(table.X), y, f"{args.plots}/tsne.png")
-    json.dump({k: m[k] for k in ("n", "accuracy", "f1_macro", "recall", "precision")}, sys.stdout, indent=1)
+            json.dump(results, fh, indent=1)
+    json.dump(results["summary"], sys.stdout, indent=1)
     print()
     return 0
+
+
+def _features_for(source, clf, client, cache):
+    from ..features import FeatureSettings
+    from .data import load_features
+
+    key = (source, json.dumps(clf.feature_settings_ or {}, sort_keys=True), tuple(clf.feature_names_in_))
+    if key not in cache:
+        settings = FeatureSettings.from_dict(dict(clf.feature_settings_)) if clf.feature_settings_ else None
+        cache[key] = load_features(source, settings, client, feature_names=list(clf.feature_names_in_))
+    return cache[key]
+
+
+def _scores(kind, clf, y, proba, event_labels, n_excluded) -> dict:
+    from .evaluate import alert_metrics, classification_metrics
+
+    if kind == "data":
+        m = classification_metrics(y, proba, clf.classes_)
+        m["n_excluded_no_features"] = n_excluded
+        return {k: m[k] for k in ("n", "accuracy", "f1_macro", "recall", "precision", "roc_auc",
+                                  "confusion_matrix", "labels", "n_excluded_no_features")}
+    from ..errors import InputError
+
+    names = [str(c) for c in clf.classes_]
+    if "ML" not in names:
+        raise InputError("the model has no class 'ML'; --real / --survey measure microlensing alerts.")
+    labels, alert = clf.decide(proba)
+    if alert is None:
+        alert = labels == "ML"
+    m = alert_metrics(y, proba[:, names.index("ML")], alert, event_labels)
+    m["n_excluded_no_features"] = n_excluded
+    return m
+
+
+def _print_line(r) -> None:
+    parts = [f"evaluate {r['model']}:"]
+    if "real" in r:
+        m = r["real"]
+        parts.append(f"real recall {m['recall']:.3f} ({m['n_events']} events), false alerts "
+                     f"{m['false_alert_fraction']:.3f} of {m['n'] - m['n_events']} others" if m["recall"] is not None
+                     and m["false_alert_fraction"] is not None else f"real: {m}")
+    if "survey" in r:
+        m = r["survey"]
+        parts.append(f"survey recall {m['recall']:.3f} ({m['n_events']} events), "
+                     f"{m['false_alerts_per_million']:.0f} false alerts per million ({m['n']} stars)"
+                     if m["recall"] is not None else f"survey: {m}")
+    if "data" in r:
+        parts.append(f"data accuracy {r['data']['accuracy']:.4f}, macro F1 {r['data']['f1_macro']:.4f}")
+    print("; ".join(parts), file=sys.stderr)
+
+
+def _summary(rows) -> dict:
+    import numpy as np
+
+    out = {"n_models": len(rows)}
+    for kind, keys in (("real", ("recall", "false_alert_fraction")),
+                       ("survey", ("recall", "false_alerts_per_million")), ("data", ("accuracy", "f1_macro"))):
+        for k in keys:
+            vals = [r[kind][k] for r in rows if kind in r and r[kind].get(k) is not None]
+            if vals:
+                out[f"{kind}_{k}"] = {"mean": float(np.mean(vals)), "min": float(np.min(vals)),
+                                      "max": float(np.max(vals)), "per_model": vals}
+    return out
+
+
+def _classification_plots(directory, clf, table, y, proba) -> None:
+    from ..plots import plot_confusion_matrix, plot_roc, plot_tsne
+
+    pred = clf.decide(proba)[0]
+    plot_confusion_matrix(y, pred, list(clf.classes_), f"{directory}/confusion_matrix.png")
+    plot_roc(y, proba, list(clf.classes_), f"{directory}/roc.png")
+    if len(y) >= 5:
+        plot_tsne(clf.transform_features(table.X), y, f"{directory}/tsne.png")
+
+
+def _roc_plot(directory, curves, event_labels) -> None:
+    from pathlib import Path
+
+    from .evaluate import plot_alert_roc, roc_points
+
+    lines = []
+    for kind, path, y, score, m in curves:
+        fpr, tpr = roc_points(y, score, event_labels)
+        n_neg = m["n"] - m["n_events"]
+        op = (m["n_false_alerts"] / n_neg, m["recall"]) if n_neg and m["recall"] is not None else None
+        lines.append((f"{kind}: {Path(str(path)).name}", fpr, tpr, op))
+    plot_alert_roc(lines, f"{directory}/roc_alerts.png")

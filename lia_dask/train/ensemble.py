@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import artifact
 from ..errors import ArtifactError, ConfigError, InputError
+from .calibrate import AlertConfig, calibrated, decide, fit_alerts
 from .impute import KNNImputer, clean_features
 from .models import MODELS, fit_estimator, make_estimator
 from .portable import load_portable, to_portable
@@ -142,6 +143,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             Recorded in the artifact (name and settings of the feature registry entry used).
         """
         cfg = self.config
+        self.alerts_ = None  # fitted afterwards on out-of-fold predictions (fit_alerts)
         self.feature_set_ = feature_set
         self.feature_settings_ = dict(feature_settings or {})
         if _is_dask_frame(X):
@@ -260,15 +262,39 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             return self.imputer_.transform(Xc)
         return Xc
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, (n, len(classes_)), columns in ``classes_`` order."""
+    def raw_proba(self, X: Any) -> np.ndarray:
+        """The estimator's class probabilities before calibration, (n, len(classes_))."""
         Xs = self.transform_features(X)  # checks that the model is fitted
         return self.predictor_.predict_proba(Xs)
 
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, (n, len(classes_)), columns in ``classes_`` order: calibrated and
+        shifted to the survey's class fractions when the model has an alert stage (``alerts_``)."""
+        p = self.raw_proba(X)
+        spec = getattr(self, "alerts_", None)
+        return p if spec is None else calibrated(p, spec)
+
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable class label per row, (n,)."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        """Class label per row, (n,): the operating decision (``ML`` iff alert, otherwise the most
+        probable other class) when the model has an alert stage, else the most probable class."""
+        return self.decide(self.predict_proba(X))[0]
+
+    def decide(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(labels (n,), alert (n,) or None) from :meth:`predict_proba` output."""
+        spec = getattr(self, "alerts_", None)
+        if spec is None:
+            idx = np.argmax(proba, axis=1) if len(proba) else np.zeros(0, np.int64)
+            return self.classes_[idx], None
+        idx, alert = decide(proba, spec)
+        return self.classes_[idx], alert
+
+    def fit_alerts(self, proba_oof: np.ndarray, y: Any, config: AlertConfig | None = None,
+                   sample_weight: np.ndarray | None = None, negatives: tuple | None = None) -> dict:
+        """Fit the alert stage (calibration, prior shift, threshold; :mod:`lia_dask.train.calibrate`) on
+        out-of-fold raw probabilities; stored in ``alerts_`` and in the artifact."""
+        self._check_fitted()
+        self.alerts_ = fit_alerts(proba_oof, y, self.classes_, config, sample_weight, negatives)
+        return self.alerts_
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "predictor_"):
@@ -307,6 +333,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             "imputer": imputer,
             "training_digest": self.training_digest_,
             "metrics": self.metrics_,
+            "alerts": getattr(self, "alerts_", None),
             "settings": {"config": cfg, "best_params": self.best_params_, "model": spec,
                          "selection": None if self.selection_ is None else self.selection_.settings},
         }
@@ -351,6 +378,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         clf.estimator_ = None
         clf.best_params_ = m["settings"].get("best_params", {})
         clf.metrics_ = m.get("metrics") or {}
+        clf.alerts_ = m.get("alerts")
         clf.training_digest_ = m.get("training_digest")
         clf.feature_set_ = m.get("feature_set")
         clf.feature_settings_ = m.get("feature_settings") or {}

@@ -99,3 +99,95 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.nd
         if 0 < pos.sum() < len(pos):
             out["roc_auc"][str(c)] = float(metrics.roc_auc_score(pos, proba[:, i]))
     return out
+
+
+# ------------------------------------------------------------------------------ survey alerts
+#: labels that mean "a microlensing event" in labelled real archives (OGLE directories are named so)
+EVENT_LABELS = ("ML", "microlensing")
+
+
+def alert_metrics(labels: np.ndarray, score: np.ndarray, alert: np.ndarray,
+                  event_labels: tuple[str, ...] = EVENT_LABELS) -> dict:
+    """Recall and false alerts of an alert flag on labelled objects.
+
+    Parameters
+    ----------
+    labels : ndarray of str, shape (n,)
+    score : ndarray, shape (n,)
+        P(ML) (calibrated when the model has an alert stage).
+    alert : ndarray of bool, shape (n,)
+        The model's alert (or ``prediction == "ML"``).
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_events``, ``recall`` (alerted events / events), ``n_false_alerts``,
+        ``false_alert_fraction`` (alerted non-events / non-events), ``false_alerts_per_million``
+        (alerted non-events per million objects), ``false_alerts_by_class``, ``roc_auc``.
+    """
+    labels = np.asarray(labels).astype(str)
+    ev = np.isin(labels, list(event_labels))
+    alert = np.asarray(alert, bool)
+    n, n_ev = len(labels), int(ev.sum())
+    fa = alert & ~ev
+    out = {"n": int(n), "n_events": n_ev,
+           "recall": float(alert[ev].mean()) if n_ev else None,
+           "n_false_alerts": int(fa.sum()),
+           "false_alert_fraction": float(fa.sum() / (~ev).sum()) if (~ev).sum() else None,
+           "false_alerts_per_million": float(1e6 * fa.sum() / n) if n else None,
+           "false_alerts_by_class": {str(c): int(k) for c, k in zip(*np.unique(labels[fa], return_counts=True))}}
+    if 0 < n_ev < n:
+        from sklearn.metrics import roc_auc_score
+
+        out["roc_auc"] = float(roc_auc_score(ev, np.asarray(score, np.float64)))
+    return out
+
+
+def roc_points(labels: np.ndarray, score: np.ndarray, event_labels: tuple[str, ...] = EVENT_LABELS
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(false-positive rate, recall) of the threshold ``score >= s`` over every distinct score."""
+    from sklearn.metrics import roc_curve
+
+    ev = np.isin(np.asarray(labels).astype(str), list(event_labels))
+    if ev.all() or not ev.any():
+        return np.zeros(0), np.zeros(0)
+    fpr, tpr, _ = roc_curve(ev, np.asarray(score, np.float64))
+    return fpr, tpr
+
+
+def plot_alert_roc(curves: list[tuple[str, np.ndarray, np.ndarray, tuple[float, float] | None]], path: str,
+                   title: str = "ROC of P(ML)", min_fpr: float = 1e-6):
+    """ROC curves on a logarithmic false-positive axis from ``min_fpr`` to 1.
+
+    Parameters
+    ----------
+    curves : list of (label, fpr, recall, operating point (fpr, recall) or None)
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from pathlib import Path
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for k, (label, fpr, tpr, op) in enumerate(curves):
+        color = f"C{k % 10}"
+        if len(fpr):
+            x = np.maximum(fpr, min_fpr)  # a zero false-positive rate sits on the axis' left edge
+            ax.step(x, tpr, where="post", color=color, label=label)
+        if op is not None:
+            ax.plot([max(op[0], min_fpr)], [op[1]], "o", color=color, ms=5)
+    ax.set_xscale("log")
+    ax.set_xlim(min_fpr, 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("false-positive rate (non-events flagged), log")
+    ax.set_ylabel("recall (events flagged)")
+    ax.set_title(title + " (dots: the model's alert threshold)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(p, dpi=100)
+    plt.close(fig)
+    return p

@@ -32,7 +32,7 @@ def test_pspl_peak_magnification_matches_formula():
 
 
 def test_simulated_ml_truth_reproduces_lightcurve_peak(dense_pool):
-    cfg = SimulationConfig(classes=("ML",), seed=5, min_mag=15, max_mag=16, zp=30)  # tiny photon noise
+    cfg = SimulationConfig(classes=("ML",), seed=5, min_mag=15, max_mag=16, noise_zeropoint=30).without_systematics()  # tiny photon noise
     b = simulate_range([("ML", 30)], 0, 30, dense_pool, cfg)
     e = b.extra
     for i in range(len(b)):
@@ -41,7 +41,8 @@ def test_simulated_ml_truth_reproduces_lightcurve_peak(dense_pool):
                                         e["sim_t0"][i:i + 1], e["sim_u0"][i:i + 1], e["sim_tE"][i:i + 1],
                                         e["sim_blend"][i:i + 1])
         assert np.max(np.abs(lc.y - expect)) < 0.01
-        assert np.sum(np.abs(lc.time - e["sim_t0"][i]) <= e["sim_tE"][i]) >= cfg.ml_n1
+        near = np.abs(lc.time - e["sim_t0"][i]) <= cfg.ml_detect_window * e["sim_tE"][i]
+        assert np.sum(near & (lc.y <= e["sim_m0"][i] - cfg.ml_min_z * lc.yerr)) >= cfg.ml_n_detect  # detect cut
     assert np.all(e["sim_tE"] >= cfg.tE_min) and np.all((e["sim_u0"] > 0) & (e["sim_u0"] <= 1))
 
 
@@ -97,7 +98,7 @@ def test_rrlyrae_amplitude_scaling_and_mean():
 
 
 def test_simulated_variable_uses_drawn_period_and_amplitude(dense_pool):
-    cfg = SimulationConfig(classes=("VARIABLE",), seed=2, min_mag=14, max_mag=15, zp=32)
+    cfg = SimulationConfig(classes=("VARIABLE",), seed=2, min_mag=14, max_mag=15, noise_zeropoint=32).without_systematics()
     b = simulate_range([("VARIABLE", 20)], 0, 20, dense_pool, cfg)
     e = b.extra
     assert set(np.unique(e["sim_template"])) <= set(rrlyrae_templates().ids.tolist())

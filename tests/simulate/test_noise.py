@@ -43,9 +43,10 @@ def test_fit_from_real_lightcurves(ogle_dir):
 def test_constant_scatter_matches_noise_model(dense_pool, kind):
     if kind == "empirical":
         noise = NoiseModel.fit(np.linspace(14, 20, 10), 0.01 + 0.02 * (np.linspace(14, 20, 10) - 14))
-        cfg = SimulationConfig(classes=("CONSTANT",), seed=4, noise=noise, min_mag=14, max_mag=20)
+        cfg = SimulationConfig(classes=("CONSTANT",), seed=4, noise=noise, min_mag=14, max_mag=20).without_systematics()
     else:
-        cfg = SimulationConfig(classes=("CONSTANT",), seed=4, zp=22, exptime=30, min_mag=14, max_mag=20)
+        cfg = SimulationConfig(classes=("CONSTANT",), seed=4, noise_zeropoint=22, exptime=30, min_mag=14,
+                               max_mag=20).without_systematics()
     b = simulate_range([("CONSTANT", 40)], 0, 40, dense_pool, cfg)
     m0 = b.extra["sim_m0"]
     nm = cfg.noise_model
@@ -62,7 +63,7 @@ def test_constant_scatter_matches_noise_model(dense_pool, kind):
 
 
 def test_flux_output_is_consistent_with_magnitudes(dense_pool):
-    cfg = SimulationConfig(classes=("CONSTANT", "ML"), seed=9, zp=25)
+    cfg = SimulationConfig(classes=("CONSTANT", "ML"), seed=9, noise_zeropoint=25)
     bm = simulate_range([("CONSTANT", 5), ("ML", 5)], 0, 10, dense_pool, cfg)
     bf = simulate_range([("CONSTANT", 5), ("ML", 5)], 0, 10, dense_pool, cfg.replace(photometry="flux"))
     assert bf.photometry == "flux" and bf.zeropoint == pytest.approx(31.4)

@@ -41,7 +41,7 @@ def test_cv_structure_counts_epochs_in_outburst():
 
 
 def test_accepted_events_pass_the_cuts(ogle_pool):
-    cfg = SimulationConfig(classes=("ML", "CV"), seed=21, ml_n1=10, cv_n1=8)
+    cfg = SimulationConfig.microlia(classes=("ML", "CV"), seed=21, ml_n1=10, cv_n1=8)
     b = simulate_range([("ML", 40), ("CV", 40)], 0, 80, ogle_pool, cfg)
     e = b.extra
     ml = np.flatnonzero(b.label == "ML")
@@ -62,11 +62,13 @@ def test_accepted_events_pass_the_cuts(ogle_pool):
 def test_impossible_cuts_raise_clear_errors():
     sparse = CadencePool.from_arrays([np.arange(5.0) * 30] * 3, min_epochs=3)
     with pytest.raises(InputError, match="no cadence has the 7 epochs a ML event needs"):
-        simulate_range([("ML", 2)], 0, 2, sparse, SimulationConfig(classes=("ML",)))
+        simulate_range([("ML", 2)], 0, 2, sparse, SimulationConfig.microlia(classes=("ML",)))
     with pytest.raises(InputError, match="cv_n1"):
-        simulate_range([("CV", 2)], 0, 2, sparse, SimulationConfig(classes=("CV",)))
-    # enough epochs overall, but a 1-day event never gets 7 of them at a 30-day cadence
+        simulate_range([("CV", 2)], 0, 2, sparse, SimulationConfig.microlia(classes=("CV",)))
+    with pytest.raises(InputError, match="no cadence has the 6 epochs a ML event needs .ml_n_detect."):
+        simulate_range([("ML", 2)], 0, 2, sparse, SimulationConfig(classes=("ML",), ml_n_detect=6))
+    # enough epochs overall, but a 1-day event never gets 3 of them within 2 tE at a 30-day cadence
     pool = CadencePool.from_arrays([np.arange(40.0) * 30] * 3)
-    cfg = SimulationConfig(classes=("ML",), tE_mean=1.0, tE_std=0.0, max_attempts=5)
+    cfg = SimulationConfig(classes=("ML",), tE_distribution="normal", tE_mean=1.0, tE_std=0.0, max_attempts=5)
     with pytest.raises(InputError, match="failed the quality cuts in 5 attempts"):
         simulate_range([("ML", 2)], 0, 2, pool, cfg)

@@ -44,9 +44,10 @@ def test_train_evaluate_real_archive(ogle_dir, tmp_path, tcp_cluster, capsys):
     rc = main(["--cluster", tcp_cluster, "evaluate", str(out), "--data", str(arch), "--json", str(tmp_path / "m.json"),
                "--plots", str(tmp_path / "ev")])
     assert rc == 0
-    m = json.loads((tmp_path / "m.json").read_text())
+    res = json.loads((tmp_path / "m.json").read_text())["models"][0]
+    m = res["data"]
     assert m["n"] + m["n_excluded_no_features"] == len(list(ogle_dir.rglob("*.dat")))
-    assert m["accuracy"] > 0.9 and m["model_digest"] == man["digest"]
+    assert m["accuracy"] > 0.9 and res["model_digest"] == man["digest"]
     assert (tmp_path / "ev" / "confusion_matrix.png").stat().st_size > 5000
 
 
