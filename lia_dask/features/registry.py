@@ -380,3 +380,7 @@ def _register_default() -> None:
         default_settings=FeatureSettings(),
         select=microlia_subset,
     ))
+    # --- physical model block (issue 11; lia_dask/features/physical.py): two more sets
+    from .physical import register_physical_sets
+
+    register_physical_sets()

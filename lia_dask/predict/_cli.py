@@ -12,10 +12,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", dest="resume", action="store_true", default=True,
                    help="skip partitions already predicted (default)")
     p.add_argument("--no-resume", dest="resume", action="store_false", help="recompute every partition")
-    p.add_argument("--fit-filter", action="store_true", help="PSPL fit of objects predicted ML, adds passes_fit")
+    p.add_argument("--fit-filter", action="store_true",
+                   help="candidate flag for objects predicted ML: a PSPL fit that must beat constant, trend, "
+                        "outburst and periodic models by BIC; adds fit_* and passes_fit")
+    p.add_argument("--dbic-const-min", type=float, default=50.0, help="event significance, ΔBIC constant - PSPL")
+    p.add_argument("--dbic-min", type=float, default=10.0,
+                   help="ΔBIC PSPL must win by against trend and periodic (and FRED may win by at most)")
     p.add_argument("--tE-max", type=float, default=1000.0)
     p.add_argument("--u0-max", type=float, default=2.0)
-    p.add_argument("--chi2-max", type=float, default=10.0)
+    p.add_argument("--chi2-max", type=float, default=None, help="optional reduced chi2 cut of the PSPL fit")
+    p.add_argument("--flag-classes", nargs="+", default=["ML"],
+                   help="predicted classes the candidate flag vets (e.g. ML CV LPV to rescue missed events)")
     p.set_defaults(func=_predict)
 
     c = sub.add_parser("candidates", help="list the best microlensing candidates of a prediction output")
@@ -33,7 +40,9 @@ def _predict(args) -> int:
     from .lightcurves import PredictConfig, pending_partitions, predict_archive
 
     cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter,
-                        fit=FitFilterConfig(tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max))
+                        fit=FitFilterConfig(dbic_const_min=args.dbic_const_min, dbic_min=args.dbic_min,
+                                            tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max,
+                                            classes=tuple(args.flag_classes)))
     if cfg.resume and not pending_partitions(args.archive, args.model, args.out):
         report = predict_archive(args.archive, args.model, args.out, config=cfg)  # nothing to do: no cluster
     else:
@@ -56,7 +65,8 @@ def _candidates(args) -> int:
     import pandas as pd
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        cols = [c for c in ("object_id", "band", "prob_ML", "fit_t0", "fit_u0", "fit_tE", "fit_chi2_red", "passes_fit")
+        cols = [c for c in ("object_id", "band", "prob_ML", "fit_t0", "fit_u0", "fit_tE", "fit_dbic_const", "fit_dbic_fred",
+                                  "fit_dbic_periodic", "passes_fit")
                 if c in cands.columns]
         print(cands[cols].to_string(index=False) if len(cands) else "no candidates")
     if args.plots and len(cands):

@@ -1,4 +1,5 @@
-"""Microlensing candidates from prediction outputs: ranking, lightcurves and PSPL-fit plots."""
+"""Microlensing candidates from prediction outputs: ranking (optionally only flagged ones), lightcurves and
+PSPL-fit plots with the model comparison of the candidate flag (:mod:`lia_dask.predict.fitfilter`)."""
 from __future__ import annotations
 
 import os
@@ -21,21 +22,27 @@ def top_candidates(out: str | os.PathLike, top: int = 20, require_fit: bool | No
     out : path
         Prediction output directory.
     require_fit : bool, optional
-        Keep only objects passing the PSPL fit filter; default: when the outputs have ``passes_fit``.
+        Keep only objects with the candidate flag (``passes_fit``: PSPL beats constant, trend, FRED
+        and periodic models); default: when the outputs have ``passes_fit``.
     """
     pred = read_predictions(out)
     col = f"{S.PROB_PREFIX}{target}"
     if col not in pred.columns:
         raise InputError(f"predictions in {out} have no column {col}; the model has no class {target!r}.")
     # a calibrated model flags alerts at its false-alert-rate threshold (prediction == target there too)
-    cand = pred[pred["alert"].astype(bool)] if "alert" in pred.columns and target == ML_CLASS \
-        else pred[pred[S.PREDICTION] == target]
+    base = pred["alert"].astype(bool) if "alert" in pred.columns and target == ML_CLASS \
+        else pred[S.PREDICTION] == target
     if require_fit is None:
         require_fit = "passes_fit" in pred.columns
     if require_fit:
         if "passes_fit" not in pred.columns:
             raise InputError(f"predictions in {out} were made without --fit-filter; rerun predict with it.")
-        cand = cand[cand["passes_fit"]]
+        # flagged: the base set with the flag, plus objects the flag rescued from another vetted class
+        # (FitFilterConfig.classes, e.g. predicted CV or LPV)
+        flag = pred["passes_fit"].astype(bool)
+        cand = pred[flag & (base | (pred[S.PREDICTION] != target))]
+    else:
+        cand = pred[base]
     return cand.sort_values(col, ascending=False).head(top).reset_index(drop=True)
 
 
@@ -71,7 +78,11 @@ def plot_candidates(cands: pd.DataFrame, archive, directory: str | os.PathLike) 
             u = np.sqrt(row.fit_u0 ** 2 + ((tt - row.fit_t0) / row.fit_tE) ** 2)
             f = row.fit_fs * (u ** 2 + 2) / (u * np.sqrt(u ** 2 + 4)) + row.fit_fb
             y = archive.zeropoint - 2.5 * np.log10(np.clip(f, 1e-30, None)) if mag else f
-            ax.plot(tt, y, "r-", lw=1, label=f"PSPL u0={row.fit_u0:.2f} tE={row.fit_tE:.1f} d χ²ᵣ={row.fit_chi2_red:.1f}")
+            label = f"PSPL u0={row.fit_u0:.2f} tE={row.fit_tE:.1f} d χ²ᵣ={row.fit_chi2_red:.1f}"
+            if np.isfinite(row.get("fit_dbic_fred", np.nan)):
+                label += (f"\nΔBIC vs const {row.fit_dbic_const:.0f}, trend {row.fit_dbic_trend:.0f}, "
+                          f"FRED {row.fit_dbic_fred:.0f}, periodic {row.fit_dbic_periodic:.0f}")
+            ax.plot(tt, y, "r-", lw=1, label=label)
         if mag:
             ax.invert_yaxis()
         ax.set_xlabel(f"time [{archive.time_system}]")

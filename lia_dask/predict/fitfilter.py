@@ -1,197 +1,104 @@
-"""Point-source point-lens (PSPL) fit filter for microlensing candidates (pure kernels).
+"""The microlensing candidate flag: a PSPL fit that must beat every competing model.
 
-Model, in flux: ``F(t) = f_s A(u(t)) + f_b`` with ``u(t) = sqrt(u0² + ((t - t0)/tE)²)`` and
-``A(u) = (u² + 2) / (u sqrt(u² + 4))``. For fixed ``(t0, u0, tE)`` the source and blend fluxes
-``f_s, f_b`` are linear and solved exactly by weighted least squares (weights 1/σ²), so the
-search is over three non-linear parameters only: a coarse grid (``t0`` at the brightest epochs,
-``u0`` and ``tE`` log-spaced), then Nelder–Mead in ``(t0, log u0, log tE)``.
+An object the classifier calls ``ML`` (or one of ``FitFilterConfig.classes``) becomes a candidate (``passes_fit``) when the physical model
+stage (:mod:`lia_dask.features.physical`, the one PSPL fit of the code base, here with the
+periodic model) finds that
 
-Default cuts are MicroLIA's for its candidates: 0 <= tE <= 1000 d, u0 <= 2, reduced χ² <= 10,
-and a positive source flux.
+* the point lens is a significant event: ``ΔBIC(constant - PSPL) >= dbic_const_min``;
+* it is clearly better than a smooth trend and than a periodic variable:
+  ``ΔBIC >= dbic_min`` against each (10 is "very strong" evidence on the BIC scale, Kass & Raftery 1995);
+* no outburst (fast rise, exponential decline) is clearly better: ``ΔBIC(FRED - PSPL) >= -dbic_min``
+  — a sparsely sampled event can be fitted about equally well by both shapes, an asymmetric
+  outburst is fitted clearly better by the FRED;
+* nothing else happens on the baseline: no three consecutive epochs outside the event all
+  ``>= excursion_max`` robust σ above (or all below) the model (``phys_baseline_excursion``: a single
+  lens does not repeat; a recurrent outburst, an eclipse or a second variable phase does);
+* its parameters are physical: ``tE_min <= tE <= tE_max`` days, ``u0 <= u0_max``, ``f_s > 0``, and
+  optionally a reduced χ² cut (MicroLIA's was 10; off by default, since survey error bars are
+  underestimated and the comparisons above already measure the misfit).
+
+Columns added to the predictions: :data:`FIT_COLUMNS`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-FIT_COLUMNS = ("fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "passes_fit")
+from ..features.physical import COL, physical_block
+
+#: columns the flag adds (fit_* NaN for objects not predicted ML or not fittable)
+FIT_COLUMNS = ("fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "fit_dbic_const",
+               "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_periodic", "fit_baseline_excursion", "passes_fit")
+_SOURCE = ("t0", "phys_u0", "tE", "fs", "fb", "phys_chi2r_pspl", "phys_dbic_const", "phys_dbic_trend",
+           "phys_dbic_fred", "phys_dbic_periodic", "phys_baseline_excursion")
 
 
 @dataclass(frozen=True)
 class FitFilterConfig:
-    """Cuts of the PSPL fit filter.
+    """Settings of the candidate flag.
 
     Attributes
     ----------
+    dbic_const_min : float
+        Smallest ΔBIC of the constant model against PSPL (the event's significance).
+    dbic_min : float
+        Smallest ΔBIC of the trend and periodic models against PSPL; the FRED may be at most this
+        much better than PSPL.
+    excursion_max : float
+        Largest allowed baseline excursion (robust σ, three consecutive epochs).
     tE_min, tE_max : float
         Allowed Einstein time range, days.
     u0_max : float
         Largest allowed impact parameter (Einstein radii).
-    chi2_red_max : float
-        Largest allowed reduced χ² of the PSPL fit.
+    chi2_red_max : float or None
+        Largest allowed reduced χ² of the PSPL fit; None: no cut.
     zeropoint : float or None
         Zero point for magnitude -> flux; None: the archive's.
+    classes : tuple of str
+        Predicted classes the flag vets: ``("ML",)``, or e.g. ``("ML", "CV", "LPV")`` to also rescue
+        events the classifier calls an outburst or a long-period variable (where missed events go).
     """
 
+    dbic_const_min: float = 50.0
+    dbic_min: float = 10.0
+    excursion_max: float = 5.0
     tE_min: float = 0.0
     tE_max: float = 1000.0
     u0_max: float = 2.0
-    chi2_red_max: float = 10.0
+    chi2_red_max: float | None = None
     zeropoint: float | None = None
+    classes: tuple[str, ...] = ("ML",)
 
 
-@numba.njit(cache=True, nogil=True)
-def _chi2(t, f, w, t0, u0, tE, out):
-    """Weighted χ² of the best linear (fs, fb) for given (t0, u0, tE); out <- (fs, fb)."""
-    n = len(t)
-    sw = swa = swaa = swf = swaf = 0.0
-    for i in range(n):
-        tau = (t[i] - t0) / tE
-        u2 = u0 * u0 + tau * tau
-        a = (u2 + 2.0) / np.sqrt(u2 * (u2 + 4.0))
-        wi = w[i]
-        sw += wi
-        swa += wi * a
-        swaa += wi * a * a
-        swf += wi * f[i]
-        swaf += wi * a * f[i]
-    det = sw * swaa - swa * swa
-    if det <= 0.0 or not np.isfinite(det):
-        return np.inf
-    fs = (sw * swaf - swa * swf) / det
-    fb = (swf - fs * swa) / sw
-    chi2 = 0.0
-    for i in range(n):
-        tau = (t[i] - t0) / tE
-        u2 = u0 * u0 + tau * tau
-        a = (u2 + 2.0) / np.sqrt(u2 * (u2 + 4.0))
-        r = f[i] - fs * a - fb
-        chi2 += w[i] * r * r
-    out[0] = fs
-    out[1] = fb
-    if fs <= 0.0:
-        return chi2 * 1e3 + 1e30  # unphysical: a negative source flux is a dip, not a magnification
-    return chi2
-
-
-@numba.njit(cache=True, nogil=True)
-def _objective(t, f, w, p, out):
-    return _chi2(t, f, w, p[0], np.exp(p[1]), np.exp(p[2]), out)
-
-
-@numba.njit(cache=True, nogil=True)
-def _nelder_mead(t, f, w, start, steps, iters):
-    simplex = np.empty((4, 3))
-    vals = np.empty(4)
-    tmp = np.empty(2)
-    for k in range(4):
-        simplex[k] = start
-        if k > 0:
-            simplex[k, k - 1] += steps[k - 1]
-        vals[k] = _objective(t, f, w, simplex[k], tmp)
-    for _ in range(iters):
-        order = np.argsort(vals)
-        simplex = simplex[order]
-        vals = vals[order]
-        if abs(vals[3] - vals[0]) <= 1e-9 * (abs(vals[0]) + 1e-12):
-            break
-        centroid = (simplex[0] + simplex[1] + simplex[2]) / 3.0
-        xr = centroid + (centroid - simplex[3])
-        fr = _objective(t, f, w, xr, tmp)
-        if fr < vals[0]:
-            xe = centroid + 2.0 * (centroid - simplex[3])
-            fe = _objective(t, f, w, xe, tmp)
-            if fe < fr:
-                simplex[3], vals[3] = xe, fe
-            else:
-                simplex[3], vals[3] = xr, fr
-        elif fr < vals[2]:
-            simplex[3], vals[3] = xr, fr
-        else:
-            xc = centroid + 0.5 * (simplex[3] - centroid)
-            fc = _objective(t, f, w, xc, tmp)
-            if fc < vals[3]:
-                simplex[3], vals[3] = xc, fc
-            else:
-                for k in range(1, 4):
-                    simplex[k] = simplex[0] + 0.5 * (simplex[k] - simplex[0])
-                    vals[k] = _objective(t, f, w, simplex[k], tmp)
-    best = np.argmin(vals)
-    return simplex[best], vals[best]
-
-
-@numba.njit(cache=True, nogil=True)
-def fit_pspl(t, f, ferr):
-    """Fit a PSPL model to one lightcurve in flux.
+def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.ndarray, rows: np.ndarray, *,
+              zp: float, convert: bool) -> np.ndarray:
+    """Flag parameters of the objects ``rows`` of a ragged batch.
 
     Parameters
     ----------
-    t, f, ferr : ndarray, shape (n,)
-        Times (days), fluxes and flux errors (any consistent unit).
+    offsets, time, y, yerr : ndarray
+        The batch (days; magnitudes with ``convert=True``, else fluxes).
+    rows : ndarray of int64, shape (k,)
 
     Returns
     -------
-    ndarray, shape (6,)
-        ``t0`` (days), ``u0``, ``tE`` (days), ``f_s``, ``f_b``, reduced χ² (``χ²/(n - 5)``);
-        all NaN when fewer than 6 usable epochs.
+    ndarray of float64, shape (k, len(FIT_COLUMNS) - 1)
+        ``fit_t0`` (d), ``fit_u0``, ``fit_tE`` (d), ``fit_fs``, ``fit_fb`` (input flux unit),
+        ``fit_chi2_red``, the four ΔBIC and the baseline excursion; NaN where not fittable.
     """
-    res = np.full(6, np.nan)
-    good = np.isfinite(t) & np.isfinite(f) & np.isfinite(ferr) & (ferr > 0)
-    t, f, ferr = t[good], f[good], ferr[good]
-    n = len(t)
-    if n < 6:
-        return res
-    w = 1.0 / (ferr * ferr)
-    span = t.max() - t.min()
-    if span <= 0:
-        return res
-    # t0 candidates: the three brightest epochs (a running median of 3 resists single outliers)
-    sm = f.copy()
-    for i in range(1, n - 1):
-        a, b, c = f[i - 1], f[i], f[i + 1]
-        sm[i] = max(min(a, b), min(max(a, b), c))
-    cand = np.argsort(-sm)[:3]
-    u0s = np.exp(np.linspace(np.log(0.01), np.log(2.0), 9))
-    tEs = np.exp(np.linspace(np.log(1.0), np.log(max(2.0, min(1000.0, span))), 14))
-    out = np.empty(2)
-    best = np.inf
-    bt0, bu0, btE = t[cand[0]], 1.0, 20.0
-    for ci in range(len(cand)):
-        t0 = t[cand[ci]]
-        for u0 in u0s:
-            for tE in tEs:
-                c2 = _chi2(t, f, w, t0, u0, tE, out)
-                if c2 < best:
-                    best, bt0, bu0, btE = c2, t0, u0, tE
-    start = np.array([bt0, np.log(bu0), np.log(btE)])
-    steps = np.array([max(0.5, 0.1 * btE), 0.5, 0.5])
-    p, val = _nelder_mead(t, f, w, start, steps, 300)
-    chi2 = _objective(t, f, w, p, out)
-    res[0] = p[0]
-    res[1] = np.exp(p[1])
-    res[2] = np.exp(p[2])
-    res[3] = out[0]
-    res[4] = out[1]
-    res[5] = chi2 / (n - 5) if out[0] > 0 else np.nan
-    return res
-
-
-@numba.njit(cache=True, nogil=True)
-def fit_pspl_batch(offsets, time, flux, flux_err, rows):
-    """PSPL fits of the lightcurves ``rows`` of a ragged batch; shape (len(rows), 6), see :func:`fit_pspl`."""
-    out = np.full((len(rows), 6), np.nan)
-    for k in range(len(rows)):
-        i = rows[k]
-        a, b = offsets[i], offsets[i + 1]
-        out[k] = fit_pspl(time[a:b], flux[a:b], flux_err[a:b])
-    return out
+    rows = np.asarray(rows, dtype=np.int64)
+    block = physical_block(offsets, time, y, yerr, zp=zp, convert=convert, periodic=True, rows=rows)
+    return block[rows][:, [COL[c] for c in _SOURCE]]
 
 
 def passes(params: np.ndarray, cfg: FitFilterConfig) -> np.ndarray:
-    """Boolean (n,) of which fits pass the cuts; ``params`` (n, 6) from :func:`fit_pspl_batch`."""
-    t0, u0, tE, fs, fb, chi2 = params.T
+    """Boolean (n,) of which objects pass the flag; ``params`` (n, 11) from :func:`fit_batch`."""
+    t0, u0, tE, fs, fb, chi2, d_const, d_trend, d_fred, d_per, excursion = params.T
     with np.errstate(invalid="ignore"):
-        return ((tE >= cfg.tE_min) & (tE <= cfg.tE_max) & (u0 <= cfg.u0_max) & (chi2 <= cfg.chi2_red_max)
-                & (fs > 0) & np.isfinite(chi2))
+        ok = ((d_const >= cfg.dbic_const_min) & (d_trend >= cfg.dbic_min) & (d_per >= cfg.dbic_min)
+              & (d_fred >= -cfg.dbic_min) & (tE >= cfg.tE_min) & (tE <= cfg.tE_max) & (u0 <= cfg.u0_max)
+              & (excursion <= cfg.excursion_max) & (fs > 0))
+        if cfg.chi2_red_max is not None:
+            ok &= chi2 <= cfg.chi2_red_max
+    return ok

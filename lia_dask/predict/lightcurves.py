@@ -30,7 +30,7 @@ from .. import schema as S
 from ..archive import Archive, open_archive, storage
 from ..batch import LightcurveBatch
 from ..errors import InputError, PartitionError
-from .fitfilter import FIT_COLUMNS, FitFilterConfig, fit_pspl_batch, passes
+from .fitfilter import FIT_COLUMNS, FitFilterConfig, fit_batch, passes
 
 SUMMARY_FILE = "_summary.json"
 ML_CLASS = "ML"
@@ -45,9 +45,10 @@ class PredictConfig:
     resume : bool
         Skip partitions whose prediction file exists (written by the same model).
     fit_filter : bool
-        Fit a PSPL model to the objects predicted ``ML`` and add ``fit_*`` / ``passes_fit``.
+        Run the physical model stage (PSPL against constant, trend, FRED, periodic) on the objects
+        predicted ``ML`` and add ``fit_*`` / ``passes_fit`` (the candidate flag).
     fit : FitFilterConfig
-        Cuts of the fit filter.
+        Thresholds of the candidate flag.
     show_progress : bool or None
         Progress bar; None: when stderr is a terminal.
     slice_rows : int
@@ -177,22 +178,17 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
 
 
 def _add_fit(pred: pd.DataFrame, batch: LightcurveBatch, rows: np.ndarray, fcfg: FitFilterConfig) -> pd.DataFrame:
-    ml = np.flatnonzero(pred[S.PREDICTION].to_numpy() == ML_CLASS)
-    params = np.full((len(pred), 6), np.nan)
+    vetted = np.isin(pred[S.PREDICTION].to_numpy().astype(str), list(fcfg.classes))
+    ml = np.flatnonzero(vetted)
+    params = np.full((len(pred), len(FIT_COLUMNS) - 1), np.nan)
     if len(ml):
-        b = batch if fcfg.zeropoint is None else _with_zp(batch, fcfg.zeropoint)
-        fb = b.to_flux()
-        params[ml] = fit_pspl_batch(fb.offsets, fb.time, fb.y, fb.yerr, rows[ml].astype(np.int64))
+        zp = batch.zeropoint if fcfg.zeropoint is None else fcfg.zeropoint
+        params[ml] = fit_batch(batch.offsets, batch.time, batch.y, batch.yerr, rows[ml].astype(np.int64),
+                               zp=float(zp), convert=batch.photometry == "mag")
     for k, name in enumerate(FIT_COLUMNS[:-1]):
         pred[name] = params[:, k]
-    pred["passes_fit"] = passes(params, fcfg) & (pred[S.PREDICTION].to_numpy() == ML_CLASS)
+    pred["passes_fit"] = passes(params, fcfg) & vetted
     return pred
-
-
-def _with_zp(batch: LightcurveBatch, zp: float) -> LightcurveBatch:
-    from dataclasses import replace
-
-    return replace(batch, zeropoint=float(zp))
 
 
 # ------------------------------------------------------------------------ files

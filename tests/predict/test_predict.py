@@ -119,15 +119,45 @@ def test_unprocessable_lightcurves_are_quarantined_and_counts_reconcile(model_di
 
 
 def test_fit_filter_columns_and_cuts(model_dir, tmp_path, make_survey):
+    from lia_dask.predict.fitfilter import FIT_COLUMNS, FitFilterConfig
+
     arch = make_survey(tmp_path / "s", n_objects=60, partition_rows=30, n_ml=10)
-    rep = predict_archive(arch, model_dir, tmp_path / "p", config=PredictConfig(fit_filter=True))
+    cfg = FitFilterConfig()
+    rep = predict_archive(arch, model_dir, tmp_path / "p", config=PredictConfig(fit_filter=True, fit=cfg))
     pred = read_predictions(tmp_path / "p")
-    assert {"fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "passes_fit"} <= set(pred.columns)
+    assert set(FIT_COLUMNS) <= set(pred.columns)
     ml = pred["prediction"] == "ML"
     assert pred.loc[~ml, "fit_tE"].isna().all() and not pred.loc[~ml, "passes_fit"].any()
     passed = pred[pred["passes_fit"]]
-    assert ((passed.fit_tE >= 0) & (passed.fit_tE <= 1000) & (passed.fit_u0 <= 2) & (passed.fit_chi2_red <= 10)).all()
+    # every candidate: a significant point lens that beats each competitor, physical parameters
+    assert ((passed.fit_tE >= cfg.tE_min) & (passed.fit_tE <= cfg.tE_max) & (passed.fit_u0 <= cfg.u0_max)).all()
+    assert (passed.fit_dbic_const >= cfg.dbic_const_min).all() and (passed.fit_fs > 0).all()
+    assert ((passed.fit_dbic_trend >= cfg.dbic_min) & (passed.fit_dbic_periodic >= cfg.dbic_min)
+            & (passed.fit_dbic_fred >= -cfg.dbic_min)).all()
+    rejected = pred[ml & ~pred["passes_fit"]]
+    assert not ((rejected.fit_dbic_const >= cfg.dbic_const_min) & (rejected.fit_dbic_trend >= cfg.dbic_min)
+                & (rejected.fit_dbic_periodic >= cfg.dbic_min) & (rejected.fit_dbic_fred >= -cfg.dbic_min)
+                & (rejected.fit_tE <= cfg.tE_max) & (rejected.fit_u0 <= cfg.u0_max)).any()
+    # the injected events the classifier found are candidates (bright PSPL events on flat stars)
+    truth = arch.to_dask().compute().set_index("object_id")["sim_is_ml"]
+    found = pred[ml & pred["object_id"].map(truth).to_numpy()]
+    assert len(found) >= 5 and found["passes_fit"].mean() >= 0.8
     assert rep.predicted == 60
+
+
+def test_fit_filter_vets_the_configured_classes(model_dir, tmp_path, make_survey):
+    from lia_dask.predict.fitfilter import FitFilterConfig
+
+    arch = make_survey(tmp_path / "s", n_objects=40, partition_rows=40, n_ml=8, seed=3)
+    batch = concat_batches(list(arch.batches()))
+    vet = ("ML", "CV", "LPV")
+    pred, _ = predict_batch(batch, model_dir, PredictConfig(fit_filter=True, fit=FitFilterConfig(classes=vet)))
+    vetted = pred["prediction"].isin(vet)
+    assert pred.loc[vetted, "fit_dbic_const"].notna().all() and pred.loc[~vetted, "fit_tE"].isna().all()
+    assert not pred.loc[~vetted, "passes_fit"].any()
+    only_ml, _ = predict_batch(batch, model_dir, PredictConfig(fit_filter=True))
+    # the ML-only flag is the rescue flag restricted to objects predicted ML
+    np.testing.assert_array_equal(only_ml["passes_fit"], pred["passes_fit"] & (pred["prediction"] == "ML"))
 
 
 @pytest.mark.timeout(300)
