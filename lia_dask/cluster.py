@@ -25,9 +25,11 @@ slurm / kubernetes cluster to N workers, ``--adapt MIN:MAX`` makes it adaptive.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import dask
 
@@ -54,6 +56,8 @@ KUBERNETES_DEFAULTS: dict[str, Any] = {
     "scheduler_service_type": "ClusterIP",
 }
 _SLURM_REQUIRED = ("cores", "memory")
+
+log = logging.getLogger(__name__)
 
 
 def _cfg(key: str, default: Any = None) -> Any:
@@ -215,7 +219,10 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
         Passed to the cluster (e.g. ``threads_per_worker``, ``memory_limit`` for local; any
         ``SLURMCluster`` keyword for slurm; any ``lia_dask.cluster.kubernetes`` key for kubernetes).
 
-    The dashboard link is printed to stderr.
+    Returns
+    -------
+    distributed.Client
+        Its dashboard link is logged at INFO (logger ``lia_dask.cluster``).
     """
     from distributed import Client
 
@@ -229,7 +236,7 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {spec} ({exc}); start it first "
                               "(`dask scheduler`) or check the address.") from exc
-        print(f"lia-dask: connected to {spec}; dashboard: {c.dashboard_link}", file=sys.stderr)
+        log_dashboard(c, f"connected to {spec}")
         return c
     elif spec == "slurm":
         cluster = slurm_cluster(**kwargs)
@@ -246,8 +253,28 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
         elif n_workers and spec == "slurm":
             cluster.scale(n_workers)
     c = Client(cluster)
-    print(f"lia-dask: {spec} cluster; dashboard: {c.dashboard_link}", file=sys.stderr)
+    log_dashboard(c, f"started a {spec} cluster")
     return c
+
+
+def current_client() -> Any:
+    """The ``distributed.Client`` in use (``Client.current()``), or None when there is none."""
+    if "distributed" not in sys.modules:
+        return None  # nobody made a client: do not pay distributed's import
+    from distributed import Client
+
+    try:
+        c = Client.current(allow_global=True)
+    except ValueError:
+        return None
+    return c if c.status == "running" else None
+
+
+def log_dashboard(c: Any, what: str) -> str:
+    """Log (INFO) and return the dashboard link of any client, whoever made it."""
+    link = getattr(c, "dashboard_link", None) or "none (the scheduler serves no dashboard)"
+    log.info("%s; dashboard: %s", what, link)
+    return link
 
 
 def parse_adapt(text: str | None) -> tuple[int, int] | None:
@@ -269,20 +296,81 @@ def client_from_args(args) -> Any:
                   adapt=parse_adapt(getattr(args, "adapt", None)))
 
 
-def compute_with_progress(tasks: list, client=None, show: bool | None = None) -> list:
-    """Compute a list of delayed tasks on ``client`` (or Dask's default scheduler) with a progress bar.
+# ------------------------------------------------------------------------ progress
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where progress is a widget sent to ``IPython.display``)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
-    The bar is shown when stderr is a terminal or ``show=True``.
+
+def progress_wanted(show: bool | None = None) -> bool:
+    """Whether to show progress: ``show``, else ``lia_dask.progress`` in the Dask config, else
+    when stderr is a terminal or the code runs in a notebook."""
+    if show is None:
+        show = dask.config.get("lia_dask.progress", default=None)
+    if show is None:
+        return sys.stderr.isatty() or in_notebook()
+    return bool(show)
+
+
+@contextlib.contextmanager
+def progress_setting(show: bool | None) -> Iterator[None]:
+    """Within the block, :func:`progress_wanted` answers ``show`` (None: leave the setting alone)."""
+    if show is None:
+        yield
+        return
+    with dask.config.set({"lia_dask.progress": bool(show)}):
+        yield
+
+
+def show_progress(futures: list, show: bool | None = None) -> Any:
+    """Show the progress of ``futures``: a widget displayed in a notebook, a text bar in a terminal.
+
+    In a notebook the widget is handed to ``IPython.display.display`` (``distributed.progress``
+    alone only returns it) and this returns at once; in a terminal it blocks until the futures
+    finish. Returns the widget (notebook) or None.
     """
-    show = sys.stderr.isatty() if show is None else show
+    if not futures or not progress_wanted(show):
+        return None
+    from distributed import progress
+
+    if in_notebook():
+        try:
+            bar = progress(futures, notebook=True, multi=False)
+        except ImportError:  # no ipywidgets: a text bar in the cell output
+            progress(futures, notebook=False)
+            return None
+        from IPython.display import display
+
+        display(bar)
+        return bar
+    progress(futures, notebook=False)
+    return None
+
+
+def compute_with_progress(tasks: list, client=None, show: bool | None = None) -> list:
+    """Compute a list of delayed tasks on ``client`` (or Dask's default scheduler) with progress.
+
+    Parameters
+    ----------
+    tasks : list of dask.delayed.Delayed
+    client : distributed.Client, optional
+    show : bool, optional
+        Progress display (see :func:`progress_wanted` for the default).
+
+    Returns
+    -------
+    list
+        The results, in the order of ``tasks``.
+    """
     if client is not None:
         futures = client.compute(tasks)
-        if show:
-            from distributed import progress
-
-            progress(futures)
+        show_progress(futures, show)
         return client.gather(futures)
-    if show:
+    if progress_wanted(show):
         from dask.diagnostics import ProgressBar
 
         with ProgressBar():

@@ -14,7 +14,6 @@ The model artifact is loaded once on the client and sent to every worker once
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from collections import Counter
@@ -49,7 +48,8 @@ class PredictConfig:
     fit : FitFilterConfig
         Cuts of the fit filter.
     show_progress : bool or None
-        Progress bar; None: when stderr is a terminal.
+        Progress display; None: ``lia_dask.progress`` in the Dask config, else when stderr is a
+        terminal or in a notebook (a widget).
     slice_rows : int
         A partition is classified in slices of this many lightcurves, so the memory of the
         feature pass is bounded by the slice, not by the partition.
@@ -281,25 +281,19 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     if not cfg.resume:
         outp.remove(outp.glob("part.*.parquet") + outp.glob("quarantine.*.parquet"))
     t0 = time.perf_counter()
-    show = sys.stderr.isatty() if cfg.show_progress is None else cfg.show_progress
+    from ..cluster import compute_with_progress, show_progress
+
+    show = cfg.show_progress
     if client is not None:
         [mf] = client.scatter([m], broadcast=True, hash=False)
         futures = [client.submit(_predict_partition, i, arch, mf, outp, cfg, key=f"lia-predict-{i}-{uuid.uuid4().hex[:8]}")
                    for i in range(arch.n_partitions)]
-        if show:
-            from distributed import progress
-
-            try:
-                progress(futures)
-            except ImportError:  # a notebook without ipywidgets: the text bar still works
-                progress(futures, notebook=False)
+        show_progress(futures, show)  # a widget displayed in notebooks, a text bar in terminals
         stats = client.gather(futures)
     else:
         import dask
 
         tasks = [dask.delayed(_predict_partition)(i, arch, m, outp, cfg) for i in range(arch.n_partitions)]
-        from ..cluster import compute_with_progress
-
         stats = compute_with_progress(tasks, None, show=show)
     seconds = time.perf_counter() - t0
     return _reconcile(arch, outp, stats, seconds, m.digest)
