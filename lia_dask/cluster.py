@@ -77,6 +77,8 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int | None =
     n_workers = n_workers or _cfg("n_workers") or os.cpu_count() or 1
     threads_per_worker = threads_per_worker or _cfg("threads_per_worker") or 1
     memory_limit = memory_limit or _cfg("memory_limit") or "auto"
+    # LocalCluster sets Dask's loggers to WARNING unless told otherwise: keep a stricter level (the CLI's)
+    kwargs.setdefault("silence_logs", max(logging.WARNING, logging.getLogger("distributed").getEffectiveLevel()))
     return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                         memory_limit=memory_limit, processes=processes,
                         dashboard_address=kwargs.pop("dashboard_address", ":0"), **kwargs)
@@ -252,9 +254,36 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
             cluster.adapt(minimum=adapt[0], maximum=adapt[1])
         elif n_workers and spec == "slurm":
             cluster.scale(n_workers)
-    c = Client(cluster)
+    c = _owning_client_class()(cluster)
     log_dashboard(c, f"started a {spec} cluster")
     return c
+
+
+_OWNING_CLIENT: Any = None
+
+
+def _owning_client_class() -> type:
+    """A ``distributed.Client`` that closes its cluster when it is closed (the cluster is lia_dask's).
+
+    Without it a ``with client(...)`` block leaves the cluster to be torn down at interpreter
+    exit, after the CLI's logging is gone (Dask's "worker still alive" warnings on the terminal).
+    """
+    global _OWNING_CLIENT
+    if _OWNING_CLIENT is None:
+        from distributed import Client
+
+        class OwningClient(Client):
+            def close(self, timeout: Any = None):  # noqa: D102 - Client.close, then the cluster
+                try:
+                    return super().close(timeout=timeout) if timeout is not None else super().close()
+                finally:
+                    cluster = getattr(self, "cluster", None)
+                    if cluster is not None and getattr(cluster, "status", None) is not None:
+                        with contextlib.suppress(Exception):  # already closed / closing at exit
+                            cluster.close()
+
+        _OWNING_CLIENT = OwningClient
+    return _OWNING_CLIENT
 
 
 def current_client() -> Any:
@@ -291,9 +320,16 @@ def parse_adapt(text: str | None) -> tuple[int, int] | None:
 
 
 def client_from_args(args) -> Any:
-    """The client for CLI arguments ``--cluster``, ``--workers``, ``--adapt`` (no ``--cluster``: see ``client``)."""
-    return client(getattr(args, "cluster", None), n_workers=getattr(args, "workers", None),
-                  adapt=parse_adapt(getattr(args, "adapt", None)))
+    """The client for CLI arguments ``--cluster``, ``--workers``, ``--adapt`` (no ``--cluster``: see ``client``).
+
+    Local worker processes start with SIGINT ignored: on Ctrl-C the CLI ends them itself and
+    prints one line, instead of every worker printing a traceback.
+    """
+    from ._cli_common import sigint_ignored
+
+    adapt = parse_adapt(getattr(args, "adapt", None))
+    with sigint_ignored():
+        return client(getattr(args, "cluster", None), n_workers=getattr(args, "workers", None), adapt=adapt)
 
 
 # ------------------------------------------------------------------------ progress

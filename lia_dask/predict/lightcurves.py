@@ -241,15 +241,24 @@ class PredictReport:
     skipped: int
     seconds: float
     model_digest: str
+    n_new: int | None = None  # lightcurves classified by this run (the rest were done before); None: all
 
     @property
     def throughput(self) -> float:
-        return self.n_input / self.seconds if self.seconds > 0 else float("nan")
+        """Lightcurves per second classified by this run (partitions done before do not count)."""
+        n = self.n_input if self.n_new is None else self.n_new
+        return n / self.seconds if self.seconds > 0 and n else float("nan")
 
     def __str__(self) -> str:
+        if self.n_new == 0:
+            rate = "nothing left to classify"
+        elif self.skipped:
+            rate = f"{self.throughput:,.0f} lightcurves/s over the {self.n_new:,} classified now"
+        else:
+            rate = f"{self.throughput:,.0f} lightcurves/s"
         return (f"classified {self.n_input} lightcurves in {self.partitions} partitions ({self.skipped} already done): "
                 f"predicted {self.predicted}, quarantined {self.quarantined}; {self.seconds:.1f} s, "
-                f"{self.throughput:,.0f} lightcurves/s -> {self.out}")
+                f"{rate} -> {self.out}")
 
 
 def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str | os.PathLike, client=None,
@@ -307,7 +316,8 @@ def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds
     n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
     if n_input != predicted + quarantined:
         raise AssertionError(f"prediction counts do not reconcile: {n_input} input != {predicted} predicted + {quarantined} quarantined")
-    report = PredictReport(outp.path if outp.remote else Path(outp.path), n_input, predicted, quarantined, len(stats), sum(s["skipped"] for s in stats), seconds, digest)
+    report = PredictReport(outp.path if outp.remote else Path(outp.path), n_input, predicted, quarantined, len(stats), sum(s["skipped"] for s in stats), seconds, digest,
+                           sum(s["predicted"] + s["quarantined"] for s in stats if not s["skipped"]))
     summary = {"archive": str(arch.path), "model_digest": digest, "n_input": n_input, "predicted": predicted,
                "quarantined": quarantined, "partitions": len(stats), "skipped": report.skipped,
                "seconds": seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
