@@ -42,5 +42,14 @@ def _features(args) -> int:
     if n == 0:
         raise InputError(f"archive {args.archive} produced no feature rows; check it with `lia-dask info`.")
     print(f"features: {n} rows written to {args.out}; {bad} rows all-NaN "
-          f"(reasons: {dict(counts.drop(0, errors='ignore'))})")
+          f"(reasons: {_reason_text(counts.drop(0, errors='ignore'))})")
     return 0
+
+
+def _reason_text(counts) -> str:
+    """``{reason code: rows}`` as plain text, with the reasons' meanings (no ``np.int64(1)`` reprs)."""
+    from .preprocess import REASONS
+
+    if len(counts) == 0:
+        return "none"
+    return ", ".join(f"{REASONS.get(int(k), k)} ({int(k)}): {int(v)}" for k, v in counts.items())

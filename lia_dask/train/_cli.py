@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", metavar="TRAIN_ARCHIVE_OR_FEATURES",
                    help="labelled lightcurve archive (features are extracted) or feature table (Parquet/CSV)")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="artifact directory to write")
-    p.add_argument("--model", choices=("xgb", "rf", "nn"), default="xgb")
+    p.add_argument("--model", choices=("xgb", "rf", "nn"), default="xgb", help="XGBoost, random forest or neural network (default %(default)s)")
     p.add_argument("--impute", action=argparse.BooleanOptionalAction, default=True,
                    help="KNN-impute missing feature values (default on)")
     p.add_argument("--select-trials", type=int, default=0, metavar="N", help="Boruta-SHAP trials (0: no selection)")
@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1909, help="random seed (MicroLIA's 1909 by default)")
     p.add_argument("--reweight-to", metavar="ARCHIVE", default=None,
                    help="GMM re-weight the training set towards this population (archive or feature table)")
-    p.add_argument("--gmm-components", type=int, default=4)
-    p.add_argument("--max-weight", type=float, default=10.0)
+    p.add_argument("--gmm-components", type=int, default=4, help="Gaussian components of the --reweight-to density model (default %(default)s)")
+    p.add_argument("--max-weight", type=float, default=10.0, help="largest sample weight of --reweight-to (default %(default)s)")
     p.add_argument("--zp", type=float, default=None, help="zero point for features extracted from archives")
     p.add_argument("--no-weights", action="store_true", help="unweighted feature variants (apply_weights=False)")
     p.add_argument("--no-eval", action="store_true", help="skip the k-fold evaluation stored in the artifact")
@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="evaluate a trained artifact on labelled data")
-    e.add_argument("model", metavar="MODEL_DIR")
-    e.add_argument("--data", required=True, metavar="ARCHIVE_OR_FEATURES")
+    e.add_argument("model", metavar="MODEL_DIR", help="model artifact directory or .zip")
+    e.add_argument("--data", required=True, metavar="ARCHIVE_OR_FEATURES", help="labelled archive or feature table to evaluate on")
     e.add_argument("--plots", metavar="DIR", default=None, help="write confusion matrix, ROC and t-SNE here")
     e.add_argument("--json", metavar="FILE", default=None, help="also write the metrics as JSON")
     e.set_defaults(func=_evaluate)
