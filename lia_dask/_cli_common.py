@@ -373,14 +373,19 @@ def interrupt_handler(signum: int, frame: Any) -> None:  # pragma: no cover - ex
 
 @contextmanager
 def sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while worker processes start, so they inherit the ignore (the CLI ends them)."""
+    """Block SIGINT while worker processes start, so they inherit the blocked signal (the CLI ends them).
+
+    Blocked, not ignored: a Ctrl-C pressed meanwhile stays pending and is handled as soon as the
+    block ends. Threads started inside (Dask's event loop, which spawns the workers, also
+    restarted ones) inherit the mask; the main thread gets its own back.
+    """
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -322,7 +322,7 @@ def parse_adapt(text: str | None) -> tuple[int, int] | None:
 def client_from_args(args) -> Any:
     """The client for CLI arguments ``--cluster``, ``--workers``, ``--adapt`` (no ``--cluster``: see ``client``).
 
-    Local worker processes start with SIGINT ignored: on Ctrl-C the CLI ends them itself and
+    Local worker processes start with SIGINT blocked: on Ctrl-C the CLI ends them itself and
     prints one line, instead of every worker printing a traceback.
     """
     from ._cli_common import sigint_ignored
