@@ -58,7 +58,10 @@ def test_selection_tuning_importance(fitted, tmp_path):
     _png(plots.plot_param_importance(clf.tuning_.importances, tmp_path / "imp.png"))
     with pytest.raises(InputError, match="empty"):
         plots.plot_tuning_history([], tmp_path / "none.png")
-    written = plots.plot_training_report(clf, tmp_path / "report", None, y, proba)  # t-SNE tested above
+    with pytest.raises(InputError, match="say what data"):
+        plots.plot_training_report(clf, tmp_path / "report", None, y, proba)
+    written = plots.plot_training_report(clf, tmp_path / "report", None, y, proba,
+                                         data="out-of-fold, 3-fold CV")  # t-SNE tested above
     assert {p.name for p in written} == {"confusion_matrix.png", "roc.png", "feature_selection.png",
                                          "tuning_history.png", "hyperparameter_importance.png"}
     for p in written:

@@ -105,7 +105,8 @@ def _train(args) -> int:
     if args.plots:
         from ..plots import plot_training_report
 
-        plot_training_report(clf, args.plots, table.X if len(y) <= 5000 else None, y, proba)
+        plot_training_report(clf, args.plots, table.X if len(y) <= 5000 else None, y, proba,
+                             data=f"out-of-fold, {args.cv}-fold CV, {len(y):,} training lightcurves")
     print(f"train: {len(y)} rows ({table.n_excluded} without features excluded), {len(clf.selected_features_)} "
           f"features, model {args.model} -> {args.out} (digest {manifest['digest'][:12]})")
     if "kfold" in clf.metrics_:
@@ -140,8 +141,10 @@ def _evaluate(args) -> int:
         from ..plots import plot_confusion_matrix, plot_roc, plot_tsne
 
         pred = clf.classes_[proba.argmax(axis=1)]
-        plot_confusion_matrix(y, pred, list(clf.classes_), f"{args.plots}/confusion_matrix.png")
-        plot_roc(y, proba, list(clf.classes_), f"{args.plots}/roc.png")
+        shown = f"held-out: {len(y):,} lightcurves of {args.data}"
+        plot_confusion_matrix(y, pred, list(clf.classes_), f"{args.plots}/confusion_matrix.png",
+                              title=f"confusion matrix (rows normalized)\n{shown}")
+        plot_roc(y, proba, list(clf.classes_), f"{args.plots}/roc.png", title=f"ROC, one class vs rest\n{shown}")
         if len(y) >= 5:
             plot_tsne(clf.transform_features(table.X), y, f"{args.plots}/tsne.png")
     json.dump({k: m[k] for k in ("n", "accuracy", "f1_macro", "recall", "precision")}, sys.stdout, indent=1)
