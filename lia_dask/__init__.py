@@ -39,7 +39,7 @@ from .errors import LiaDaskError  # noqa: E402
 
 #: the public API, resolved lazily from lia_dask.api
 _API = ("Classifier", "candidates", "client", "extract_features", "ingest", "load_model", "ogle2_samples",
-        "open_archive", "predict_archive", "read_predictions", "simulate_training_set", "train_classifier")
+        "open_archive", "plot_simulated", "predict_archive", "read_predictions", "simulate_training_set", "train_classifier")
 
 
 def __getattr__(name: str) -> Any:

@@ -230,6 +230,32 @@ def _as_batch(source: Any):
     return concat_batches(list(source.batches()))
 
 
+def plot_simulated(archive: Archive | str | os.PathLike, n_per_class: int = 3, *, path: str | os.PathLike | None = None,
+                   seed: int = 0):
+    """A few lightcurves per class of a training archive, one row per class (times in days, with units).
+
+    Parameters
+    ----------
+    archive : Archive or path
+        A simulated training archive (its first partition is drawn from).
+    n_per_class : int
+        Examples per class.
+    path : path-like, optional
+        Also save the figure there.
+    seed : int
+        Which examples.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Shown inline when it is the last expression of a notebook cell.
+    """
+    from .simulate.plots import plot_simulated as _plot
+
+    arch = open_archive(archive)
+    return _plot(arch.read_batch(0), n_per_class, path=path, seed=seed, time_system=arch.time_system)
+
+
 # ------------------------------------------------------------------------ features and training
 def extract_features(archive: Archive | str | os.PathLike, out: str | os.PathLike | None = None, *,
                      settings: Any = None, client: Any = None, progress: bool | None = None):
@@ -277,8 +303,8 @@ def extract_features(archive: Archive | str | os.PathLike, out: str | os.PathLik
 
 
 def train_classifier(features: Any, labels: str | Sequence = "label", *, out: str | os.PathLike | None = None,
-          model: str = "xgb", feature_settings: Mapping[str, Any] | None = None, overwrite: bool = False,
-          client: Any = None, **train_settings: Any) -> "Classifier":
+          model: str = "xgb", feature_settings: Mapping[str, Any] | None = None, evaluate: bool = True,
+          overwrite: bool = False, client: Any = None, **train_settings: Any) -> "Classifier":
     """Train an ensemble classifier (KNN imputation, optional Boruta-SHAP selection and Optuna tuning).
 
     Parameters
@@ -293,6 +319,9 @@ def train_classifier(features: Any, labels: str | Sequence = "label", *, out: st
     feature_settings : dict, optional
         The settings the features were computed with; default: ``features.attrs`` (set by
         :func:`extract_features`), else the feature set's defaults.
+    evaluate : bool
+        Also compute out-of-fold probabilities (``cv`` folds, default 3): their metrics go into the
+        artifact (``metrics["kfold"]``) and :meth:`Classifier.plot_report` draws them.
     overwrite : bool
         Replace an existing artifact at ``out``.
     **train_settings
@@ -329,12 +358,24 @@ def train_classifier(features: Any, labels: str | Sequence = "label", *, out: st
         raise InputError(f"the feature table has no label column {labels!r}; pass labels=... .")
     train_settings.setdefault("cv", 3)
     clf = EnsembleClassifier(model=model, **train_settings)
-    clf.fit(features[names], y, client=_client(client), feature_set=set_name,
-            feature_settings=settings or None)
+    c = _client(client)
+    clf.fit(features[names], y, client=c, feature_set=set_name, feature_settings=settings or None)
+    oof = None
+    if evaluate and clf.cv >= 2:
+        from .train import classification_metrics, cross_val_proba
+
+        y_arr = np.asarray(y)
+        proba = cross_val_proba(clf, features[names], y_arr, cv=clf.cv, client=c)
+        m = classification_metrics(y_arr, proba, clf.classes_)
+        clf.metrics_["kfold"] = {**{k: m[k] for k in ("accuracy", "f1_macro", "recall", "precision",
+                                                       "confusion_matrix")}, "k": clf.cv}
+        oof = (y_arr, proba, clf.cv)
     if out is not None:
         clf.save(out, overwrite=overwrite)
         clf = EnsembleClassifier.load(out)  # the artifact as prediction will see it (digest, manifest)
-    return Classifier(clf)
+    result = Classifier(clf)
+    result.out_of_fold = oof
+    return result
 
 
 def _is_archive(path: str | os.PathLike) -> bool:
@@ -369,12 +410,16 @@ class Classifier:
         Class labels in probability-column order.
     digest : str
         The artifact digest ("in-memory" for an unsaved model).
+    out_of_fold : tuple or None
+        ``(labels, probabilities, folds)`` of the training set, out-of-fold (set by
+        :func:`train_classifier`; None for a loaded artifact).
     """
 
     def __init__(self, estimator: Any):
         from .features import FeatureSettings
 
         self.estimator = estimator
+        self.out_of_fold: tuple | None = None
         self.classes_ = np.asarray([str(c) for c in estimator.classes_])
         self.digest = str(getattr(estimator, "digest_", "in-memory"))
         self.settings = FeatureSettings.from_dict(dict(estimator.feature_settings_ or {}))
@@ -383,7 +428,8 @@ class Classifier:
         return (f"Classifier({len(self.classes_)} classes {self.classes_.tolist()}, "
                 f"{len(self.estimator.selected_features_)} features, digest {self.digest[:12]})")
 
-    def predict_proba(self, time: Any, mag: Any = None, magerr: Any = None, *, photometry: str = "mag") -> np.ndarray:
+    def predict_proba(self, time: Any, mag: Any = None, magerr: Any = None, *, photometry: str = "mag",
+                      validation: Any = None) -> np.ndarray:
         """Class probabilities of one lightcurve or of a list of them.
 
         Parameters
@@ -393,31 +439,41 @@ class Classifier:
             (pandas DataFrame, 2-D array) as ``time`` alone is classified as scikit-learn would.
         photometry : {"mag", "flux"}
             What ``mag`` / ``magerr`` hold (a flux model takes fluxes and their errors).
+        validation : lia_dask.archive.ValidationConfig, optional
+            The rules ingest applies (default: at least 5 finite epochs, epochs sorted); a
+            lightcurve that ingest would quarantine is not classified.
 
         Returns
         -------
         numpy.ndarray
             (n_classes,) for one lightcurve, (n_lightcurves, n_classes) for a list; columns in
-            ``classes_`` order. A lightcurve whose features cannot be computed (too few points,
-            ...) gets a row of NaN in a list and raises :class:`~lia_dask.errors.InputError` alone.
+            ``classes_`` order. A lightcurve that cannot be classified (too few points, NaN
+            values, features not computable) gets a row of NaN in a list and raises
+            :class:`~lia_dask.errors.InputError` alone.
         """
         if mag is None:
             return self.estimator.predict_proba(time)
         single = _is_single(time)
-        batch = _to_batch(time, mag, magerr, photometry, self.settings.zp)
-        proba, reasons = self._proba_batch(batch)
+        batch, kept, reasons = _to_batch(time, mag, magerr, photometry, self.settings.zp, validation)
+        proba = np.full((len(reasons), len(self.classes_)), np.nan)
+        if len(kept):
+            p, feature_reasons = self._proba_batch(batch)
+            proba[kept] = p
+            for i, r in zip(kept, feature_reasons):
+                reasons[i] = r
         if single:
             if reasons[0]:
                 raise InputError(f"this lightcurve cannot be classified: {reasons[0]}.")
             return proba[0]
         return proba
 
-    def predict(self, time: Any, mag: Any = None, magerr: Any = None, *, photometry: str = "mag"):
+    def predict(self, time: Any, mag: Any = None, magerr: Any = None, *, photometry: str = "mag",
+                validation: Any = None):
         """Most probable class of one lightcurve (a str) or of a list of them (array, None where not computable).
 
         Parameters are those of :meth:`predict_proba`.
         """
-        proba = self.predict_proba(time, mag, magerr, photometry=photometry)
+        proba = self.predict_proba(time, mag, magerr, photometry=photometry, validation=validation)
         if proba.ndim == 1:
             return str(self.classes_[int(np.argmax(proba))])
         ok = np.isfinite(proba).all(axis=1)
@@ -438,6 +494,29 @@ class Classifier:
             proba[ok] = self.estimator.predict_proba(pd.DataFrame(values[ok], columns=names))
         return proba, [str(REASONS.get(int(r), r)) if r else "" for r in reason]
 
+    def plot_report(self, directory: str | os.PathLike) -> list[Path]:
+        """Confusion matrix and ROC of the out-of-fold probabilities, plus selection / tuning history.
+
+        Parameters
+        ----------
+        directory : path-like
+            Where the PNG files are written.
+
+        Returns
+        -------
+        list of Path
+            ``confusion_matrix.png`` and ``roc.png`` first (their titles say the data: out-of-fold,
+            k-fold CV, n training lightcurves).
+        """
+        from .plots import plot_training_report
+
+        if self.out_of_fold is None:
+            raise InputError("this classifier has no out-of-fold probabilities (train it with "
+                             "lia_dask.train_classifier(..., evaluate=True)); the training fit itself is never plotted.")
+        y, proba, k = self.out_of_fold
+        return plot_training_report(self.estimator, directory, y=y, proba=proba,
+                                    data=f"out-of-fold, {k}-fold CV, {len(y):,} training lightcurves")
+
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> dict:
         """Write the model artifact (see :meth:`lia_dask.train.EnsembleClassifier.save`); returns the manifest."""
         return self.estimator.save(path, overwrite=overwrite)
@@ -450,8 +529,10 @@ def _is_single(time: Any) -> bool:
     return len(time) == 0 or np.ndim(time[0]) == 0
 
 
-def _to_batch(time: Any, mag: Any, magerr: Any, photometry: str, zp: float | None):
+def _to_batch(time: Any, mag: Any, magerr: Any, photometry: str, zp: float | None, validation: Any = None):
+    """(batch of the valid lightcurves, their input indices, reason per input: "" when valid)."""
     from . import schema as S
+    from .archive import ValidationConfig, check_lightcurve
     from .batch import LightcurveBatch
 
     if magerr is None:
@@ -461,18 +542,22 @@ def _to_batch(time: Any, mag: Any, magerr: Any, photometry: str, zp: float | Non
     if not (len(time) == len(mag) == len(magerr)):
         raise InputError(f"time, mag and magerr hold {len(time)}, {len(mag)} and {len(magerr)} lightcurves; "
                          "give one array of each per lightcurve.")
-    arrays = []
+    cfg = validation or ValidationConfig()
+    kept, arrays, reasons = [], [], []
     for k, (t, y, e) in enumerate(zip(time, mag, magerr)):
         t, y, e = (np.asarray(v, dtype=np.float64).ravel() for v in (t, y, e))
         if not (len(t) == len(y) == len(e)):
             raise InputError(f"lightcurve {k}: time, mag and magerr have {len(t)}, {len(y)} and {len(e)} values; "
                              "they must be equally long.")
-        order = np.argsort(t, kind="stable")
-        arrays.append((t[order], y[order], e[order]))
-    ids = np.arange(len(arrays), dtype=np.int64)
-    return LightcurveBatch.from_lightcurves(ids, [a[0] for a in arrays], [a[1] for a in arrays],
-                                            [a[2] for a in arrays], photometry=photometry,
-                                            zeropoint=S.DEFAULT_ZEROPOINT if zp is None else zp)
+        t, y, e, reason = check_lightcurve(t, y, e, photometry, cfg)
+        reasons.append(reason or "")
+        if not reason:
+            kept.append(k)
+            arrays.append((t, y, e))
+    batch = LightcurveBatch.from_lightcurves(np.arange(len(arrays), dtype=np.int64), [a[0] for a in arrays],
+                                             [a[1] for a in arrays], [a[2] for a in arrays], photometry=photometry,
+                                             zeropoint=S.DEFAULT_ZEROPOINT if zp is None else zp)
+    return batch, np.asarray(kept, dtype=np.int64), reasons
 
 
 # ------------------------------------------------------------------------ prediction
@@ -559,4 +644,5 @@ def candidates(predictions: str | os.PathLike, top: int = 20, *, plots: str | os
 
 
 __all__ = ["Classifier", "candidates", "client", "extract_features", "ingest", "load_model", "ogle2_samples",
-           "open_archive", "predict_archive", "read_predictions", "simulate_training_set", "train_classifier"]
+           "open_archive", "plot_simulated", "predict_archive", "read_predictions", "simulate_training_set",
+           "train_classifier"]
