@@ -261,7 +261,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         return Xc
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, (n, len(classes_)), columns in ``classes_`` order."""
+        """Class probabilities, ``(n, len(classes_))``, columns in ``classes_`` order."""
         Xs = self.transform_features(X)  # checks that the model is fitted
         return self.predictor_.predict_proba(Xs)
 
