@@ -387,6 +387,34 @@ def show_progress(futures: list, show: bool | None = None) -> Any:
     return None
 
 
+class _NoBar:
+    """What :func:`progress_bar` returns when no progress is shown."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, show: bool | None = None) -> Any:
+    """A progress bar over ``total`` steps of a loop lia_dask drives itself (tuning trials, ...).
+
+    tqdm's notebook bar (a widget, displayed by tqdm) in a notebook, a text bar on stderr in a
+    terminal, an object with the same ``update`` / ``close`` that shows nothing otherwise.
+    """
+    if not progress_wanted(show):
+        return _NoBar()
+    try:
+        if in_notebook():
+            from tqdm.notebook import tqdm
+        else:
+            from tqdm import tqdm
+        return tqdm(total=total, desc=desc, leave=True)
+    except ImportError:  # tqdm (or ipywidgets for the notebook bar) missing: no bar
+        return _NoBar()
+
+
 def compute_with_progress(tasks: list, client=None, show: bool | None = None) -> list:
     """Compute a list of delayed tasks on ``client`` (or Dask's default scheduler) with progress.
 

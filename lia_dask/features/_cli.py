@@ -29,8 +29,10 @@ def _features(args) -> int:
                                apply_weights=not args.no_weights,
                                feature_set=args.feature_set or DEFAULT_FEATURE_SET)
     ddf = extract_archive(args.archive, settings)
-    with client_from_args(args):
-        ddf.to_parquet(args.out, write_index=False, overwrite=True)
+    from ..cluster import compute_with_progress
+
+    with client_from_args(args) as client:
+        compute_with_progress([ddf.to_parquet(args.out, write_index=False, overwrite=True, compute=False)], client)
         import dask.dataframe as dd
 
         counts = dd.read_parquet(args.out, columns=[REASON_COLUMN])[REASON_COLUMN].compute().value_counts()
