@@ -33,23 +33,14 @@ def archive(ogle_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(archive, tmp_path_factory) -> Path:
+def model(archive, tmp_path_factory, local_client) -> Path:
     """A real (small) XGBoost artifact trained on lightcurves simulated on the OGLE-II cadences."""
-    import pandas as pd
-
-    from lia_dask.features.registry import get_feature_set
-    from lia_dask.simulate import SimulationConfig
-    from lia_dask.simulate.simulate import simulate_training_set
-    from lia_dask.train import EnsembleClassifier
+    import lia_dask as lia
 
     d = tmp_path_factory.mktemp("cli_model")
-    simulate_training_set(archive, 15, d / "train", SimulationConfig(seed=3), features_out=d / "feat")
-    feats = pd.read_parquet(d / "feat")
-    names = list(get_feature_set().names)
-    clf = EnsembleClassifier(model="xgb", cv=2, random_state=0, params={"n_estimators": 10, "max_depth": 3})
-    clf.fit(feats[names], feats["label"], feature_set="microlia-2.8.1",
-            feature_settings={"zp": 22.0, "convert": None, "apply_weights": True})
-    clf.save(d / "model")
+    training = lia.simulate_training_set(archive, 15, d / "train", seed=3, client=local_client)
+    lia.train_classifier(lia.extract_features(training, client=local_client), out=d / "model", evaluate=False,
+                         client=local_client, random_state=0, params={"n_estimators": 10, "max_depth": 3})
     return d / "model"
 
 
