@@ -51,7 +51,8 @@ def client(spec: str | None = None, **kwargs: Any):
     ----------
     spec : str, optional
         ``None``: the current ``distributed.Client`` if there is one (e.g. one the user made),
-        else a LocalCluster started once and reused. Any other value (``"local"``,
+        else one made from the configuration (``lia_dask.cluster.spec``, Dask's
+        ``scheduler-address``, else a LocalCluster), started once and reused. Any other value (``"local"``,
         ``"tcp://host:8786"``, a scheduler file, ``"slurm"``, ``"kubernetes"``) always makes a
         new client, see :func:`lia_dask.cluster.client`.
     **kwargs
@@ -72,7 +73,7 @@ def client(spec: str | None = None, **kwargs: Any):
                 cluster.log_dashboard(current, "using the current client")
                 _ANNOUNCED.add(id(current))
             return current
-    c = cluster.client(spec or "local", **kwargs)
+    c = cluster.client(spec, **kwargs)  # None: lia_dask.cluster.spec, Dask's scheduler-address, else local
     _OWN_CLIENT = c
     _ANNOUNCED.add(id(c))
     return c
