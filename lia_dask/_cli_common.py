@@ -12,14 +12,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import glob
 import logging
 import os
+import re
 import signal
 import sys
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -181,14 +182,7 @@ def check_output_dir(path: Path, what: str = "--out") -> None:
 # ------------------------------------------------------------------------ outputs of a failed run
 def snapshot_outputs(args: argparse.Namespace) -> list[Path]:
     """Local output directories that do not exist yet (removed again if the command fails empty)."""
-    new = []
-    for dest in OUTPUT_ARGS:
-        v = getattr(args, dest, None)
-        if v is None or _is_url(v) or (getattr(args, "command_path", "") == "candidates" and dest == "out"):
-            continue
-        if not Path(v).exists():
-            new.append(Path(v))
-    return new
+    return [p for p in output_dirs(args) if not p.exists()]
 
 
 def remove_empty_outputs(paths: list[Path]) -> list[Path]:
@@ -222,7 +216,7 @@ _THIRD_PARTY = ("distributed", "dask", "numba", "bokeh", "tornado", "asyncio", "
                 "tensorflow", "absl", "matplotlib", "h5py", "py.warnings")
 
 
-@contextmanager
+@contextlib.contextmanager
 def setup_logging(verbosity: int) -> Iterator[None]:
     """Logging for one CLI run; everything is restored afterwards (``main`` may run in-process).
 
@@ -359,6 +353,36 @@ def interrupted_sentence(command_path: str) -> str:
 
 #: the line the SIGINT handler prints (set by ``main`` for the running sub-command)
 interrupt_message = interrupted_sentence("predict")
+#: (output directories of the running command, those of them this run created) for the handler
+interrupt_outputs: tuple[list[Path], list[Path]] = ([], [])
+
+#: temporary names lia_dask writes before renaming (``.part.00003.parquet.<32 hex>.tmp``, ``._archive.json.tmp``)
+_TMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$|^\._archive\.json\.tmp$")
+
+
+def output_dirs(args: argparse.Namespace) -> list[Path]:
+    """The local output directories named by the arguments."""
+    cmd = getattr(args, "command_path", "")
+    return [Path(v) for dest in OUTPUT_ARGS
+            if (v := getattr(args, dest, None)) is not None and not _is_url(v)
+            and not (cmd == "candidates" and dest == "out")]
+
+
+def remove_temporary_files(dirs: list[Path]) -> int:
+    """Delete the temporary files lia_dask's atomic writes leave when a run is killed; returns how many.
+
+    Only names of lia_dask's own temporary pattern are touched, never finished files.
+    """
+    n = 0
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for f in d.rglob(".*tmp"):
+            if f.is_file() and _TMP_NAME.match(f.name):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+                    n += 1
+    return n
 
 
 def interrupt_handler(signum: int, frame: Any) -> None:  # pragma: no cover - exercised by a subprocess test
@@ -367,11 +391,14 @@ def interrupt_handler(signum: int, frame: Any) -> None:  # pragma: no cover - ex
         sys.stderr.write(f"lia-dask: {interrupt_message}\n")
         sys.stderr.flush()
         _end_children()
+        outputs, created = interrupt_outputs
+        remove_temporary_files(outputs)
+        remove_empty_outputs(created)
     finally:
         os._exit(EXIT_INTERRUPTED)
 
 
-@contextmanager
+@contextlib.contextmanager
 def sigint_ignored() -> Iterator[None]:
     """Block SIGINT while worker processes start, so they inherit the blocked signal (the CLI ends them).
 

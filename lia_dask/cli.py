@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 common.validate_args(args)
                 created = common.snapshot_outputs(args)
+                common.interrupt_outputs = (common.output_dirs(args), created)
                 return int(args.func(args) or 0)
             except KeyboardInterrupt:  # only where the handler could not be installed
                 print(f"lia-dask: {common.interrupt_message}", file=sys.stderr)
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 if args.debug:
                     traceback.print_exc()
+                common.remove_temporary_files(common.output_dirs(args))
                 common.remove_empty_outputs(created)
                 sentence, code = common.explain(exc)
                 print(f"lia-dask: error: {sentence}", file=sys.stderr)

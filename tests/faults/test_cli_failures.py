@@ -114,6 +114,15 @@ def test_a_failed_train_leaves_no_empty_output(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_only_lia_dask_temporary_files_are_cleaned_up(tmp_path):
+    ours = [tmp_path / f".part.00001.parquet.{'ab12' * 8}.tmp", tmp_path / "._archive.json.tmp"]
+    theirs = [tmp_path / ".notes.tmp", tmp_path / "part.00000.parquet", tmp_path / "x.tmp"]
+    for f in ours + theirs:
+        f.write_text("x")
+    assert common.remove_temporary_files([tmp_path]) == 2
+    assert not any(f.exists() for f in ours) and all(f.exists() for f in theirs)
+
+
 def test_interrupted_sentence_says_how_to_continue():
     assert common.interrupted_sentence("predict") == "interrupted; rerun with --resume to continue (finished partitions are kept)."
     assert "rerun the command" in common.interrupted_sentence("train")
@@ -227,6 +236,7 @@ def test_a_real_run_prints_no_dask_noise_and_ctrl_c_ends_in_one_line(archive, mo
     lines = [ln for ln in (head + err).splitlines() if ln.strip()]
     assert lines[-1] == "lia-dask: interrupted; rerun with --resume to continue (finished partitions are kept)."
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert not list((tmp_path / "p2").glob(".*.tmp"))  # no half-written file left behind
     time.sleep(1.0)
     alive = [w for w in workers if psutil.pid_exists(w) and psutil.Process(w).status() != psutil.STATUS_ZOMBIE]
     assert not alive  # the worker processes it started are gone
