@@ -28,7 +28,7 @@ def test_sphinx_reference_builds_without_warnings(tmp_path):
                if not re.search(rf'id="lia_dask\.(api|classifier)\.{n}"', public)]
     assert not missing, f"public API not in the reference: {missing}"
     config = (out / "api" / "configuration.html").read_text()
-    assert "threads_per_worker" in config and "third_party" in config  # the packaged YAML is shown
+    assert "threads_per_worker" in config and "storage_options" in config  # the packaged YAML is shown
     assert "DASK_LIA_DASK__CLUSTER__N_WORKERS" in config
 
 
