@@ -23,9 +23,12 @@ def _figure(w: float = 6.0, h: float = 5.0):
 
 
 def _save(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Save ``fig``; a PNG also carries the first axes' title as its ``Title`` text chunk."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    meta = {"Title": titles[0].replace("\n", " - ")} if titles and path.suffix.lower() == ".png" else None
+    fig.savefig(path, dpi=dpi, metadata=meta)
     return path
 
 
