@@ -124,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     # 7. plots ----------------------------------------------------------------------------------
     t0 = time.perf_counter()
     plots = out / "plots"
-    proba = clf.predict_proba(feats[names])
-    paths = plot_training_report(clf, plots, y=feats["label"].to_numpy(), proba=proba)
+    paths = plot_training_report(clf, plots, X=feats[names], y=feats["label"].to_numpy(), cv=3)  # out-of-fold
     cands = top_candidates(out / "survey_predictions", 5)
     print("[candidates] best survey candidates:")
     cols = ["object_id", "label", "prob_ML", "fit_u0", "fit_tE", "fit_chi2_red"]

@@ -40,8 +40,8 @@ def _features(args) -> int:
                                apply_weights=not args.no_weights, feature_set=name, features=select)
     settings = archive_settings(args.archive, settings)
     ddf = extract_archive(args.archive, settings)
-    with client_from_args(args):
-        write_feature_table(ddf, args.out, settings, overwrite=True)
+    with client_from_args(args) as client:
+        write_feature_table(ddf, args.out, settings, client=client, overwrite=True)
         import dask.dataframe as dd
 
         counts = dd.read_parquet(args.out, columns=[REASON_COLUMN])[REASON_COLUMN].compute().value_counts()
@@ -53,5 +53,14 @@ def _features(args) -> int:
     if n == 0:
         raise InputError(f"archive {args.archive} produced no feature rows; check it with `lia-dask info`.")
     print(f"features: {n} rows written to {args.out}; {bad} rows all-NaN "
-          f"(reasons: {dict(counts.drop(0, errors='ignore'))})")
+          f"(reasons: {_reason_text(counts.drop(0, errors='ignore'))})")
     return 0
+
+
+def _reason_text(counts) -> str:
+    """``{reason code: rows}`` as plain text, with the reasons' meanings (no ``np.int64(1)`` reprs)."""
+    from .preprocess import REASONS
+
+    if len(counts) == 0:
+        return "none"
+    return ", ".join(f"{REASONS.get(int(k), k)} ({int(k)}): {int(v)}" for k, v in counts.items())

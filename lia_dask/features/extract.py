@@ -24,6 +24,7 @@ import json
 import os
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,7 +195,7 @@ def archive_settings(archive, settings: FeatureSettings | None = None) -> Featur
     return (settings or FeatureSettings()).resolved(arch.photometry, arch.zeropoint)
 
 
-def write_feature_table(ddf, out, settings: FeatureSettings, **to_parquet_kwargs) -> None:
+def write_feature_table(ddf, out, settings: FeatureSettings, client: Any = None, **to_parquet_kwargs) -> None:
     """Write a feature table (dask DataFrame) to Parquet with its resolved settings as metadata.
 
     Parameters
@@ -205,8 +206,14 @@ def write_feature_table(ddf, out, settings: FeatureSettings, **to_parquet_kwargs
         Output directory.
     settings : FeatureSettings
         The *resolved* settings the table was computed with (:func:`archive_settings`).
+    client : distributed.Client, optional
+        Where to compute (default: Dask's current scheduler), with a progress display.
     """
-    ddf.to_parquet(str(out), write_index=False, custom_metadata=settings_metadata(settings), **to_parquet_kwargs)
+    from ..cluster import compute_with_progress
+
+    task = ddf.to_parquet(str(out), write_index=False, custom_metadata=settings_metadata(settings), compute=False,
+                          **to_parquet_kwargs)
+    compute_with_progress([task], client)
 
 
 def settings_metadata(settings: FeatureSettings) -> dict[str, str]:

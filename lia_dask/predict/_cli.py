@@ -6,7 +6,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="classify every lightcurve of an archive (resumable)")
-    p.add_argument("archive")
+    p.add_argument("archive", help="lightcurve archive to classify (directory or URL)")
     p.add_argument("--model", required=True, help="ensemble artifact directory or .zip")
     p.add_argument("--out", required=True, help="output directory (one Parquet file per partition)")
     p.add_argument("--resume", dest="resume", action="store_true", default=True,
@@ -18,16 +18,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dbic-const-min", type=float, default=50.0, help="event significance, ΔBIC constant - PSPL")
     p.add_argument("--dbic-min", type=float, default=10.0,
                    help="ΔBIC PSPL must win by against trend and periodic (and FRED may win by at most)")
-    p.add_argument("--tE-max", type=float, default=1000.0)
-    p.add_argument("--u0-max", type=float, default=2.0)
+    p.add_argument("--tE-max", type=float, default=1000.0, help="candidate flag: largest Einstein time tE in days (default %(default)s)")
+    p.add_argument("--u0-max", type=float, default=2.0, help="candidate flag: largest impact parameter u0 (default %(default)s)")
     p.add_argument("--chi2-max", type=float, default=None, help="optional reduced chi2 cut of the PSPL fit")
     p.add_argument("--flag-classes", nargs="+", default=["ML"],
                    help="predicted classes the candidate flag vets (e.g. ML CV LPV to rescue missed events)")
     p.set_defaults(func=_predict)
 
     c = sub.add_parser("candidates", help="list the best microlensing candidates of a prediction output")
-    c.add_argument("out")
-    c.add_argument("--top", type=int, default=20)
+    c.add_argument("out", help="prediction output directory (of `lia-dask predict`)")
+    c.add_argument("--top", type=int, default=20, help="how many candidates, best first (default %(default)s)")
     c.add_argument("--plots", default=None, help="directory for one lightcurve plot per candidate")
     c.add_argument("--archive", default=None, help="archive the predictions came from (default: from the outputs)")
     c.add_argument("--all", action="store_true", help="ignore the fit filter")

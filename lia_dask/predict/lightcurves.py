@@ -14,7 +14,6 @@ The model artifact is loaded once on the client and sent to every worker once
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from collections import Counter
@@ -50,7 +49,8 @@ class PredictConfig:
     fit : FitFilterConfig
         Thresholds of the candidate flag.
     show_progress : bool or None
-        Progress bar; None: when stderr is a terminal.
+        Progress display; None: ``lia_dask.progress`` in the Dask config, else when stderr is a
+        terminal or in a notebook (a widget).
     slice_rows : int
         A partition is classified in slices of this many lightcurves, so the memory of the
         feature pass is bounded by the slice, not by the partition.
@@ -334,7 +334,9 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     if not cfg.resume:
         outp.remove(outp.glob("part.*.parquet") + outp.glob("quarantine.*.parquet"))
     t0 = time.perf_counter()
-    show = sys.stderr.isatty() if cfg.show_progress is None else cfg.show_progress
+    from ..cluster import compute_with_progress, show_progress
+
+    show = cfg.show_progress
     done: dict[int, dict] = {}
     if cfg.resume:  # finished partitions are known from their footers: no task, no model transfer for them
         for i in range(arch.n_partitions):
@@ -358,20 +360,12 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
             subs = [client.submit(_predict_piece, i, lo, hi, arch, mf, cfg, key=f"lia-predict-{i}.{k}-{tag}")
                     for k, (lo, hi) in enumerate(pieces)]
             futures.append(client.submit(_write_partition, i, arch, mf, outp, cfg, *subs, key=f"lia-write-{i}-{tag}"))
-        if show:
-            from distributed import progress
-
-            try:
-                progress(futures)
-            except ImportError:  # a notebook without ipywidgets: the text bar still works
-                progress(futures, notebook=False)
+        show_progress(futures, show)  # a widget displayed in notebooks, a text bar in terminals
         stats += client.gather(futures)
     elif todo:
         import dask
 
         tasks = [dask.delayed(_predict_partition)(i, arch, m, outp, cfg) for i in todo]
-        from ..cluster import compute_with_progress
-
         stats += list(compute_with_progress(tasks, None, show=show))
     stats.sort(key=lambda st: st["index"])
     seconds = time.perf_counter() - t0
