@@ -18,6 +18,8 @@ FLUX = "flux"
 FLUX_ERR = "flux_err"
 LABEL = "label"
 SIM_PREFIX = "sim_"
+#: optional archive column: the file (or table) each lightcurve was read from
+SOURCE_FILE = "source_file"
 
 PHOTOMETRY_COLUMNS = {"mag": (MAG, MAGERR), "flux": (FLUX, FLUX_ERR)}
 DEFAULT_BAND = "I"
