@@ -472,8 +472,8 @@ def open_archive(path: str | os.PathLike, storage_options: dict | None = None, *
                     or not md.schema.to_arrow_schema().remove_metadata().equals(first)):
                 raise ArchiveError(f"archive part {p} has another schema than {kept[0]} (photometry, zero point or "
                                    "columns), e.g. copied in from another archive; remove it.")
-        summary = {"counts": summary.get("counts", {}), "complete": False,
-                   "listed_partitions": summary.get("partitions"), "identity": None}
+        summary = {"counts": summary.get("counts", {}), "complete": False, "listed_partitions": summary.get("partitions"),
+                   "identity": summary.get("identity"), "parts": summary.get("parts", [])}
     return Archive(root, kept, photometry, zp, ts, summary, fs)
 
 
