@@ -612,8 +612,7 @@ def _finish(out: Path | str, results: list, cfg: IngestConfig, storage_options: 
     counts = {"read": rows_read, "archived": archived, "quarantined": len(quarantine),
               "repaired": sum(p["repaired"] for p in parts),
               "duplicate_epochs": sum(p["duplicates"] for p in parts), **(extra_counts or {})}
-    columns = list(storage.Location(out, storage_options).read_metadata(parts[0]["path"]).schema.names) if parts else []
-    write_summary(out, parts, cfg.photometry, cfg.zeropoint, cfg.time_system, counts, storage_options, columns)
+    write_summary(out, parts, cfg.photometry, cfg.zeropoint, cfg.time_system, counts, storage_options)
     remove_ingest_records(storage.Location(out, storage_options))
     return IngestReport(open_archive(out, storage_options), rows_read, archived, len(quarantine),
                         sum(p["repaired"] for p in parts), sum(p["n_epochs"] for p in parts),

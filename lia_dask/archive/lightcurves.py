@@ -100,6 +100,8 @@ def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, z
     Written last: its presence means 'complete', and it is the authority :func:`open_archive`
     checks the parts against (see :mod:`lia_dask.archive.manifest`).
     """
+    if columns is None and parts:
+        columns = list(storage.Location(path, storage_options).read_metadata(parts[0]["path"]).schema.names)
     summary = build_summary(parts, photometry, zeropoint, time_system, counts, columns)
     if storage.is_url(path):
         fs, root = storage.filesystem(str(path), storage_options)
