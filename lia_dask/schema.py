@@ -34,7 +34,12 @@ META_TIME_SYSTEM = "time_system"
 
 # archive directory layout
 PART_GLOB = "part.*.parquet"
-QUARANTINE_FILE = "_quarantine.parquet"
+#: the quarantine table (Parquet). The name starts with "_" (pyarrow / pandas skip it) and does not
+#: end in .parquet / .parq / .pq (dask.dataframe.read_parquet skips it), so reading an archive
+#: directory with either reads the lightcurves only.
+QUARANTINE_FILE = "_quarantine.pqt"
+#: name of the quarantine table in archives written before the rename
+LEGACY_QUARANTINE_FILE = "_quarantine.parquet"
 ARCHIVE_MANIFEST = "_archive.json"
 
 # --- quarantine table --------------------------------------------------------------------

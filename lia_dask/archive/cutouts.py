@@ -2,7 +2,7 @@
 
 Attributes: ``bands`` (length C), ``pixel_scale`` (arcsec/pixel or None), ``schema_version``.
 Cutouts with NaN pixels or a shape different from the store's are kept out and recorded in
-``_quarantine.parquet`` inside the store directory. A store may be a local directory or an
+``_quarantine.pqt`` (Parquet) inside the store directory. A store may be a local directory or an
 fsspec URL (``s3://bucket/cutouts.zarr``) with ``storage_options`` (:mod:`lia_dask.archive.storage`).
 """
 from __future__ import annotations

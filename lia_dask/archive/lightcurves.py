@@ -5,7 +5,8 @@ Layout::
     ARCHIVE/
       part.00000.parquet   one row per (object, band), list columns time / mag / magerr (or flux)
       part.00001.parquet   ...
-      _quarantine.parquet  objects kept out, with the reason (object_id, source, reason)
+      _quarantine.pqt      objects kept out, with the reason (object_id, source, reason), Parquet
+      _ingest/             per-task records while an ingest runs (removed when it finishes)
       _archive.json        summary written last: counts, photometry, bands, partitions
 
 Every part carries the key-value metadata of ``lia_dask.schema.archive_metadata``. Each part
@@ -192,7 +193,7 @@ def write_archive(
 
 
 #: files of an archive lia_dask may remove on ``overwrite`` (parts only when they carry lia_dask metadata)
-ARCHIVE_FILES = (S.QUARANTINE_FILE, S.ARCHIVE_MANIFEST, "_simulation.json")
+ARCHIVE_FILES = (S.QUARANTINE_FILE, S.LEGACY_QUARANTINE_FILE, S.ARCHIVE_MANIFEST, "_simulation.json")
 INGEST_DIR = "_ingest"
 
 
@@ -338,6 +339,8 @@ class Archive:
                 return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
             return storage.read_table(self.fs, q).to_pandas()
         q = self.path / S.QUARANTINE_FILE
+        if not q.exists():
+            q = self.path / S.LEGACY_QUARANTINE_FILE
         if not q.exists():
             return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
         return pq.read_table(q).to_pandas()

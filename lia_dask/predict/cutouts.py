@@ -5,7 +5,7 @@ worker as its artifact's bytes (:class:`lia_dask.predict.engine.BroadcastModel` 
 built into a Keras model at most once per process and digest). Each task predicts its chunk and
 writes, through :mod:`lia_dask.predict.writer`, ``part.{i:05d}.parquet`` with ``object_id``,
 ``prediction``, ``prob`` (P(positive)), ``prob_<CLASS>`` per class and ``model_digest``, and
-``_quarantine.{i:05d}.parquet`` for cutouts without a single finite pixel; both record the store
+``_quarantine.{i:05d}.pqt`` for cutouts without a single finite pixel; both record the store
 identity, the chunk (``images[start:stop]`` and the digest of its object ids) and the model.
 The result is a :class:`~lia_dask.predict.engine.PredictReport`; ``_summary.json`` the summary.
 """

@@ -4,7 +4,7 @@ Per partition: features (the artifact's feature set and settings) -> impute -> s
 ``predict_proba``; optionally a PSPL fit of the objects predicted ``ML``. Output (``docs/design.md``):
 one Parquet file per input partition, ``part.NNNNN.parquet`` with ``object_id``, ``band``,
 ``prediction``, ``prob_<CLASS>``, ``model_digest`` (and ``fit_*``, ``passes_fit`` with the fit
-filter), plus ``_quarantine.NNNNN.parquet`` for the objects whose features cannot be computed;
+filter), plus ``_quarantine.NNNNN.pqt`` (Parquet) for the objects whose features cannot be computed;
 NNNNN is the number of the input part. Files, provenance, resume and deletion rules are those of
 :mod:`lia_dask.predict.writer`; the engine (model broadcast, tasks, report) is :mod:`.engine`.
 

@@ -5,11 +5,11 @@ Output directory (local or fsspec URL)::
     OUT/
       part.NNNNN.parquet             predictions of input part NNNNN (the number of the input part's
                                      own name, or of the Zarr chunk), the done marker of that part
-      _quarantine.NNNNN.parquet      objects of that part kept out, with the reason (written first)
+      _quarantine.NNNNN.pqt          objects of that part kept out, with the reason (Parquet; written first)
       _summary.json                  counts of the job (written last)
 
-Leading underscores keep ``pandas.read_parquet(OUT)`` / ``dask.dataframe.read_parquet(OUT)``
-(Arrow ignores ``_``/``.`` names) reading the predictions only.
+``pandas.read_parquet(OUT)`` and ``dask.dataframe.read_parquet(OUT)`` read the predictions only:
+pyarrow skips names starting with ``_``, and dask reads only names ending in ``.parquet``.
 
 **Provenance.** Both files of a part carry in their Parquet metadata: ``lia_dask.output =
 predictions``, the input identity (:attr:`lia_dask.archive.Archive.identity` or the cutout
@@ -40,7 +40,7 @@ from ..errors import InputError
 
 SUMMARY_FILE = "_summary.json"
 PART_PATTERN = "part.*.parquet"
-QUARANTINE_PATTERN = "_quarantine.*.parquet"
+QUARANTINE_PATTERN = "_quarantine.*.pqt"
 
 META_OUTPUT = b"lia_dask.output"
 META_INPUT = b"lia_dask.input_identity"
@@ -54,7 +54,7 @@ INPUT_MARKERS = (S.ARCHIVE_MANIFEST, "zarr.json", ".zgroup", "_ingest")
 
 def part_files(index: int) -> tuple[str, str]:
     """``(predictions, quarantine)`` file names of output part ``index``."""
-    return f"part.{index:05d}.parquet", f"_quarantine.{index:05d}.parquet"
+    return f"part.{index:05d}.parquet", f"_quarantine.{index:05d}.pqt"
 
 
 @dataclass(frozen=True)
