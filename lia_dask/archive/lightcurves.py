@@ -186,7 +186,7 @@ def write_archive(
     if pending:
         parts.append(write_partition(concat_batches(pending), root, len(parts), time_system, storage_options))
     n_q = write_quarantine(quarantine or [], root, storage_options)
-    n_obj = sum(p["n_objects"] for p in parts)
+    n_obj = sum(p["n_rows"] for p in parts)
     write_summary(root, parts, photometry or "mag", zp, time_system,
                   {"read": n_obj + n_q, "archived": n_obj, "quarantined": n_q}, storage_options)
     return open_archive(root, storage_options)
