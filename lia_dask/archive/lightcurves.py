@@ -44,7 +44,7 @@ def part_name(index: int) -> str:
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
-    storage.write_local_table(table, path, row_group_size=max(1, table.num_rows))
+    storage.write_local_table(table, path, row_group_size=max(1, table.num_rows), write_page_checksum=True)
 
 
 def write_partition(batch: LightcurveBatch, path: str | os.PathLike, index: int,
@@ -67,7 +67,7 @@ def write_partition(batch: LightcurveBatch, path: str | os.PathLike, index: int,
     if storage.is_url(path):
         fs, root = storage.filesystem(str(path), storage_options)
         target = storage.join(root, part_name(index))
-        storage.write_table(table, fs, target, row_group_size=max(1, table.num_rows))
+        storage.write_table(table, fs, target, row_group_size=max(1, table.num_rows), write_page_checksum=True)
         target = storage.url_of(fs, target)
     else:
         fs, root = None, storage.local(path)
@@ -172,11 +172,20 @@ def write_archive(
     if isinstance(batches, LightcurveBatch):
         batches = [batches]
     parts, pending, pending_bytes, photometry, zp = [], [], 0.0, None, S.DEFAULT_ZEROPOINT
+    seen: set = set()
     for b in batches:
+        problem = None
         if photometry is None:
             photometry, zp = b.photometry, b.zeropoint
         elif b.photometry != photometry:
-            raise InputError(f"cannot write {b.photometry!r} batches into a {photometry!r} archive at {root}.")
+            problem = f"cannot write {b.photometry!r} batches into a {photometry!r} archive at {root}."
+        dup = problem is None and _first_duplicate(b, seen)
+        if dup:
+            problem = (f"object {dup[0]!r} appears twice in band {dup[1]!r}; ids must be unique per (object, band) in "
+                       f"an archive, so qualify or drop the duplicate before writing {root}.")
+        if problem:
+            storage.Location(root, storage_options).remove([p["path"] for p in parts])  # ours, just written
+            raise InputError(problem)
         for piece in split_batch(b, partition_bytes, partition_rows):
             pending.append(piece)
             pending_bytes += float(np.sum(piece.lengths * 24 + 64))
@@ -190,6 +199,15 @@ def write_archive(
     write_summary(root, parts, photometry or "mag", zp, time_system,
                   {"read": n_obj + n_q, "archived": n_obj, "quarantined": n_q}, storage_options)
     return open_archive(root, storage_options)
+
+
+def _first_duplicate(batch: LightcurveBatch, seen: set) -> tuple | None:
+    """The first (object_id, band) of ``batch`` already in ``seen`` (or twice in the batch); adds the rest."""
+    for key in zip(batch.object_id.tolist(), batch.band.tolist()):
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
 
 
 #: files of an archive lia_dask may remove on ``overwrite`` (parts only when they carry lia_dask metadata)
@@ -248,7 +266,9 @@ def remove_ingest_records(loc: storage.Location) -> None:
 
 def _read_part(path: str, columns: list[str] | None = None, fs: Any = None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns) if fs is None else storage.read_table(fs, path, columns)
+        # page CRCs (written with every part) catch a damaged data page the footer digest cannot see
+        return (pq.read_table(path, columns=columns, page_checksum_verification=True) if fs is None
+                else storage.read_table(fs, path, columns, page_checksum_verification=True))
     except (OSError, pa.ArrowException) as exc:
         raise ArchiveError(
             f"archive part {path} cannot be read ({exc}); re-ingest the archive or remove this part."

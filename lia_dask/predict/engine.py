@@ -117,6 +117,8 @@ class PredictReport:
         Output parts of the job, and those already done by an earlier run.
     seconds : float
     model_digest : str
+    input_complete : bool
+        False when the archive was read with ``allow_incomplete`` and some listed parts were not there.
     """
 
     out: Path | str
@@ -128,6 +130,7 @@ class PredictReport:
     skipped: int
     seconds: float
     model_digest: str
+    input_complete: bool = True
 
     @property
     def throughput(self) -> float:
@@ -136,7 +139,8 @@ class PredictReport:
     def __str__(self) -> str:
         return (f"classified {self.n_input} objects in {self.partitions} partitions ({self.skipped} already done): "
                 f"predicted {self.predicted}, quarantined {self.quarantined}; {self.seconds:.1f} s, "
-                f"{self.throughput:,.0f} objects/s -> {self.out}")
+                f"{self.throughput:,.0f} objects/s -> {self.out}"
+                + ("" if self.input_complete else " (input archive incomplete: only its intact parts were read)"))
 
 
 def run_parts(part_fn: Callable[..., dict], indices: list[int], model: BroadcastModel, args: tuple,
@@ -169,7 +173,7 @@ def run_parts(part_fn: Callable[..., dict], indices: list[int], model: Broadcast
 
 
 def finish(loc: storage.Location, input_path: str, input_identity: str, kind: str, n_input: int,
-           stats: list[dict], seconds: float, digest: str) -> PredictReport:
+           stats: list[dict], seconds: float, digest: str, input_complete: bool = True) -> PredictReport:
     """Check ``n_input == predicted + quarantined``, write ``_summary.json``, return the report."""
     from .writer import SUMMARY_FILE, summary_dict
 
@@ -179,6 +183,7 @@ def finish(loc: storage.Location, input_path: str, input_identity: str, kind: st
         raise AssertionError(f"prediction counts do not reconcile: {n_input} input != {predicted} predicted + "
                              f"{quarantined} quarantined")
     report = PredictReport(loc.path if loc.remote else Path(loc.path), str(input_path), n_input, predicted,
-                           quarantined, len(stats), sum(bool(s["skipped"]) for s in stats), seconds, digest)
+                           quarantined, len(stats), sum(bool(s["skipped"]) for s in stats), seconds, digest,
+                           input_complete)
     loc.write_json(summary_dict(report, kind, input_identity), SUMMARY_FILE)
     return report

@@ -14,7 +14,9 @@ The model artifact is loaded once on the client and sent to every worker once
 from __future__ import annotations
 
 import os
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,8 +88,17 @@ def load_model(model: str | os.PathLike | Any, require_signature: bool = False) 
     return BroadcastModel(clf, clf.digest_)
 
 
+_THREADS_LOCK = threading.Lock()
+_CONFIGURED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # booster -> nthread set in this process
+
+
 def _match_threads(clf: Any) -> None:
-    """Give XGBoost as many threads as the worker running this task has (1 outside a worker)."""
+    """Give XGBoost as many threads as the worker running this task has (1 outside a worker).
+
+    Tasks of one process share the booster: the parameter is set once per value, under a lock,
+    and the booster is reconfigured at once (``save_config``), so a concurrent ``predict`` in
+    another thread never meets a booster that still needs configuring.
+    """
     booster = getattr(getattr(clf, "predictor_", None), "booster", None)
     if booster is None:
         return
@@ -97,7 +108,11 @@ def _match_threads(clf: Any) -> None:
         n = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         n = 1
-    booster.set_param({"nthread": int(n)})
+    with _THREADS_LOCK:
+        if _CONFIGURED.get(booster) != int(n):
+            booster.set_param({"nthread": int(n)})
+            booster.save_config()  # configures the learner now, inside the lock
+            _CONFIGURED[booster] = int(n)
 
 
 # ------------------------------------------------------------------------ one partition
@@ -187,6 +202,13 @@ def output_job(arch: Archive, digest: str) -> tuple[OutputJob, dict[int, int]]:
 
 def _predict_partition(index: int, model: BroadcastModel, loc: storage.Location, job: OutputJob, archive: Archive,
                        k: int, cfg: PredictConfig) -> dict:
+    from ..archive.manifest import footer_digest
+    from ..errors import ArchiveError
+
+    size, sha = footer_digest(archive.partitions[k], archive.fs)
+    if f"{size}:{sha}" != job.parts[index][1]:
+        raise ArchiveError(f"archive part {archive.partitions[k]} changed while predicting (its footer digest differs "
+                           "from the one the job started with); rerun predict when the archive is stable.")
     try:
         _match_threads(model.classifier)
         batch = archive.read_batch(k)
@@ -253,7 +275,8 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     from ..archive.lightcurves import _footer
 
     n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
-    return finish(loc, str(arch.path), arch.identity, "lightcurves", n_input, stats, time.perf_counter() - t0, m.digest)
+    return finish(loc, str(arch.path), arch.identity, "lightcurves", n_input, stats, time.perf_counter() - t0, m.digest,
+                  input_complete=arch.complete)
 
 
 def read_predictions(out: str | os.PathLike, storage_options: dict | None = None) -> pd.DataFrame:

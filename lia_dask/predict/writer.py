@@ -200,6 +200,7 @@ def summary_dict(report: Any, kind: str, input_identity: str) -> dict:
     import time
 
     return {"kind": kind, "input": str(report.input), "input_identity": input_identity,
+            "input_complete": bool(report.input_complete),
             "model_digest": report.model_digest, "n_input": report.n_input, "predicted": report.predicted,
             "quarantined": report.quarantined, "partitions": report.partitions, "skipped": report.skipped,
             "seconds": report.seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

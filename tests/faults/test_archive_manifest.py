@@ -117,3 +117,28 @@ def test_info_cli_refuses_incomplete_and_reads_with_opt_in(make_archive, capsys)
     assert main(["info", str(a.path), "--json", "--allow-incomplete"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["objects"] == 35 and info["complete"] is False
+
+
+def test_duplicate_object_band_is_refused_and_nothing_is_left(tmp_path, fx):
+    from lia_dask.batch import concat_batches
+
+    b = fx.survey_batch(10, seed=1)
+    with pytest.raises(InputError, match="object 3 appears twice in band 'I'"):
+        write_archive([b, b.take([3])], tmp_path / "a", partition_rows=5)
+    assert not list((tmp_path / "a").glob("part.*"))
+    two_bands = concat_batches([b, fx.survey_batch(10, seed=1, band="V")])
+    assert write_archive(two_bands, tmp_path / "b").n_objects == 20  # (object, band) is the key
+
+
+def test_flipped_byte_inside_a_data_page_is_caught_on_read(make_archive):
+    from lia_dask.archive.manifest import footer_digest
+
+    a = make_archive(n_objects=10, partition_rows=10)
+    p = a.path / "part.00000.parquet"
+    data = bytearray(p.read_bytes())
+    data[200] ^= 0xFF  # inside the first column chunk: the footer (and so the manifest) does not change
+    p.write_bytes(bytes(data))
+    b = open_archive(a.path)
+    assert footer_digest(str(p))[1] == json.loads((a.path / "_archive.json").read_text())["parts"][0]["footer_sha256"]
+    with pytest.raises(ArchiveError, match="part.00000.parquet cannot be read"):
+        b.read_batch(0)
