@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dask
@@ -387,7 +387,7 @@ def ingest_directory(
     items = [(f[0], f[1], oid, f[3]) for f, oid in zip(files, ids)]
     k = cfg.files_per_partition
     groups = [items[i:i + k] for i in range(0, len(items), k)]
-    job = job_digest("text", [(f[2], f[4]) for f in files], repr(cfg), bool(labels))
+    job = job_digest("text", [(f[2], f[4]) for f in files], repr(replace(cfg, overwrite=False)), bool(labels))
     out, done = _prepare_out(out, cfg.overwrite, job, len(groups), storage_options)
     todo = [i for i in range(len(groups)) if i not in done]
     tasks = [dask.delayed(_ingest_text_group)(i, groups[i], str(out), cfg, bool(labels), job, storage_options)
@@ -529,8 +529,8 @@ def ingest_long(
     if npartitions is None:
         total = int(ddf.memory_usage(deep=True, index=False).sum().compute()) if ddf.npartitions > 1 else 0
         npartitions = max(ddf.npartitions, int(np.ceil(total / cfg.partition_bytes)), 1)
-    job = job_digest("long", [str(p) for p in paths], _input_stamps(paths, storage_options), columns, repr(cfg),
-                     int(npartitions))
+    job = job_digest("long", [str(p) for p in paths], _input_stamps(paths, storage_options), columns,
+                     repr(replace(cfg, overwrite=False)), int(npartitions))
     out, done = _prepare_out(out, cfg.overwrite, job, int(npartitions), storage_options)
     shuffled = ddf.shuffle(on=S.OBJECT_ID, npartitions=npartitions)
     has_band, has_label = S.BAND in ddf.columns, S.LABEL in ddf.columns
@@ -570,6 +570,14 @@ def _prepare_out(out: str | os.PathLike, overwrite: bool, job: str, n_tasks: int
     out = str(out) if storage.is_url(out) else storage.local(out)
     loc = storage.Location(out, storage_options)
     if not overwrite and not loc.exists(S.ARCHIVE_MANIFEST) and loc.exists(INGEST_DIR):
+        import fnmatch
+
+        names = [p.rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1] for p in loc.glob("*")]
+        other = [n for n in names if n not in (INGEST_DIR, S.QUARANTINE_FILE) and not fnmatch.fnmatch(n, S.PART_GLOB)
+                 and not n.startswith(".")]
+        if other:
+            raise InputError(f"{out} holds an unfinished ingest and files lia_dask did not write (e.g. {other[0]}); "
+                             "remove them or choose another --out.")
         done = _resumable(out, job, n_tasks, storage_options)
         stale = [p for p in loc.glob(S.PART_GLOB) if int(p.rsplit("part.", 1)[-1].split(".")[0]) not in done]
         for p in stale:  # parts of this unfinished ingest without their record: rewritten, never kept
@@ -579,8 +587,7 @@ def _prepare_out(out: str | os.PathLike, overwrite: bool, job: str, n_tasks: int
             if kv.get(META_INGEST_JOB.encode()).decode() != job:
                 raise InputError(f"{out} holds an unfinished ingest of other inputs or settings ({p}); rerun that "
                                  "ingest to finish it, or pass --overwrite to start this one there.")
-        if done or stale:
-            return out, done
+        return out, done
     try:
         clear_archive(out, overwrite, storage_options)
     except InputError as exc:

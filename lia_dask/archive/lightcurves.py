@@ -229,6 +229,7 @@ def clear_archive(root: str | Path, overwrite: bool, storage_options: dict | Non
         names = [n.rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(p, detail=False)] if storage.is_nonempty_dir(fs, p) else []
     else:
         names = sorted(os.listdir(root)) if Path(root).is_dir() else []
+    names = [n for n in names if not n.startswith(".")]  # e.g. temporary files of a killed write
     if not names:
         loc.makedirs()
         return

@@ -147,11 +147,15 @@ def run_parts(part_fn: Callable[..., dict], indices: list[int], model: Broadcast
               client=None, show_progress: bool | None = None, label: str = "lia-predict") -> list[dict]:
     """Run ``part_fn(index, model, *args)`` for every index; the model goes to each worker once.
 
-    With ``client=None`` the tasks run on Dask's default scheduler in this process.
+    With ``client=None`` the tasks run on the active distributed Client if there is one, else on
+    Dask's default scheduler in this process.
     """
     show = sys.stderr.isatty() if show_progress is None else show_progress
     if not indices:
         return []
+    from ..cluster import active_client
+
+    client = active_client(client)  # Dask's default scheduler may be a distributed Client: broadcast to it too
     if client is not None:
         [mf] = client.scatter([model], broadcast=True, hash=False)
         tag = uuid.uuid4().hex[:8]

@@ -205,11 +205,11 @@ def _predict_partition(index: int, model: BroadcastModel, loc: storage.Location,
     from ..archive.manifest import footer_digest
     from ..errors import ArchiveError
 
-    size, sha = footer_digest(archive.partitions[k], archive.fs)
-    if f"{size}:{sha}" != job.parts[index][1]:
-        raise ArchiveError(f"archive part {archive.partitions[k]} changed while predicting (its footer digest differs "
-                           "from the one the job started with); rerun predict when the archive is stable.")
     try:
+        size, sha = footer_digest(archive.partitions[k], archive.fs)
+        if f"{size}:{sha}" != job.parts[index][1]:
+            raise ArchiveError(f"archive part {archive.partitions[k]} changed while predicting (its footer digest "
+                               "differs from the one the job started with); rerun predict when the archive is stable.")
         _match_threads(model.classifier)
         batch = archive.read_batch(k)
         step = max(1, int(cfg.slice_rows))

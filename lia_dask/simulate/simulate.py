@@ -229,6 +229,9 @@ def simulate_training_set(cadences, n_per_class: int | Mapping[str, int], out: s
         get_feature_set(feature_settings.feature_set)  # load (and compile) once here, not racing in threads
         _prepare_features_out(Path(features_out), overwrite)
         features_out = str(features_out)
+    from ..cluster import active_client
+
+    client = active_client(client)
     if client is not None:
         pool_ref, cfg_ref = client.scatter([pool, cfg], broadcast=True)
     else:

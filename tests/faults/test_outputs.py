@@ -211,11 +211,12 @@ def test_cli_predict_refuses_incomplete_archive_and_reads_with_opt_in(make_archi
 
 
 def test_input_part_swapped_after_the_job_started_is_refused(make_archive, tiny_model, tmp_path):
-    from lia_dask.errors import ArchiveError
+    from lia_dask.errors import ArchiveError, PartitionError
 
     a, other = make_archive("a"), make_archive("b", seed=9)
     opened = open_archive(a.path)
     shutil.copy(other.path / "part.00004.parquet", a.path / "part.00004.parquet")  # e.g. a concurrent re-ingest
-    with pytest.raises(ArchiveError, match="part.00004.parquet changed while predicting"):
+    with pytest.raises(PartitionError, match="part.00004.parquet changed while predicting") as info:
         predict_archive(opened, tiny_model, tmp_path / "p")
+    assert isinstance(info.value.cause, ArchiveError)
     assert not (tmp_path / "p" / "part.00004.parquet").exists()

@@ -91,7 +91,10 @@ def test_simulation_streams_a_bounded_window_of_parts():
         seen.append((i, len(consumed)))
         return {"index": i}
 
-    out = stream_tasks(task, args(), (), client=None, window=4)
+    import dask
+
+    with dask.config.set(scheduler="sync"):  # in this process, whatever Client the session has
+        out = stream_tasks(task, args(), (), client=None, window=4)
     assert [o["index"] for o in out] == list(range(40))
     assert max(n - i for i, n in seen) <= 4  # never more than a window ahead of the task running
     assert list(itertools.islice(_ranges(plan, 5000), 399_999, None)) == [(399_999, 1_999_995_000, 2_000_000_000)]
