@@ -72,8 +72,8 @@ class IngestConfig:
         Replace an existing lia_dask archive at ``out`` (only its own files are removed).
     max_file_bytes, max_line_bytes : int
         A text file larger than ``max_file_bytes`` (256 MiB) or with a line longer than
-        ``max_line_bytes`` (64 KiB) is quarantined with that reason, unread: memory per file is
-        bounded by ``max_file_bytes``.
+        ``max_line_bytes`` (64 KiB) is quarantined with that reason, unparsed: memory per file is
+        bounded by ~3 x ``max_file_bytes`` (the bytes, and one pass over them for line ends).
     """
 
     photometry: str = "mag"
@@ -125,7 +125,8 @@ def read_text_lightcurve(path: str | os.PathLike, storage_options: dict | None =
     """Read one whitespace text lightcurve: columns time, value, error (further columns ignored).
 
     ``path`` may be an fsspec URL (read with ``storage_options``). The file's size is checked
-    before it is read and its longest line after, so memory stays below ~``max_file_bytes``.
+    before it is read and its longest line before it is parsed, so memory stays below
+    ~3 x ``max_file_bytes``.
 
     Raises
     ------
