@@ -101,8 +101,10 @@ def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, z
     Written last: its presence means 'complete', and it is the authority :func:`open_archive`
     checks the parts against (see :mod:`lia_dask.archive.manifest`).
     """
+    loc = storage.Location(path, storage_options)
+    parts = [p if "footer_sha256" in p else _complete_entry(p, loc) for p in parts]
     if columns is None and parts:
-        columns = list(storage.Location(path, storage_options).read_metadata(parts[0]["path"]).schema.names)
+        columns = list(loc.read_metadata(parts[0]["path"]).schema.names)
     summary = build_summary(parts, photometry, zeropoint, time_system, counts, columns)
     if storage.is_url(path):
         fs, root = storage.filesystem(str(path), storage_options)
@@ -112,6 +114,13 @@ def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, z
     tmp.write_text(json.dumps(summary, indent=1))
     os.replace(tmp, Path(path) / S.ARCHIVE_MANIFEST)
     return summary
+
+
+def _complete_entry(p: dict, loc: storage.Location) -> dict:
+    """A manifest entry for a part summary of the older form (``index``, ``path``, ``n_objects`` = rows)."""
+    md = loc.read_metadata(p["path"])
+    entry = part_entry(str(p["path"]), loc.fs, p.get("n_objects", md.num_rows), md.num_rows, list(p.get("bands", [])))
+    return {**p, **entry, "n_objects": p.get("n_objects", md.num_rows)}
 
 
 def split_batch(batch: LightcurveBatch, partition_bytes: float, partition_rows: int | None = None) -> list[LightcurveBatch]:
