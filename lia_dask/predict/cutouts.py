@@ -46,14 +46,25 @@ def store_identity(st) -> tuple[str, np.ndarray]:
     return hashlib.sha256(head + array_digest(ids).encode()).hexdigest(), ids
 
 
+def _chunk_bytes(st, i: int) -> int:
+    """Stored (compressed) size of chunk ``i`` of ``images`` (Zarr v3 key ``images/c/i/0/0/0``); -1 if none."""
+    loc = storage.Location(str(st.path), st.storage_options)
+    name = f"{S.CUTOUT_IMAGES}/c/{i}/0/0/0"
+    try:
+        return int(loc.fs.size(storage.fs_path(loc.fs, loc.join(name))) if loc.remote else os.path.getsize(loc.join(name)))
+    except (OSError, TypeError):
+        return -1
+
+
 def chunk_job(st, digest: str) -> tuple[OutputJob, dict[int, tuple[int, int]]]:
-    """The job's provenance: per chunk ``images[start:stop]`` and the digest of its object ids."""
+    """The job's provenance: per chunk ``images[start:stop]`` and a digest of its object ids and the
+    chunk's stored byte size (rewritten pixels almost always change the compressed size)."""
     from ..artifact import array_digest
 
     ident, ids = store_identity(st)
     n, c = st.n_images, st.chunk
     ranges = {i: (a, min(n, a + c)) for i, a in enumerate(range(0, n, c))}
-    parts = {i: (f"images[{a}:{b}]", array_digest(ids[a:b])) for i, (a, b) in ranges.items()}
+    parts = {i: (f"images[{a}:{b}]", f"{_chunk_bytes(st, i)}:{array_digest(ids[a:b])}") for i, (a, b) in ranges.items()}
     return OutputJob(str(st.path), ident, digest, parts), ranges
 
 

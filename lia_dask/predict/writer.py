@@ -149,6 +149,10 @@ def prepare_output(out: str | os.PathLike, job: OutputJob, resume: bool,
         idx = by_name.get(n, by_qname.get(n))
         expected = job.parts.get(idx) if idx is not None else None
         found = (kv.get(META_INPUT_PART, b"").decode(), kv.get(META_INPUT_DIGEST, b"").decode())
+        if expected is not None and found[0] == expected[0] and found[1] != expected[1]:
+            raise InputError(f"{loc.join(n)} holds predictions of an earlier version of input part {found[0]!r} (its "
+                             "digest differs: the input changed since); write to a new --out directory or rerun with "
+                             "--no-resume.")
         if expected is None or found != tuple(expected):
             raise InputError(f"{loc.join(n)} holds predictions of input part {found[0]!r} ({found[1][:20]}) but this "
                              f"job writes {n} for {expected[0] if expected else 'no input part'!r}; write to a new "

@@ -41,3 +41,17 @@ def test_overwrite_of_a_store_replaces_it(tmp_path):
     write_cutouts(tmp_path / "s", np.zeros((4, 8, 8, 1), np.float32), np.arange(4))
     st = write_cutouts(tmp_path / "s", np.ones((6, 8, 8, 1), np.float32), np.arange(6), overwrite=True)
     assert st.n_images == 6
+
+
+def test_chunk_digest_changes_when_pixels_are_rewritten(tmp_path):
+    from lia_dask.predict.cutouts import chunk_job
+
+    rng = np.random.default_rng(0)
+    a = write_cutouts(tmp_path / "s", rng.random((8, 8, 8, 1), np.float32), np.arange(8), chunk=4)
+    job_a, _ = chunk_job(a, "m")
+    imgs = np.asarray(a.images).copy()
+    imgs[5:] = 0.0  # chunk 1 rewritten in place, same ids
+    b = write_cutouts(tmp_path / "s", imgs, np.arange(8), chunk=4, overwrite=True)
+    job_b, _ = chunk_job(b, "m")
+    assert job_a.parts[0] == job_b.parts[0] and job_a.parts[1] != job_b.parts[1]
+    assert job_a.input_identity == job_b.input_identity  # same ids and shape: only the chunk digest tells them apart
