@@ -13,7 +13,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 import uuid
 import zipfile
 from collections import Counter
