@@ -440,3 +440,19 @@ def compute_with_progress(tasks: list, client=None, show: bool | None = None) ->
         with ProgressBar():
             return list(dask.compute(*tasks))
     return list(dask.compute(*tasks))
+
+
+def active_client(client=None):
+    """``client``, else the active distributed Client (Dask's default), else None.
+
+    A ``scheduler`` set in the Dask config (e.g. ``dask.config.set(scheduler="sync")``) wins over
+    an active Client, as it does for ``dask.compute``.
+    """
+    if client is not None or dask.config.get("scheduler", None) is not None:
+        return client
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None

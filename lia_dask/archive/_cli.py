@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     info = sub.add_parser("info", help="summary of a lightcurve archive or cutout store")
     info.add_argument("path", help="lightcurve archive or cutout store (directory or URL)")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--allow-incomplete", action="store_true",
+                      help="summarize the intact parts of an archive whose parts do not match its _archive.json")
     _storage_option(info)
     info.set_defaults(func=_info)
 
@@ -156,13 +158,13 @@ def _ingest_cutouts(args) -> int:
     return 0
 
 
-def archive_info(path: str, storage_options: dict | None = None) -> dict:
+def archive_info(path: str, storage_options: dict | None = None, allow_incomplete: bool = False) -> dict:
     """Summary numbers of a lightcurve archive (objects, bands, epochs per object, time span...)."""
     import pyarrow.compute as pc
 
     from .lightcurves import _read_part, open_archive
 
-    a = open_archive(path, storage_options)
+    a = open_archive(path, storage_options, allow_incomplete=allow_incomplete)
     lens, tmin, tmax = [], np.inf, -np.inf
     for p in a.partitions:
         col = _read_part(p, [S.TIME], a.fs).column(0)
@@ -182,6 +184,7 @@ def archive_info(path: str, storage_options: dict | None = None) -> dict:
         "time_span": [float(tmin), float(tmax)] if len(lens) else None,
         "quarantined": int(len(a.quarantine())),
         "labels": _label_counts(a),
+        "complete": a.complete, "identity": a.identity,
     }
 
 
@@ -213,7 +216,7 @@ def _info(args) -> int:
         info = {"path": str(args.path), "cutouts": s.n_images, "image_shape": list(s.image_shape), "bands": s.bands,
                 "pixel_scale": s.pixel_scale, "chunk": s.chunk, "quarantined": int(len(s.quarantine()))}
     else:
-        info = archive_info(args.path, so)
+        info = archive_info(args.path, so, getattr(args, "allow_incomplete", False))
     if args.json:
         print(json.dumps(info, indent=1))
         return 0

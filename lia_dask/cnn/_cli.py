@@ -95,7 +95,7 @@ def _predict(args) -> int:
     from ..predict.cutouts import predict_cutouts
 
     with client_from_args(args) as client:
-        summary = predict_cutouts(args.store, args.model, args.out, client=client, batch_size=args.batch_size,
-                                  threshold=args.threshold)
-    print(json.dumps(summary, indent=1))
+        report = predict_cutouts(args.store, args.model, args.out, client=client, batch_size=args.batch_size,
+                                 threshold=args.threshold)
+    print(report)
     return 0
