@@ -80,15 +80,20 @@ def _counts(items: list[str], classes: tuple[str, ...]) -> int | dict:
 
     if len(items) == 1 and "=" not in items[0]:
         try:
-            return int(items[0])
+            n = int(items[0])
         except ValueError:
             raise ConfigError(f"--n-per-class takes a number or CLASS=N items, got {items[0]!r}.") from None
+        if n < 1:
+            raise ConfigError(f"--n-per-class must be at least 1, got {n}.")
+        return n
     out = {}
     for item in items:
         key, sep, val = item.partition("=")
         if not sep or not val.isdigit():
             raise ConfigError(f"--n-per-class takes a number or CLASS=N items, got {item!r}.")
         out[key] = int(val)
+        if out[key] < 1:
+            raise ConfigError(f"--n-per-class must be at least 1, got {item!r}.")
     bad = sorted(set(out) - set(classes))
     if bad:
         raise ConfigError(f"--n-per-class names class(es) {bad} that are not simulated ({list(classes)}).")
@@ -115,8 +120,9 @@ def _simulate(args) -> int:
         pool = synthetic_cadences(args.synthetic, args.n_cadences, seed=args.seed)
     else:
         pool = load_cadences(args.cadence, min_epochs=cfg.min_epochs, max_cadences=args.max_cadences)
+    counts = _counts(args.n_per_class, cfg.classes)  # checked before any cluster starts
     with client_from_args(args) as client:
-        arch = simulate_training_set(pool, _counts(args.n_per_class, cfg.classes), args.out, cfg, client=client,
+        arch = simulate_training_set(pool, counts, args.out, cfg, client=client,
                                      overwrite=args.overwrite, features_out=args.features_out)
     summary = json.loads((arch.path / "_simulation.json").read_text())["counts"]
     n_obj = sum(summary["per_class"].values())

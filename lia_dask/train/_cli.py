@@ -193,6 +193,7 @@ def _evaluate(args) -> int:
     from ..cluster import client_from_args
     from ..errors import InputError
     from .ensemble import EnsembleClassifier
+    from .evaluate import model_scores, summarize
 
     if not (args.data or args.real or args.survey):
         raise InputError("evaluate needs labelled data: give --data, --real and/or --survey.")
@@ -214,14 +215,14 @@ def _evaluate(args) -> int:
                     raise InputError(f"{source} has no 'label' column; evaluation needs labelled data "
                                      "(use `lia-dask predict` for unlabelled archives).")
                 proba = clf.predict_proba(table.X)
-                r[kind] = _scores(kind, clf, y, proba, tuple(args.event_labels), table.n_excluded)
+                r[kind] = model_scores(kind, clf, y, proba, tuple(args.event_labels), table.n_excluded)
                 if kind in ("real", "survey"):
                     curves.append((kind, path, y, proba[:, list(map(str, clf.classes_)).index("ML")], r[kind]))
                 if kind == "data" and args.plots and path == args.model[0]:
                     _classification_plots(args.plots, clf, table, y, proba, source)
             results["models"].append(r)
             _print_line(r)
-    results["summary"] = _summary(results["models"])
+    results["summary"] = summarize(results["models"])
     if args.plots and curves:
         _roc_plot(args.plots, curves, tuple(args.event_labels))
     if args.json:
@@ -244,27 +245,6 @@ def _features_for(source, clf, client, cache):
     return cache[key]
 
 
-def _scores(kind, clf, y, proba, event_labels, n_excluded) -> dict:
-    from .evaluate import alert_metrics, classification_metrics
-
-    if kind == "data":
-        m = classification_metrics(y, proba, clf.classes_)
-        m["n_excluded_no_features"] = n_excluded
-        return {k: m[k] for k in ("n", "accuracy", "f1_macro", "recall", "precision", "roc_auc",
-                                  "confusion_matrix", "labels", "n_excluded_no_features")}
-    from ..errors import InputError
-
-    names = [str(c) for c in clf.classes_]
-    if "ML" not in names:
-        raise InputError("the model has no class 'ML'; --real / --survey measure microlensing alerts.")
-    labels, alert = clf.decide(proba)
-    if alert is None:
-        alert = labels == "ML"
-    m = alert_metrics(y, proba[:, names.index("ML")], alert, event_labels)
-    m["n_excluded_no_features"] = n_excluded
-    return m
-
-
 def _print_line(r) -> None:
     parts = [f"evaluate {r['model']}:"]
     if "real" in r:
@@ -280,20 +260,6 @@ def _print_line(r) -> None:
     if "data" in r:
         parts.append(f"data accuracy {r['data']['accuracy']:.4f}, macro F1 {r['data']['f1_macro']:.4f}")
     print("; ".join(parts), file=sys.stderr)
-
-
-def _summary(rows) -> dict:
-    import numpy as np
-
-    out = {"n_models": len(rows)}
-    for kind, keys in (("real", ("recall", "false_alert_fraction")),
-                       ("survey", ("recall", "false_alerts_per_million")), ("data", ("accuracy", "f1_macro"))):
-        for k in keys:
-            vals = [r[kind][k] for r in rows if kind in r and r[kind].get(k) is not None]
-            if vals:
-                out[f"{kind}_{k}"] = {"mean": float(np.mean(vals)), "min": float(np.min(vals)),
-                                      "max": float(np.max(vals)), "per_model": vals}
-    return out
 
 
 def _classification_plots(directory, clf, table, y, proba, source) -> None:

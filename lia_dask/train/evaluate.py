@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from .models import fit_estimator, make_estimator
 from .tune import _executor
 
@@ -191,3 +192,48 @@ def plot_alert_roc(curves: list[tuple[str, np.ndarray, np.ndarray, tuple[float, 
     fig.savefig(p, dpi=100)
     plt.close(fig)
     return p
+
+
+def model_scores(kind: str, clf: Any, y: np.ndarray, proba: np.ndarray,
+                 event_labels: tuple[str, ...] = EVENT_LABELS, n_excluded: int = 0) -> dict:
+    """What ``lia-dask evaluate`` reports for one model on one labelled data set.
+
+    Parameters
+    ----------
+    kind : {"data", "real", "survey"}
+        ``data``: :func:`classification_metrics`; ``real`` / ``survey``: :func:`alert_metrics` of the
+        model's operating decision (its alert, or ``prediction == "ML"`` without an alert stage).
+    clf : EnsembleClassifier
+    y : ndarray of str, shape (n,)
+    proba : ndarray, shape (n, K)
+        ``clf.predict_proba`` output.
+    n_excluded : int
+        Objects without features (reported, never dropped silently).
+    """
+    if kind == "data":
+        m = classification_metrics(y, proba, clf.classes_)
+        m["n_excluded_no_features"] = n_excluded
+        return {k: m[k] for k in ("n", "accuracy", "f1_macro", "recall", "precision", "roc_auc",
+                                  "confusion_matrix", "labels", "n_excluded_no_features")}
+    names = [str(c) for c in clf.classes_]
+    if "ML" not in names:
+        raise InputError("the model has no class 'ML'; --real / --survey measure microlensing alerts.")
+    labels, alert = clf.decide(proba)
+    if alert is None:
+        alert = labels == "ML"
+    m = alert_metrics(y, proba[:, names.index("ML")], alert, event_labels)
+    m["n_excluded_no_features"] = n_excluded
+    return m
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Mean / min / max over models of the headline figures of :func:`model_scores` rows."""
+    out = {"n_models": len(rows)}
+    for kind, keys in (("real", ("recall", "false_alert_fraction")),
+                       ("survey", ("recall", "false_alerts_per_million")), ("data", ("accuracy", "f1_macro"))):
+        for k in keys:
+            vals = [r[kind][k] for r in rows if kind in r and r[kind].get(k) is not None]
+            if vals:
+                out[f"{kind}_{k}"] = {"mean": float(np.mean(vals)), "min": float(np.min(vals)),
+                                      "max": float(np.max(vals)), "per_model": vals}
+    return out

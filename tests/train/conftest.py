@@ -34,3 +34,13 @@ def inproc_client():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def tcp_cluster():
+    """An in-process cluster reachable by address, as `--cluster tcp://...` expects."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address

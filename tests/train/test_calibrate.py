@@ -128,3 +128,20 @@ def test_alert_config_errors():
     assert parse_fractions(["ML=1e-4", "CONSTANT=0.9"]) == {"ML": 1e-4, "CONSTANT": 0.9}
     idx, alert = decide(np.array([[0.2, 0.1, 0.6, 0.1]]), {"target_index": 2, "threshold": 0.7})
     assert idx.tolist() == [0] and not alert[0]
+
+
+def test_held_out_negatives_set_the_threshold():
+    p, codes = _overconfident(4000, 7)
+    y = CLASSES[codes]
+    neg_p, neg_codes = _overconfident(200_000, 8)
+    keep = neg_codes != 2
+    cfg = AlertConfig(calibration="none", survey_fractions={"CONSTANT": 0.9, "CV": 0.05, "ML": 0.01,
+                                                            "VARIABLE": 0.04}, max_false_alerts_per_million=5000)
+    spec = fit_alerts(p, y, CLASSES, cfg, negatives=(neg_p[keep], CLASSES[neg_codes[keep]]))
+    assert spec["false_alerts_from"] == f"{int(keep.sum())} held-out non-events" and spec["resolved"]
+    # on fresh negatives of the same kind the rate is near the target
+    p2, c2 = _overconfident(200_000, 9)
+    q = calibrated(p2, spec)
+    prior = np.asarray(spec["survey_prior"])
+    rate = sum(1e6 * prior[k] * np.mean(q[c2 == k, 2] >= spec["threshold"]) for k in (0, 1, 3))
+    assert rate == pytest.approx(5000, rel=0.2)

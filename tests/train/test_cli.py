@@ -4,22 +4,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from lia_dask.cli import main
 from lia_dask.train import EnsembleClassifier
 
 from .conftest import make_table
-
-
-@pytest.fixture(scope="module")
-def tcp_cluster():
-    """An in-process cluster reachable by address, as `--cluster tcp://...` expects."""
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=":0") as cluster:
-        yield cluster.scheduler_address
 
 
 def test_train_evaluate_real_archive(ogle_dir, tmp_path, tcp_cluster, capsys):

@@ -11,7 +11,7 @@ from lia_dask.cli import main
 
 
 @pytest.fixture(scope="module")
-def trained(ogle_dir, tmp_path_factory):
+def trained(ogle_dir, tmp_path_factory, tcp_cluster):
     from lia_dask.archive import IngestConfig, ingest_directory
     from lia_dask.simulate import SimulationConfig, load_cadences
     from lia_dask.simulate.simulate import simulate_training_set
@@ -27,16 +27,16 @@ def trained(ogle_dir, tmp_path_factory):
     models = []
     for seed in (0, 1):
         out = d / f"model{seed}"
-        rc = main(["train", str(d / "feat"), "--out", str(out), "--cv", "3", "--param", "n_estimators=30",
+        rc = main(["--cluster", tcp_cluster, "train", str(d / "feat"), "--out", str(out), "--cv", "3", "--param", "n_estimators=30",
                    "--threads", "1", "--seed", str(seed), "--max-false-alerts-per-million", "20000",
                    "--survey-fractions", "CONSTANT=0.8", "VARIABLE=0.1", "LPV=0.05", "CV=0.04", "ML=0.01"])
         assert rc == 0
         models.append(out)
-    return d, real, models
+    return d, real, models, tcp_cluster
 
 
 def test_train_stores_the_alert_stage(trained):
-    d, _, models = trained
+    d, _, models, _ = trained
     man = json.loads((models[0] / "manifest.json").read_text())
     a = man["alerts"]
     assert a["calibration"] == "temperature" and a["max_false_alerts_per_million"] == 20000
@@ -46,10 +46,10 @@ def test_train_stores_the_alert_stage(trained):
 
 
 def test_evaluate_real_and_survey(trained, ogle_dir, capsys):
-    d, real, models = trained
+    d, real, models, address = trained
     real_dir = ogle_dir
     out = d / "eval"
-    rc = main(["evaluate", *map(str, models), "--real", str(real), "--survey", str(d / "survey"),
+    rc = main(["--cluster", address, "evaluate", *map(str, models), "--real", str(real), "--survey", str(d / "survey"),
                "--plots", str(out), "--json", str(out / "m.json")])
     assert rc == 0
     res = json.loads((out / "m.json").read_text())
@@ -78,7 +78,7 @@ def test_predict_writes_alert_and_candidates_use_it(trained):
     from lia_dask.predict.lightcurves import PredictConfig, predict_archive, read_predictions
     from lia_dask.train import EnsembleClassifier
 
-    d, _, models = trained
+    d, _, models, _ = trained
     predict_archive(open_archive(d / "survey"), models[0], d / "pred", config=PredictConfig(show_progress=False))
     pred = read_predictions(d / "pred")
     clf = EnsembleClassifier.load(models[0])
