@@ -31,7 +31,7 @@ Order statistics (NumPy conventions)
     ``take_sorted(x, order) -> xs``               x[order] (copy)
     ``median_sorted(xs)``                          ``np.median`` of a sorted array (NaN if empty)
     ``median_ordered(x, order)``                   ``np.median`` of x through its sort permutation, O(1)
-    ``median(x)``                                  ``np.median`` of an unsorted array (sorts a copy)
+    ``median(x)``                                  ``np.median`` of an unsorted array (selection on a copy, O(n))
     ``percentile_sorted(xs, p)``                   ``np.percentile(x, p)`` linear, numpy lerp (NaN if empty)
     ``quantile_sorted(xs, q)``                     ``np.quantile(x, q)``
 Weighted percentiles (§1.7 WP / WM / WS)
@@ -312,10 +312,62 @@ def median_ordered(x, order):
 
 
 @kernel
+def _select(a, k):
+    """Partially order ``a`` in place so that ``a[k]`` is its k-th smallest value and ``a[:k] <= a[k]``.
+
+    Quickselect (Hoare partition, median-of-three pivot); ``a`` must hold no NaN.
+    """
+    lo = 0
+    hi = a.shape[0] - 1
+    while hi > lo:
+        mid = (lo + hi) >> 1
+        x, y, z = a[lo], a[mid], a[hi]
+        pivot = max(min(x, y), min(max(x, y), z))
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+@kernel
 def median(x):
-    """``np.median`` of an unsorted array (sorts a copy; ties cannot change the value)."""
-    xs = np.sort(x)
-    return median_sorted(xs)
+    """``np.median`` of an unsorted array, as :func:`median_sorted` of ``np.sort(x)`` gives it.
+
+    Selection on a copy (O(n)) instead of a full sort: the middle order statistic(s) are the same
+    values, combined by the same ``(a + b) / 2`` (a zero may come back as the other signed zero of a
+    tie between +0 and -0). An array holding a NaN takes the sort.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return np.nan
+    for i in range(n):
+        if np.isnan(x[i]):
+            return median_sorted(np.sort(x))
+    a = x.copy()
+    h = n // 2
+    _select(a, h)
+    if n % 2 == 1:
+        return a[h]
+    lower = a[0]
+    for i in range(1, h):
+        if a[i] > lower:
+            lower = a[i]
+    return (lower + a[h]) / 2.0
 
 
 # ------------------------------------------------------------------ weighted percentiles

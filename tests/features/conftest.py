@@ -79,6 +79,12 @@ def thread_client():
         yield client
 
 
+def call_kernel(kernel, t, x, s, weighted: bool, order=None) -> float:
+    """Call a feature kernel on arrays of any dtype: contiguous float64, ``order`` = argsort(x) by default."""
+    t, x, s = (np.ascontiguousarray(a, dtype=np.float64) for a in (t, x, s))
+    return kernel(t, x, s, weighted, np.argsort(x) if order is None else order)
+
+
 def post_process(v: float) -> float:
     """Spec §1.5 post-processing of one value (the package's one implementation)."""
     from lia_dask.features.common import post_value

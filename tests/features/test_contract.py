@@ -29,6 +29,8 @@ from lia_dask.features.common import post_value
 from lia_dask.features.preprocess import preprocess_batch
 from lia_dask.features.registry import kernel_table
 
+from .conftest import call_kernel
+
 TABLE = kernel_table()
 IDS = [sp.name for sp in TABLE]
 NAMES = list(get_feature_set().names)
@@ -78,9 +80,7 @@ def _series(p, i, pas, series):
 
 
 def _call(sp, t, x, s, w):
-    t, x, s = (np.ascontiguousarray(a, dtype=np.float64) for a in (t, x, s))
-    order = np.argsort(x) if sp.needs_order else np.empty(0, np.int64)
-    return sp.kernel(t, x, s, w, order)
+    return call_kernel(sp.kernel, t, x, s, w, None if sp.needs_order else np.empty(0, np.int64))
 
 
 def _same(a, b):

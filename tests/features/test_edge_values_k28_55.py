@@ -12,22 +12,14 @@ from numba.core.caching import FunctionCache
 
 from lia_dask.features.registry import kernel_table
 
+from .conftest import call_kernel
+
 #: the kernels k = 28..55 by name, from the @feature table
 FEATURES = {sp.name: sp.kernel for sp in kernel_table()[28:56]}
 
-FIRST_K = 28  # output index of check_min_last_loc
-
-
 
 def _call(name, t, x, s, weighted):
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    return FEATURES[name](np.ascontiguousarray(t, dtype=np.float64), x,
-                          np.ascontiguousarray(s, dtype=np.float64), weighted, np.argsort(x))
-
-
-def test_feature_names_and_order(conformance):
-    assert list(FEATURES) == conformance["names"][FIRST_K:FIRST_K + 28]
-    assert len(conformance["keys"]) == 61
+    return call_kernel(FEATURES[name], t, x, s, weighted)
 
 
 # ----------------------------------------------------------------------------- edge cases

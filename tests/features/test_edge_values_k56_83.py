@@ -23,22 +23,14 @@ from lia_dask.features.special import (
 )
 from lia_dask.features.registry import kernel_table
 
+from .conftest import call_kernel
+
 #: the kernels k = 56..83 by name, from the @feature table
 FEATURES = {sp.name: sp.kernel for sp in kernel_table()[56:84]}
 
-FIRST_K = 56  # output index of number_cwt_like_peaks
-
-
 
 def _call(name, t, x, s, weighted):
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    return FEATURES[name](np.ascontiguousarray(t, dtype=np.float64), x,
-                          np.ascontiguousarray(s, dtype=np.float64), weighted, np.argsort(x))
-
-
-def test_feature_names_and_order(conformance):
-    assert list(FEATURES) == conformance["names"][FIRST_K:FIRST_K + 28]
-    assert len(conformance["keys"]) == 61
+    return call_kernel(FEATURES[name], t, x, s, weighted)
 
 
 # ------------------------------------------------------------------ ports against SciPy
