@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all venv clean
+.PHONY: demo test test-all docs venv clean
 
 # versions pinned by deploy/docker/constraints.txt (the tested set; regenerate with deploy/docker/freeze.py)
 $(STAMP): pyproject.toml deploy/docker/constraints.txt
@@ -24,5 +24,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -ra -m ""
 
+# API reference from the numpydoc docstrings; warnings are errors (tests/test_docs.py builds it too)
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "API reference: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache
+	rm -rf $(VENV) demo_output .pytest_cache docs/_build

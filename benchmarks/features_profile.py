@@ -14,7 +14,6 @@ argsorts, the generated numba loop).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from pathlib import Path
@@ -47,11 +46,12 @@ def main(argv=None) -> int:
     w = not args.unweighted
     lcs = ogle_lightcurves() if args.points is None else simulated(args.points, args.count)
 
-    kernels, owner = {}, {}
-    for mod_name in driver.KERNEL_MODULES:
-        mod = importlib.import_module(f"lia_dask.features.{mod_name}")
-        for k, fn in mod.FEATURES.items():
-            kernels[k], owner[k] = fn, mod_name
+    from lia_dask.features.registry import kernel_table
+
+    table = kernel_table()
+    kernels = {sp.name: sp.kernel for sp in table}
+    owner = {sp.name: sp.module.rsplit(".", 1)[-1] for sp in table}
+    raw = {sp.name for sp in table if sp.series == "raw"}
     cases = []
     for t, m, e in lcs:
         t0, x0, s0, f0, sf0 = flux_pass(t, m, e, 22.0, True)
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
                       (t0, f0, sf0, np.argsort(f0)), (t1, d1, e1, np.argsort(d1))))
 
     def cost(fn, name, reps=7):
-        unnorm = name in driver.UNNORMALISED
+        unnorm = name in raw
         best = np.inf
         for _ in range(reps):
             c0 = time.process_time()
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
 
     p = preprocess_batch(off, T, Y, E)
     t_pre = stage(lambda: preprocess_batch(off, T, Y, E))
-    t_ord = stage(lambda: (driver._orders(p.off0, p.x0), driver._orders(p.off1, p.d1), driver._orders(p.off2, p.n2)))
+    t_ord = stage(lambda: [driver._orders(sr.offsets, sr.value) for sr in (p.flux, p.deriv_raw, p.deriv)])
     t_all = stage(lambda: driver.compute_microlia(off, T, Y, E, apply_weights=w))
 
     npts = np.mean([len(a[0]) for a in lcs])

@@ -141,7 +141,7 @@ def run_accuracy(args, client, settings, real, names):
 
                 d = Path(args.plots)
                 oof = cross_val_proba(st, X, y, cv=args.cv, client=client)
-                plot_training_report(st, d, None, y, oof)
+                plot_training_report(st, d, None, y, oof, data=f"out-of-fold, {args.cv}-fold CV, {len(y):,} simulated")
                 real_lab = np.where(real["label"].to_numpy() == "microlensing", "ML", "VARIABLE")
                 plot_tsne(st.transform_features(X), y, d / "tsne_sim_vs_real.png",
                           extra_X=st.transform_features(real), extra_labels=real_lab,

@@ -24,8 +24,10 @@ from __future__ import annotations
 import atexit
 import datetime as _dt
 import hashlib
+import hmac
 import importlib
 import json
+import os
 import shutil
 import tempfile
 import zipfile
@@ -35,7 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import __version__
-from .errors import ArtifactError, MissingInputError
+from .errors import ArtifactError, ConfigError, MissingInputError
 
 MANIFEST = "manifest.json"
 #: bump when the layout changes incompatibly; older readers refuse newer formats
@@ -136,6 +138,8 @@ def write_manifest(directory: str | Path, fields: Mapping[str, Any], files: list
     manifest["digest"] = hashlib.sha256(_canonical(manifest)).hexdigest()
     with open(directory / MANIFEST, "w") as fh:
         json.dump(manifest, fh, indent=1, sort_keys=True)
+    if signing_key() is not None:  # a key is configured: every artifact written is signed
+        sign(directory)
     return manifest
 
 
@@ -318,3 +322,85 @@ def load(path: str | Path) -> Any:
 def digest(path: str | Path) -> str:
     """The verified digest of an artifact (what predictions record as ``model_digest``)."""
     return read_manifest(path)["digest"]
+
+
+# ------------------------------------------------------------------------ keyed signatures
+#: signature file beside the manifest (not in ``files``: it signs the digest that covers them)
+SIGNATURE = "signature.json"
+KEY_ENV = "LIA_DASK_ARTIFACT_KEY"
+KEY_CONFIG = "lia_dask.artifact_key"
+
+
+def signing_key() -> bytes | None:
+    """The user's signing key: ``$LIA_DASK_ARTIFACT_KEY``, else the Dask config ``lia_dask.artifact_key``."""
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        try:
+            import dask
+
+            key = dask.config.get(KEY_CONFIG, default=None)
+        except ImportError:  # pragma: no cover
+            key = None
+    return str(key).encode() if key else None
+
+
+def _hmac(key: bytes, digest: str) -> str:
+    return hmac.new(key, f"lia_dask-artifact:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign(path: str | Path, key: bytes | str | None = None) -> str:
+    """Sign an artifact directory: HMAC-SHA256 of its digest with ``key`` into ``signature.json``.
+
+    The digest catches damage; only the signature catches deliberate edits (a manifest with
+    permuted classes and a recomputed digest), since it needs the key. Returns the signature.
+
+    Raises
+    ------
+    ConfigError
+        No key given and none configured.
+    """
+    key = key.encode() if isinstance(key, str) else (key or signing_key())
+    if not key:
+        raise ConfigError(f"no signing key: set {KEY_ENV} or the Dask config {KEY_CONFIG}.")
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ArtifactError(f"{path}: only an artifact directory can be signed (sign it before zipping).")
+    d = read_manifest(directory)["digest"]
+    sig = _hmac(key, d)
+    (directory / SIGNATURE).write_text(json.dumps({"algorithm": "hmac-sha256", "digest": d, "signature": sig}))
+    return sig
+
+
+def verify_signature(path: str | Path, key: bytes | str | None = None, required: bool = True) -> bool:
+    """Check an artifact's HMAC signature with ``key`` (default: :func:`signing_key`).
+
+    Returns True when signed and valid, False when unsigned and not ``required``.
+
+    Raises
+    ------
+    ArtifactError
+        A signature that does not match (tampered, or another key), or none while ``required``.
+    ConfigError
+        ``required`` but no key is configured.
+    """
+    key = key.encode() if isinstance(key, str) else (key or signing_key())
+    manifest = read_manifest(path)
+    sp = Path(manifest["path"]) / SIGNATURE
+    if not sp.is_file():
+        if required:
+            raise ArtifactError(f"model artifact {path} is not signed but a signature is required; sign it with "
+                                f"lia_dask.artifact.sign (key in {KEY_ENV}) or drop --require-signature.")
+        return False
+    if not key:
+        raise ConfigError(f"model artifact {path} is signed but no key is configured; set {KEY_ENV} or the Dask "
+                          f"config {KEY_CONFIG}.")
+    try:
+        sig = json.loads(sp.read_text())
+        ok = sig.get("digest") == manifest["digest"] and hmac.compare_digest(str(sig.get("signature")),
+                                                                             _hmac(key, manifest["digest"]))
+    except (ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise ArtifactError(f"model artifact {path} has an invalid signature (modified after signing, or signed "
+                            "with another key); do not use it.")
+    return True

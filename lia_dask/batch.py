@@ -223,7 +223,8 @@ class LightcurveBatch:
                  if S.BAND in table.column_names else np.full(n, S.DEFAULT_BAND, dtype=object))
         label = (table.column(S.LABEL).to_numpy(zero_copy_only=False).astype(object)
                  if S.LABEL in table.column_names else None)
-        extra = {c: table.column(c).to_numpy() for c in table.column_names if c.startswith(S.SIM_PREFIX)}
+        extra = {c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names
+                 if c.startswith(S.SIM_PREFIX) or c == S.SOURCE_FILE}
         return cls(_id_array(ids), bands, offsets[0].astype(np.int64, copy=False), values[0], values[1], values[2],
                    photometry, zeropoint, label, extra)
 

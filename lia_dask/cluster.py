@@ -25,9 +25,11 @@ slurm / kubernetes cluster to N workers, ``--adapt MIN:MAX`` makes it adaptive.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import dask
 
@@ -55,6 +57,8 @@ KUBERNETES_DEFAULTS: dict[str, Any] = {
 }
 _SLURM_REQUIRED = ("cores", "memory")
 
+log = logging.getLogger(__name__)
+
 
 def _cfg(key: str, default: Any = None) -> Any:
     return dask.config.get(f"lia_dask.cluster.{key}", default=default)
@@ -73,6 +77,8 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int | None =
     n_workers = n_workers or _cfg("n_workers") or os.cpu_count() or 1
     threads_per_worker = threads_per_worker or _cfg("threads_per_worker") or 1
     memory_limit = memory_limit or _cfg("memory_limit") or "auto"
+    # LocalCluster sets Dask's loggers to WARNING unless told otherwise: keep a stricter level (the CLI's)
+    kwargs.setdefault("silence_logs", max(logging.WARNING, logging.getLogger("distributed").getEffectiveLevel()))
     return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                         memory_limit=memory_limit, processes=processes,
                         dashboard_address=kwargs.pop("dashboard_address", ":0"), **kwargs)
@@ -215,7 +221,10 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
         Passed to the cluster (e.g. ``threads_per_worker``, ``memory_limit`` for local; any
         ``SLURMCluster`` keyword for slurm; any ``lia_dask.cluster.kubernetes`` key for kubernetes).
 
-    The dashboard link is printed to stderr.
+    Returns
+    -------
+    distributed.Client
+        Its dashboard link is logged at INFO (logger ``lia_dask.cluster``).
     """
     from distributed import Client
 
@@ -229,7 +238,7 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {spec} ({exc}); start it first "
                               "(`dask scheduler`) or check the address.") from exc
-        print(f"lia-dask: connected to {spec}; dashboard: {c.dashboard_link}", file=sys.stderr)
+        log_dashboard(c, f"connected to {spec}")
         return c
     elif spec == "slurm":
         cluster = slurm_cluster(**kwargs)
@@ -245,9 +254,56 @@ def client(spec: str | None = "local", *, n_workers: int | None = None, adapt: t
             cluster.adapt(minimum=adapt[0], maximum=adapt[1])
         elif n_workers and spec == "slurm":
             cluster.scale(n_workers)
-    c = Client(cluster)
-    print(f"lia-dask: {spec} cluster; dashboard: {c.dashboard_link}", file=sys.stderr)
+    c = _owning_client_class()(cluster)
+    log_dashboard(c, f"started a {spec} cluster")
     return c
+
+
+_OWNING_CLIENT: Any = None
+
+
+def _owning_client_class() -> type:
+    """A ``distributed.Client`` that closes its cluster when it is closed (the cluster is lia_dask's).
+
+    Without it a ``with client(...)`` block leaves the cluster to be torn down at interpreter
+    exit, after the CLI's logging is gone (Dask's "worker still alive" warnings on the terminal).
+    """
+    global _OWNING_CLIENT
+    if _OWNING_CLIENT is None:
+        from distributed import Client
+
+        class OwningClient(Client):
+            def close(self, timeout: Any = None):  # noqa: D102 - Client.close, then the cluster
+                try:
+                    return super().close(timeout=timeout) if timeout is not None else super().close()
+                finally:
+                    cluster = getattr(self, "cluster", None)
+                    if cluster is not None and getattr(cluster, "status", None) is not None:
+                        with contextlib.suppress(Exception):  # already closed / closing at exit
+                            cluster.close()
+
+        _OWNING_CLIENT = OwningClient
+    return _OWNING_CLIENT
+
+
+def current_client() -> Any:
+    """The ``distributed.Client`` in use (``Client.current()``), or None when there is none."""
+    if "distributed" not in sys.modules:
+        return None  # nobody made a client: do not pay distributed's import
+    from distributed import Client
+
+    try:
+        c = Client.current(allow_global=True)
+    except ValueError:
+        return None
+    return c if c.status == "running" else None
+
+
+def log_dashboard(c: Any, what: str) -> str:
+    """Log (INFO) and return the dashboard link of any client, whoever made it."""
+    link = getattr(c, "dashboard_link", None) or "none (the scheduler serves no dashboard)"
+    log.info("%s; dashboard: %s", what, link)
+    return link
 
 
 def parse_adapt(text: str | None) -> tuple[int, int] | None:
@@ -264,27 +320,139 @@ def parse_adapt(text: str | None) -> tuple[int, int] | None:
 
 
 def client_from_args(args) -> Any:
-    """The client for CLI arguments ``--cluster``, ``--workers``, ``--adapt`` (no ``--cluster``: see ``client``)."""
-    return client(getattr(args, "cluster", None), n_workers=getattr(args, "workers", None),
-                  adapt=parse_adapt(getattr(args, "adapt", None)))
+    """The client for CLI arguments ``--cluster``, ``--workers``, ``--adapt`` (no ``--cluster``: see ``client``).
+
+    Local worker processes start with SIGINT blocked: on Ctrl-C the CLI ends them itself and
+    prints one line, instead of every worker printing a traceback.
+    """
+    from ._cli_common import sigint_ignored
+
+    adapt = parse_adapt(getattr(args, "adapt", None))
+    with sigint_ignored():
+        return client(getattr(args, "cluster", None), n_workers=getattr(args, "workers", None), adapt=adapt)
+
+
+# ------------------------------------------------------------------------ progress
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where progress is a widget sent to ``IPython.display``)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def progress_wanted(show: bool | None = None) -> bool:
+    """Whether to show progress: ``show``, else ``lia_dask.progress`` in the Dask config, else
+    when stderr is a terminal or the code runs in a notebook."""
+    if show is None:
+        show = dask.config.get("lia_dask.progress", default=None)
+    if show is None:
+        return sys.stderr.isatty() or in_notebook()
+    return bool(show)
+
+
+@contextlib.contextmanager
+def progress_setting(show: bool | None) -> Iterator[None]:
+    """Within the block, :func:`progress_wanted` answers ``show`` (None: leave the setting alone)."""
+    if show is None:
+        yield
+        return
+    with dask.config.set({"lia_dask.progress": bool(show)}):
+        yield
+
+
+def show_progress(futures: list, show: bool | None = None) -> Any:
+    """Show the progress of ``futures``: a widget displayed in a notebook, a text bar in a terminal.
+
+    In a notebook the widget is handed to ``IPython.display.display`` (``distributed.progress``
+    alone only returns it) and this returns at once; in a terminal it blocks until the futures
+    finish. Returns the widget (notebook) or None.
+    """
+    if not futures or not progress_wanted(show):
+        return None
+    from distributed import progress
+
+    if in_notebook():
+        try:
+            bar = progress(futures, notebook=True, multi=False)
+        except ImportError:  # no ipywidgets: a text bar in the cell output
+            progress(futures, notebook=False)
+            return None
+        from IPython.display import display
+
+        display(bar)
+        return bar
+    progress(futures, notebook=False)
+    return None
+
+
+class _NoBar:
+    """What :func:`progress_bar` returns when no progress is shown."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, show: bool | None = None) -> Any:
+    """A progress bar over ``total`` steps of a loop lia_dask drives itself (tuning trials, ...).
+
+    tqdm's notebook bar (a widget, displayed by tqdm) in a notebook, a text bar on stderr in a
+    terminal, an object with the same ``update`` / ``close`` that shows nothing otherwise.
+    """
+    if not progress_wanted(show):
+        return _NoBar()
+    try:
+        if in_notebook():
+            from tqdm.notebook import tqdm
+        else:
+            from tqdm import tqdm
+        return tqdm(total=total, desc=desc, leave=True)
+    except ImportError:  # tqdm (or ipywidgets for the notebook bar) missing: no bar
+        return _NoBar()
 
 
 def compute_with_progress(tasks: list, client=None, show: bool | None = None) -> list:
-    """Compute a list of delayed tasks on ``client`` (or Dask's default scheduler) with a progress bar.
+    """Compute a list of delayed tasks on ``client`` (or Dask's default scheduler) with progress.
 
-    The bar is shown when stderr is a terminal or ``show=True``.
+    Parameters
+    ----------
+    tasks : list of dask.delayed.Delayed
+    client : distributed.Client, optional
+    show : bool, optional
+        Progress display (see :func:`progress_wanted` for the default).
+
+    Returns
+    -------
+    list
+        The results, in the order of ``tasks``.
     """
-    show = sys.stderr.isatty() if show is None else show
     if client is not None:
         futures = client.compute(tasks)
-        if show:
-            from distributed import progress
-
-            progress(futures)
+        show_progress(futures, show)
         return client.gather(futures)
-    if show:
+    if progress_wanted(show):
         from dask.diagnostics import ProgressBar
 
         with ProgressBar():
             return list(dask.compute(*tasks))
     return list(dask.compute(*tasks))
+
+
+def active_client(client=None):
+    """``client``, else the active distributed Client (Dask's default), else None.
+
+    A ``scheduler`` set in the Dask config (e.g. ``dask.config.set(scheduler="sync")``) wins over
+    an active Client, as it does for ``dask.compute``.
+    """
+    if client is not None or dask.config.get("scheduler", None) is not None:
+        return client
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None

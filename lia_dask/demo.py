@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from .archive._cli import archive_info
     from .predict.candidates import plot_candidates, top_candidates
     from .data import ogle2_samples
+    from .features import read_feature_settings
     from .features.registry import get_feature_set
     from .plots import plot_training_report
     from .predict import PredictConfig, predict_archive, read_predictions
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         clf = EnsembleClassifier(model="xgb", tune_trials=args.tune_trials, cv=3, random_state=args.seed)
         clf.fit(feats[names], feats["label"], client=client, feature_set="microlia-2.8.1",
-                feature_settings={"zp": 22.0, "convert": None, "apply_weights": True})
+                feature_settings=read_feature_settings(out / "training_features").to_dict())
         clf.save(out / "model")
         print(f"[train] XGBoost, {args.tune_trials} Optuna trials; best params {clf.best_params_}; "
               f"metrics {({k: v for k, v in (clf.metrics_ or {}).items() if not isinstance(v, (list, dict))})}")
@@ -123,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     # 7. plots ----------------------------------------------------------------------------------
     t0 = time.perf_counter()
     plots = out / "plots"
-    proba = clf.predict_proba(feats[names])
-    paths = plot_training_report(clf, plots, y=feats["label"].to_numpy(), proba=proba)
+    paths = plot_training_report(clf, plots, X=feats[names], y=feats["label"].to_numpy(), cv=3)  # out-of-fold
     cands = top_candidates(out / "survey_predictions", 5)
     print("[candidates] best survey candidates:")
     cols = ["object_id", "label", "prob_ML", "fit_u0", "fit_tE", "fit_chi2_red"]

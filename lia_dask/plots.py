@@ -23,12 +23,44 @@ def _figure(w: float = 6.0, h: float = 5.0):
 
 
 def _save(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Save ``fig``; a PNG also carries the first axes' title as its ``Title`` text chunk."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    meta = {"Title": titles[0].replace("\n", " - ")} if titles and path.suffix.lower() == ".png" else None
+    fig.savefig(path, dpi=dpi, metadata=meta)
     return path
 
 
+# ------------------------------------------------------------------------ axes a person can read
+def time_offset(time: Any) -> float:
+    """A round epoch to subtract from times for display: the thousand of days below the first epoch.
+
+    ``2451234.5`` -> ``2451000``; times below 10,000 d (already relative) -> ``0``.
+    """
+    t = np.asarray(time, dtype=np.float64)
+    t = t[np.isfinite(t)]
+    if not t.size or abs(t.min()) < 10_000:
+        return 0.0
+    return float(np.floor(t.min() / 1000.0) * 1000.0)
+
+
+def set_time_axis(ax: Any, offset: float, time_system: str = "HJD") -> None:
+    """Label a time axis ``HJD - 2451000 [d]`` (no matplotlib offset text such as ``+2.4518e6``)."""
+    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+    ax.set_xlabel(f"{time_system} - {offset:.0f} [d]" if offset else f"time ({time_system}) [d]")
+
+
+def photometry_label(photometry: str, zeropoint: float | None = None) -> str:
+    """Axis label with unit: ``magnitude [mag]``, ``flux [nJy]`` (zero point 31.4) or the zero point."""
+    if photometry == "mag":
+        return "magnitude [mag]"
+    if zeropoint is not None and abs(float(zeropoint) - 31.4) < 1e-6:
+        return "flux [nJy]"
+    return f"flux [zero point {zeropoint:g} mag]" if zeropoint is not None else "flux"
+
+
+# ------------------------------------------------------------------------ classification quality
 def plot_confusion_matrix(y_true: Sequence, y_pred: Sequence, classes: Sequence, path: str | Path,
                           normalize: bool = True, title: str | None = None) -> Path:
     """Confusion matrix of labels ``y_true`` vs ``y_pred`` (rows: true class), normalised per row.
@@ -39,6 +71,8 @@ def plot_confusion_matrix(y_true: Sequence, y_pred: Sequence, classes: Sequence,
     classes : sequence of labels, in display order
     normalize : bool
         Divide each row by its count (recall on the diagonal).
+    title : str, optional
+        Say what data the matrix shows (e.g. "out-of-fold, 10-fold CV, 5,000 training lightcurves").
     """
     from sklearn.metrics import confusion_matrix
 
@@ -65,7 +99,16 @@ def plot_confusion_matrix(y_true: Sequence, y_pred: Sequence, classes: Sequence,
 
 def plot_roc(y_true: Sequence, proba: np.ndarray, classes: Sequence, path: str | Path,
              title: str | None = None) -> Path:
-    """One-vs-rest ROC curve per class from probabilities ``proba`` (n, K) in ``classes`` order."""
+    """One-vs-rest ROC curve per class from probabilities ``proba`` (n, K) in ``classes`` order.
+
+    Parameters
+    ----------
+    y_true : array-like (n,)
+    proba : ndarray (n, K)
+    classes : sequence of labels, the columns of ``proba``
+    title : str, optional
+        Say what data the curves show (out-of-fold, held-out, ...).
+    """
     from sklearn.metrics import auc, roc_curve
 
     y_true = np.asarray(y_true)
@@ -232,19 +275,55 @@ def plot_param_importance(importances: Mapping[str, float], path: str | Path, ti
 
 
 def plot_training_report(clf: Any, directory: str | Path, X: Any = None, y: Sequence | None = None,
-                         proba: np.ndarray | None = None) -> list[Path]:
+                         proba: np.ndarray | None = None, *, data: str | None = None, cv: int | None = None,
+                         client: Any = None) -> list[Path]:
     """Every plot available for a fitted or loaded EnsembleClassifier, written to ``directory``.
 
-    With ``y`` and ``proba`` (e.g. out-of-fold probabilities): confusion matrix and ROC; with ``X``
-    and ``y``: t-SNE; the selection / tuning history and hyperparameter importance when present.
+    The confusion matrix and ROC never show the training fit itself: with ``X`` and ``y`` and no
+    ``proba`` they use out-of-fold probabilities (:func:`lia_dask.train.cross_val_proba`, ``cv``
+    folds, default the classifier's ``cv``); given ``proba`` (out-of-fold or held-out), ``data``
+    says which in the titles. With ``X`` and ``y``: t-SNE; the selection / tuning history and
+    hyperparameter importance when present.
+
+    Parameters
+    ----------
+    clf : EnsembleClassifier
+    directory : path-like
+    X : DataFrame or ndarray (n, d), optional
+        Training features.
+    y : array-like (n,), optional
+        Labels.
+    proba : ndarray (n, K), optional
+        Probabilities that are not the training fit (out-of-fold, held-out data).
+    data : str, optional
+        What ``proba`` is, for the titles (required with ``proba``).
+    cv : int, optional
+        Folds for the out-of-fold probabilities.
+    client : distributed.Client, optional
+        Run the folds on the cluster.
+
+    Returns
+    -------
+    list of Path
     """
     d = Path(directory)
     out: list[Path] = []
     classes = list(clf.classes_)
+    if y is not None and proba is None and X is not None:
+        from .train.evaluate import cross_val_proba
+
+        k = int(cv or max(2, min(int(getattr(clf, "cv", 5) or 5), 10)))
+        proba = cross_val_proba(clf, X, y, cv=k, client=client)
+        data = f"out-of-fold, {k}-fold CV, {len(y):,} training lightcurves"
     if y is not None and proba is not None:
+        if not data:
+            raise InputError("plot_training_report: say what data `proba` is (data='out-of-fold, 10-fold CV' or "
+                             "'held-out: ...'), or pass X and y to have it computed out-of-fold.")
         pred = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
-        out.append(plot_confusion_matrix(np.asarray(y, dtype=object), pred, classes, d / "confusion_matrix.png"))
-        out.append(plot_roc(np.asarray(y, dtype=object), proba, classes, d / "roc.png"))
+        out.append(plot_confusion_matrix(np.asarray(y, dtype=object), pred, classes, d / "confusion_matrix.png",
+                                         title=f"confusion matrix (rows normalized)\n{data}"))
+        out.append(plot_roc(np.asarray(y, dtype=object), proba, classes, d / "roc.png",
+                            title=f"ROC, one class vs rest\n{data}"))
     if X is not None and y is not None and len(y) >= 5:
         out.append(plot_tsne(clf.transform_features(X), y, d / "tsne.png"))
     if getattr(clf, "selection_", None) is not None:

@@ -18,6 +18,8 @@ FLUX = "flux"
 FLUX_ERR = "flux_err"
 LABEL = "label"
 SIM_PREFIX = "sim_"
+#: optional archive column: the file (or table) each lightcurve was read from
+SOURCE_FILE = "source_file"
 
 PHOTOMETRY_COLUMNS = {"mag": (MAG, MAGERR), "flux": (FLUX, FLUX_ERR)}
 DEFAULT_BAND = "I"
@@ -32,7 +34,12 @@ META_TIME_SYSTEM = "time_system"
 
 # archive directory layout
 PART_GLOB = "part.*.parquet"
-QUARANTINE_FILE = "_quarantine.parquet"
+#: the quarantine table (Parquet). The name starts with "_" (pyarrow / pandas skip it) and does not
+#: end in .parquet / .parq / .pq (dask.dataframe.read_parquet skips it), so reading an archive
+#: directory with either reads the lightcurves only.
+QUARANTINE_FILE = "_quarantine.pqt"
+#: name of the quarantine table in archives written before the rename
+LEGACY_QUARANTINE_FILE = "_quarantine.parquet"
 ARCHIVE_MANIFEST = "_archive.json"
 
 # --- quarantine table --------------------------------------------------------------------

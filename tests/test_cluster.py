@@ -7,11 +7,34 @@ from lia_dask import cluster
 from lia_dask.errors import ConfigError, MissingExtraError
 
 
-def test_local_client_runs_work_and_reports_dashboard(capsys):
-    with cluster.client("local", n_workers=1, threads_per_worker=1, memory_limit="1GiB") as c:
-        assert len(c.scheduler_info()["workers"]) == 1
-        assert c.submit(sum, [1, 2, 3]).result() == 6
-    assert "dashboard: http" in capsys.readouterr().err
+def test_local_client_runs_work_and_reports_dashboard(caplog):
+    with caplog.at_level("INFO", logger="lia_dask"):
+        with cluster.client("local", n_workers=1, threads_per_worker=1, memory_limit="1GiB") as c:
+            assert len(c.scheduler_info()["workers"]) == 1
+            assert c.submit(sum, [1, 2, 3]).result() == 6
+            assert cluster.current_client() is c
+        assert c.cluster.status.name == "closed"  # the cluster lia_dask started closes with its client
+    assert any("dashboard: http" in r.getMessage() for r in caplog.records if r.name == "lia_dask.cluster")
+
+
+def test_dashboard_link_is_logged_for_a_client_the_user_made(local_client, caplog):
+    import lia_dask as lia
+    from lia_dask import api
+
+    api._ANNOUNCED.discard(id(local_client))
+    with caplog.at_level("INFO", logger="lia_dask"):
+        assert lia.client() is local_client
+    assert any("using the current client; dashboard: http" in r.getMessage() for r in caplog.records)
+
+
+def test_progress_setting_follows_argument_then_dask_config():
+    assert cluster.progress_wanted(True) is True and cluster.progress_wanted(False) is False
+    with dask.config.set({"lia_dask.progress": True}):
+        assert cluster.progress_wanted() is True
+        with cluster.progress_setting(False):
+            assert cluster.progress_wanted() is False
+    with dask.config.set({"lia_dask.progress": None}):
+        assert cluster.progress_wanted() == sys.stderr.isatty()  # pytest: not a notebook
 
 
 def test_local_settings_come_from_dask_config():

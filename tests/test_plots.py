@@ -58,8 +58,72 @@ def test_selection_tuning_importance(fitted, tmp_path):
     _png(plots.plot_param_importance(clf.tuning_.importances, tmp_path / "imp.png"))
     with pytest.raises(InputError, match="empty"):
         plots.plot_tuning_history([], tmp_path / "none.png")
-    written = plots.plot_training_report(clf, tmp_path / "report", None, y, proba)  # t-SNE tested above
+    with pytest.raises(InputError, match="say what data"):
+        plots.plot_training_report(clf, tmp_path / "report", None, y, proba)
+    written = plots.plot_training_report(clf, tmp_path / "report", None, y, proba,
+                                         data="out-of-fold, 3-fold CV")  # t-SNE tested above
     assert {p.name for p in written} == {"confusion_matrix.png", "roc.png", "feature_selection.png",
                                          "tuning_history.png", "hyperparameter_importance.png"}
     for p in written:
         _png(p)
+
+
+def _title(path) -> str:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.text.get("Title", "")
+
+
+def test_training_report_is_out_of_fold_and_says_so(fitted, tmp_path):
+    clf, X, y, proba = fitted
+    written = plots.plot_training_report(clf, tmp_path / "oof", X, y, cv=3)  # no proba: computed out-of-fold
+    cm, roc = written[0], written[1]
+    assert cm.name == "confusion_matrix.png" and roc.name == "roc.png"
+    assert "out-of-fold, 3-fold CV, 150 training lightcurves" in _title(cm)
+    assert "out-of-fold, 3-fold CV" in _title(roc)
+
+
+def test_time_axes_have_units_and_no_offset_text():
+    from matplotlib.figure import Figure
+
+    t = np.linspace(2451234.5, 2451600.0, 50)
+    ref = plots.time_offset(t)
+    assert ref == 2451000.0 and plots.time_offset(t - 2450000) == 0.0
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure()
+    ax, raw, bare = fig.add_subplot(131), fig.add_subplot(132), fig.add_subplot(133)
+    ax.plot(t - ref, np.ones_like(t))
+    plots.set_time_axis(ax, ref, "HJD")
+    raw.plot(t, np.ones_like(t))  # full HJD values: matplotlib alone would print an offset
+    plots.set_time_axis(raw, 0.0, "HJD")
+    bare.plot(t, np.ones_like(t))
+    FigureCanvasAgg(fig).draw()
+    assert ax.get_xlabel() == "HJD - 2451000 [d]" and raw.get_xlabel() == "time (HJD) [d]"
+    assert ax.xaxis.get_offset_text().get_text() == raw.xaxis.get_offset_text().get_text() == ""
+    assert bare.xaxis.get_offset_text().get_text() != ""  # what the helper prevents
+    assert plots.photometry_label("mag") == "magnitude [mag]"
+    assert plots.photometry_label("flux", 31.4) == "flux [nJy]"
+
+
+def test_candidate_figure_shows_every_band_with_units():
+    import pandas as pd
+
+    from lia_dask.batch import LightcurveBatch
+    from lia_dask.predict.candidates import candidate_figure
+
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(60000, 60300, 40))
+    batch = LightcurveBatch.from_lightcurves(["a", "a", "a"], [t, t + 0.1, t + 0.2],
+                                             [rng.normal(1e4, 50, 40) for _ in range(3)], [np.full(40, 50.0)] * 3,
+                                             bands=["g", "r", "i"], photometry="flux", zeropoint=31.4)
+    bands = {str(lc.band): lc for lc in batch}
+    row = pd.Series({"object_id": "a", "band": "r", "prob_ML": 0.9, "fit_t0": 60150.0, "fit_u0": 0.3,
+                     "fit_tE": 20.0, "fit_fs": 5e3, "fit_fb": 5e3, "fit_chi2_red": 1.1})
+    fig = candidate_figure(row, bands, "flux", 31.4, "MJD-TAI")
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert sum(lab.startswith(("g (", "r (", "i (")) for lab in labels) == 3
+    assert any(lab.startswith("PSPL fit to r") for lab in labels)
+    assert ax.get_ylabel() == "flux [nJy]" and ax.get_xlabel() == "MJD-TAI - 60000 [d]"

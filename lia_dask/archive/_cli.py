@@ -16,40 +16,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     isub.required = True
 
     t = isub.add_parser("text", help="directory of whitespace text files (time, mag, magerr), label = sub-directory")
-    t.add_argument("path")
-    t.add_argument("--out", required=True)
-    t.add_argument("--band", default=S.DEFAULT_BAND)
+    t.add_argument("path", help="directory of text lightcurves (searched recursively)")
+    t.add_argument("--out", required=True, help="archive directory to write")
+    t.add_argument("--band", default=S.DEFAULT_BAND, help="band name stored for every lightcurve (default %(default)s)")
     t.add_argument("--pattern", default="*", help="glob of the data files (default: all but docs)")
     t.add_argument("--flux", action="store_true", help="values are fluxes, not magnitudes")
-    t.add_argument("--files-per-partition", type=int, default=2000)
+    t.add_argument("--files-per-partition", type=int, default=2000, help="text files per archive part (default %(default)s)")
     _common(t)
     t.set_defaults(func=_ingest_text)
 
     lg = isub.add_parser("long", help="long table (Parquet/CSV, one row per epoch) with a column mapping")
-    lg.add_argument("source", nargs="+")
-    lg.add_argument("--out", required=True)
-    lg.add_argument("--preset", choices=sorted(__import__("lia_dask.archive.ingest", fromlist=["PRESETS"]).PRESETS))
+    lg.add_argument("source", nargs="+", help="Parquet or CSV file(s), globs or s3:// URLs")
+    lg.add_argument("--out", required=True, help="archive directory to write")
+    lg.add_argument("--preset", choices=sorted(__import__("lia_dask.archive.ingest", fromlist=["PRESETS"]).PRESETS),
+                    help="a named column mapping with its photometry, zero point and time system")
     lg.add_argument("--map", action="append", default=[], metavar="SRC=DST",
                     help="column mapping, e.g. --map diaObjectId=object_id (repeatable)")
-    lg.add_argument("--flux", action="store_true")
-    lg.add_argument("--npartitions", type=int, default=None)
+    lg.add_argument("--flux", action="store_true", help="the mapped values are fluxes, not magnitudes")
+    lg.add_argument("--npartitions", type=int, default=None, help="archive parts to write (default: one per ~partition size of input)")
     _common(lg)
     lg.set_defaults(func=_ingest_long)
 
     c = isub.add_parser("cutouts", help=".npy array (N,H,W,C) or a directory of FITS files -> Zarr store")
-    c.add_argument("source")
-    c.add_argument("--out", required=True)
+    c.add_argument("source", help=".npy array (N, H, W, C) or a directory of FITS files")
+    c.add_argument("--out", required=True, help="Zarr cutout store to write")
     c.add_argument("--labels", default=None, help=".npy of labels (for .npy input)")
     c.add_argument("--bands", default=None, help="comma-separated band names")
-    c.add_argument("--pixel-scale", type=float, default=None)
-    c.add_argument("--chunk", type=int, default=256)
-    c.add_argument("--overwrite", action="store_true")
+    c.add_argument("--pixel-scale", type=float, default=None, help="arcsec per pixel, stored with the images")
+    c.add_argument("--chunk", type=int, default=256, help="images per Zarr chunk (default %(default)s)")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
     _storage_option(c)
     c.set_defaults(func=_ingest_cutouts)
 
     info = sub.add_parser("info", help="summary of a lightcurve archive or cutout store")
-    info.add_argument("path")
+    info.add_argument("path", help="lightcurve archive or cutout store (directory or URL)")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--allow-incomplete", action="store_true",
+                      help="summarize the intact parts of an archive whose parts do not match its _archive.json")
     _storage_option(info)
     info.set_defaults(func=_info)
 
@@ -78,11 +81,12 @@ def storage_options(args) -> dict | None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zp", type=float, default=None, help="zero point (default 22, or the preset's)")
-    p.add_argument("--time-system", default=None)
-    p.add_argument("--min-points", type=int, default=5)
-    p.add_argument("--allow-nonpositive-flux", action="store_true")
-    p.add_argument("--duplicate-epochs", choices=["keep", "drop-exact", "quarantine"], default="keep")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--time-system", default=None, help="time system of the epochs, e.g. HJD or MJD (default HJD, or the preset's)")
+    p.add_argument("--min-points", type=int, default=5, help="fewest finite epochs a lightcurve needs; fewer are quarantined (default %(default)s)")
+    p.add_argument("--allow-nonpositive-flux", action="store_true", help="keep fluxes <= 0 (difference imaging) instead of quarantining them")
+    p.add_argument("--duplicate-epochs", choices=["keep", "drop-exact", "quarantine"], default="keep",
+                   help="lightcurves with two epochs at one time: keep them (MicroLIA), drop exact repeats, or quarantine")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing archive at --out")
     _storage_option(p)
 
 
@@ -154,13 +158,13 @@ def _ingest_cutouts(args) -> int:
     return 0
 
 
-def archive_info(path: str, storage_options: dict | None = None) -> dict:
+def archive_info(path: str, storage_options: dict | None = None, allow_incomplete: bool = False) -> dict:
     """Summary numbers of a lightcurve archive (objects, bands, epochs per object, time span...)."""
     import pyarrow.compute as pc
 
     from .lightcurves import _read_part, open_archive
 
-    a = open_archive(path, storage_options)
+    a = open_archive(path, storage_options, allow_incomplete=allow_incomplete)
     lens, tmin, tmax = [], np.inf, -np.inf
     for p in a.partitions:
         col = _read_part(p, [S.TIME], a.fs).column(0)
@@ -180,6 +184,7 @@ def archive_info(path: str, storage_options: dict | None = None) -> dict:
         "time_span": [float(tmin), float(tmax)] if len(lens) else None,
         "quarantined": int(len(a.quarantine())),
         "labels": _label_counts(a),
+        "complete": a.complete, "identity": a.identity,
     }
 
 
@@ -211,7 +216,7 @@ def _info(args) -> int:
         info = {"path": str(args.path), "cutouts": s.n_images, "image_shape": list(s.image_shape), "bands": s.bands,
                 "pixel_scale": s.pixel_scale, "chunk": s.chunk, "quarantined": int(len(s.quarantine()))}
     else:
-        info = archive_info(args.path, so)
+        info = archive_info(args.path, so, getattr(args, "allow_incomplete", False))
     if args.json:
         print(json.dumps(info, indent=1))
         return 0

@@ -2,7 +2,7 @@
 
 Attributes: ``bands`` (length C), ``pixel_scale`` (arcsec/pixel or None), ``schema_version``.
 Cutouts with NaN pixels or a shape different from the store's are kept out and recorded in
-``_quarantine.parquet`` inside the store directory. A store may be a local directory or an
+``_quarantine.pqt`` (Parquet) inside the store directory. A store may be a local directory or an
 fsspec URL (``s3://bucket/cutouts.zarr``) with ``storage_options`` (:mod:`lia_dask.archive.storage`).
 """
 from __future__ import annotations
@@ -109,6 +109,13 @@ def _exists_nonempty(path: str | os.PathLike, storage_options: dict | None) -> b
     return root.exists() and any(root.iterdir())
 
 
+def check_chunk(chunk: int) -> int:
+    """``chunk`` (images per Zarr chunk) as a positive int, or one sentence saying it is not."""
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise InputError(f"chunk must be a positive integer (images per Zarr chunk, --chunk), got {chunk!r}.")
+    return int(chunk)
+
+
 def create_cutout_store(path: str | os.PathLike, n: int, image_shape: tuple[int, int, int], object_id,
                         label=None, *, bands: Sequence[str] | None = None, pixel_scale: float | None = None,
                         chunk: int = 256, overwrite: bool = False, storage_options: dict | None = None) -> CutoutStore:
@@ -117,8 +124,16 @@ def create_cutout_store(path: str | os.PathLike, n: int, image_shape: tuple[int,
     ``path`` may be an fsspec URL (``storage_options`` go to fsspec).
     """
     root = str(path) if storage.is_url(path) else Path(path)
-    if _exists_nonempty(root, storage_options) and not overwrite:
-        raise InputError(f"cutout store {root} already exists; choose another --out or pass overwrite=True.")
+    check_chunk(chunk)
+    if not storage.is_url(root) and root.exists() and not root.is_dir():
+        raise InputError(f"--out {root} is an existing file; give a directory for the cutout store.")
+    if _exists_nonempty(root, storage_options):
+        if not overwrite:
+            raise InputError(f"cutout store {root} already exists; choose another --out or pass overwrite=True.")
+        loc = storage.Location(root, storage_options)
+        if not (loc.exists("zarr.json") or loc.exists(".zgroup")):  # overwrite replaces a store, nothing else
+            raise InputError(f"{root} is not empty and is not a cutout store; --overwrite replaces only a cutout "
+                             "store, choose another --out.")
     h, w, c = (int(v) for v in image_shape)
     bands = list(bands) if bands is not None else [f"band{i}" for i in range(c)]
     if len(bands) != c:
@@ -198,6 +213,7 @@ def ingest_npy(npy: str | os.PathLike, out: str | os.PathLike, *, object_id=None
     Images with NaN or infinite pixels are quarantined. ``object_id`` defaults to 0..N-1;
     ``label`` may be an array or the path of a ``.npy`` holding one.
     """
+    check_chunk(chunk)
     p = Path(npy)
     if not p.exists():
         raise MissingInputError(f"cutout file {p} does not exist.")
@@ -279,6 +295,7 @@ def ingest_fits(directory: str | os.PathLike, out: str | os.PathLike, *, bands: 
     files and images with NaN pixels are quarantined. Runs as two Dask passes: a scan, then
     one writing task per Zarr chunk.
     """
+    check_chunk(chunk)
     root = Path(directory)
     if not root.is_dir():
         raise MissingInputError(f"FITS directory {root} does not exist.")

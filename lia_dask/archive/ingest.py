@@ -13,10 +13,8 @@ Inputs and the output archive may be local paths or fsspec URLs (``s3://...``); 
 """
 from __future__ import annotations
 
-import io
 import os
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dask
@@ -26,10 +24,16 @@ import pandas as pd
 
 from .. import schema as S
 from ..batch import LightcurveBatch
-from ..errors import InputError, MissingInputError
+from ..errors import InputError, LiaDaskError, MissingInputError
 from . import storage
-from .lightcurves import Archive, clear_archive, open_archive, write_partition, write_quarantine, write_summary
+from .lightcurves import (INGEST_DIR, Archive, clear_archive, open_archive, remove_ingest_records, write_partition,
+                          write_quarantine, write_summary)
+from .textfiles import (DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, find_remote_text_files, find_text_files,
+                        object_ids_for, read_text_lightcurve)
 from .validate import ValidationConfig, check_lightcurve
+
+#: part metadata key: the digest of the ingest job that wrote the part (inputs + settings)
+META_INGEST_JOB = "lia_dask.ingest_job"
 
 #: column mappings for long tables as surveys publish them (source column -> archive column)
 PRESETS: dict[str, dict] = {
@@ -65,6 +69,11 @@ class IngestConfig:
     partition_bytes : float
         Target in-memory size of a part for long-table ingest.
     overwrite : bool
+        Replace an existing lia_dask archive at ``out`` (only its own files are removed).
+    max_file_bytes, max_line_bytes : int
+        A text file larger than ``max_file_bytes`` (256 MiB) or with a line longer than
+        ``max_line_bytes`` (64 KiB) is quarantined with that reason, unparsed: memory per file is
+        bounded by ~3 x ``max_file_bytes`` (the bytes, and one pass over them for line ends).
     """
 
     photometry: str = "mag"
@@ -75,12 +84,18 @@ class IngestConfig:
     files_per_partition: int = 2000
     partition_bytes: float = 100e6
     overwrite: bool = False
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
     def __post_init__(self) -> None:
         if self.photometry not in S.PHOTOMETRY_COLUMNS:
             raise InputError(f"photometry must be 'mag' or 'flux', got {self.photometry!r}.")
-        if self.files_per_partition < 1:
-            raise InputError(f"files_per_partition must be >= 1, got {self.files_per_partition}.")
+        for name in ("files_per_partition", "max_file_bytes", "max_line_bytes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}.")
+        if not (isinstance(self.partition_bytes, (int, float)) and self.partition_bytes > 0):
+            raise InputError(f"partition_bytes must be a positive number, got {self.partition_bytes!r}.")
 
 
 @dataclass
@@ -103,93 +118,16 @@ class IngestReport:
 
 
 # ------------------------------------------------------------------------ text files
-def read_text_lightcurve(path: str | os.PathLike, storage_options: dict | None = None
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read one whitespace text lightcurve: columns time, value, error (further columns ignored).
-
-    ``path`` may be an fsspec URL (read with ``storage_options``).
-
-    Raises
-    ------
-    InputError
-        The file is unreadable, empty, has fewer than 3 columns, ragged rows or non-numeric values.
-    """
-    if storage.is_url(path):
-        try:
-            fs, fp = storage.filesystem(str(path), storage_options)
-            data = fs.cat_file(fp)
-        except OSError as exc:
-            raise InputError(f"{path}: unreadable file ({exc.__class__.__name__}: {exc}).") from exc
-        source, p = io.BytesIO(data), path
-    else:
-        source = p = Path(path)
-    try:  # fast path: NumPy's C parser; the slow path below only explains a failure
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = np.loadtxt(source, ndmin=2, comments="#", dtype=np.float64)
-        if arr.shape[0] and arr.shape[1] >= 3:
-            return arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy()
-    except (ValueError, UnicodeDecodeError, OSError):
-        pass
-    return _explain_text_failure(p, source.getvalue() if storage.is_url(path) else None)
-
-
-def _explain_text_failure(p: Path | str, data: bytes | None = None):
-    try:
-        text = p.read_text() if data is None else data.decode()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: unreadable file ({exc.__class__.__name__}: {exc}).") from exc
-    rows = [ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not rows:
-        raise InputError(f"{p}: empty file (no data rows).")
-    ncols = {len(r) for r in rows}
-    if min(ncols) < 3:
-        raise InputError(f"{p}: wrong column count ({min(ncols)}), expected at least 3 columns time, mag, magerr.")
-    if len(ncols) > 1:
-        line = next(i for i, r in enumerate(rows) if len(r) != len(rows[0]))
-        raise InputError(f"{p}: ragged rows (data row {line + 1} has {len(rows[line])} columns, the first has {len(rows[0])}).")
-    try:
-        arr = np.array([r[:3] for r in rows], dtype=np.float64)
-    except ValueError as exc:
-        raise InputError(f"{p}: non-numeric value ({exc}).") from exc
-    return arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy()
-
-
-_NOT_DATA = (".md", ".rst", ".json", ".yaml", ".yml", ".parquet", ".npy")
-
-
-def _find_remote_text_files(url: str, pattern: str, storage_options: dict | None) -> list[tuple[str, str | None]]:
-    import fnmatch
-
-    fs, root = storage.filesystem(url, storage_options)
-    root = root.rstrip("/")
-    out = []
-    for f in sorted(fs.find(root)):
-        rel = f[len(root) + 1:].split("/")
-        name = rel[-1]
-        if name.startswith(".") or Path(name).suffix.lower() in _NOT_DATA or not fnmatch.fnmatch(name, pattern):
+def _ingest_text_group(index: int, items: list[tuple], out: str, cfg: IngestConfig, with_label: bool,
+                       job: str, storage_options: dict | None = None) -> tuple[dict, list[dict]]:
+    ids, times, ys, es, labels, sources, quarantine, repaired, dups = [], [], [], [], [], [], [], 0, 0
+    for path, label, oid, special in items:
+        if special:
+            quarantine.append({"object_id": oid, "source": path, "reason": special})
             continue
-        out.append((storage.url_of(fs, f), rel[0] if len(rel) > 1 else None))
-    return out
-
-
-def _find_text_files(root: Path, pattern: str = "*") -> list[tuple[Path, str | None]]:
-    files = sorted(p for p in root.rglob(pattern) if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() not in _NOT_DATA)
-    out = []
-    for f in files:
-        rel = f.relative_to(root)
-        out.append((f, rel.parts[0] if len(rel.parts) > 1 else None))
-    return out
-
-
-def _ingest_text_group(index: int, items: list[tuple[str, str | None]], out: str, cfg: IngestConfig,
-                       with_label: bool, storage_options: dict | None = None) -> tuple[dict, list[dict]]:
-    ids, times, ys, es, labels, quarantine, repaired, dups = [], [], [], [], [], [], 0, 0
-    for path, label in items:
-        oid = Path(path).stem
         try:
-            t, y, e = read_text_lightcurve(path, storage_options)
+            t, y, e = read_text_lightcurve(path, storage_options, max_file_bytes=cfg.max_file_bytes,
+                                           max_line_bytes=cfg.max_line_bytes)
         except InputError as exc:
             quarantine.append({"object_id": oid, "source": path, "reason": str(exc).split(": ", 1)[-1]})
             continue
@@ -204,12 +142,55 @@ def _ingest_text_group(index: int, items: list[tuple[str, str | None]], out: str
         ys.append(y2)
         es.append(e2)
         labels.append(label)
+        sources.append(path)
     batch = LightcurveBatch.from_lightcurves(
         ids, times, ys, es, bands=cfg.band, labels=labels if with_label else None,
-        photometry=cfg.photometry, zeropoint=cfg.zeropoint)
-    part = write_partition(batch, out, index, cfg.time_system, storage_options)
-    part.update(read=len(items), repaired=repaired, duplicates=dups)
+        photometry=cfg.photometry, zeropoint=cfg.zeropoint,
+        extra={S.SOURCE_FILE: np.asarray(sources, dtype=object)})
+    return _write_task_part(batch, index, out, cfg, job, len(items), repaired, dups, quarantine, storage_options)
+
+
+def _write_task_part(batch: LightcurveBatch, index: int, out: str, cfg: IngestConfig, job: str, read: int,
+                     repaired: int, dups: int, quarantine: list[dict], storage_options: dict | None
+                     ) -> tuple[dict, list[dict]]:
+    """Write a task's part, then its record ``_ingest/NNNNN.json`` (the marker a resumed ingest trusts)."""
+    part = write_partition(batch, out, index, cfg.time_system, storage_options,
+                           extra_metadata={META_INGEST_JOB: job.encode()})
+    part.update(read=read, repaired=repaired, duplicates=dups)
+    records = storage.Location(storage.join(str(out), INGEST_DIR) if storage.is_url(out)
+                               else os.path.join(str(out), INGEST_DIR), storage_options)
+    records.makedirs()
+    records.write_json({"job": job, "part": part, "quarantine": quarantine}, f"{index:05d}.json")
     return part, quarantine
+
+
+def _resumable(out: Path | str, job: str, n_tasks: int, storage_options: dict | None) -> dict[int, tuple]:
+    """Results of the tasks an unfinished ingest of the same job already wrote (index -> result)."""
+    from .manifest import footer_digest
+
+    records = storage.Location(storage.join(str(out), INGEST_DIR) if storage.is_url(out)
+                               else os.path.join(str(out), INGEST_DIR), storage_options)
+    done = {}
+    for f in records.glob("*.json"):
+        try:
+            rec = records.read_json(f.rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1])
+            idx = int(rec["part"]["index"])
+            if rec.get("job") != job or not 0 <= idx < n_tasks:
+                continue
+            size, sha = footer_digest(rec["part"]["path"], records.fs if storage.is_url(out) else None)
+            if (size, sha) == (rec["part"]["size"], rec["part"]["footer_sha256"]):
+                done[idx] = (rec["part"], rec["quarantine"])
+        except (ValueError, KeyError, TypeError, OSError, LiaDaskError):
+            continue  # a damaged record or part: that task runs again
+    return done
+
+
+def job_digest(*items) -> str:
+    """SHA-256 of an ingest job's inputs and settings (what a resume must match)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(items, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 def ingest_directory(
@@ -247,38 +228,75 @@ def ingest_directory(
         fs, root_p = storage.filesystem(str(path), storage_options)
         if not fs.isdir(root_p):
             raise MissingInputError(f"input directory {path} does not exist.")
-        files = _find_remote_text_files(str(path), pattern, storage_options)
+        files, ignored = find_remote_text_files(str(path), pattern, storage_options)
         root = path
     else:
         root = Path(path)
+        if root.is_file():
+            raise InputError(f"input {root} is a file; give the directory that holds the lightcurve files.")
         if not root.is_dir():
             raise MissingInputError(f"input directory {root} does not exist.")
-        files = _find_text_files(root, pattern)
+        files, ignored = find_text_files(root, pattern)
     if not files:
         raise InputError(f"input directory {root} holds no files to ingest.")
     if labels is None:
-        labels = any(lab is not None for _, lab in files)
-    out = _prepare_out(out, cfg.overwrite, storage_options)
+        labels = any(f[1] is not None for f in files)
+    ids = object_ids_for([f[2] for f in files])
+    items = [(f[0], f[1], oid, f[3]) for f, oid in zip(files, ids)]
     k = cfg.files_per_partition
-    groups = [[(str(f), lab) for f, lab in files[i:i + k]] for i in range(0, len(files), k)]
-    tasks = [dask.delayed(_ingest_text_group)(i, g, str(out), cfg, bool(labels), storage_options)
-             for i, g in enumerate(groups)]
-    results = _compute(tasks, client)
-    return _finish(out, results, cfg, storage_options)
+    groups = [items[i:i + k] for i in range(0, len(items), k)]
+    job = job_digest("text", [(f[2], f[4]) for f in files], repr(replace(cfg, overwrite=False)), bool(labels))
+    out, done = _prepare_out(out, cfg.overwrite, job, len(groups), storage_options)
+    todo = [i for i in range(len(groups)) if i not in done]
+    tasks = [dask.delayed(_ingest_text_group)(i, groups[i], str(out), cfg, bool(labels), job, storage_options)
+             for i in todo]
+    results = dict(done)
+    results.update(zip(todo, _compute(tasks, client)))
+    return _finish(out, [results[i] for i in range(len(groups))], cfg, storage_options,
+                   {"ignored": ignored, "resumed_parts": len(done)})
 
 
 # ------------------------------------------------------------------------ long tables
 def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestConfig, has_band: bool,
-                            has_label: bool, source: str, storage_options: dict | None = None) -> tuple[dict, list[dict]]:
+                            has_label: bool, source: str, job: str, names: dict[str, str],
+                            storage_options: dict | None = None) -> tuple[dict, list[dict]]:
     ycol, ecol = S.PHOTOMETRY_COLUMNS[cfg.photometry]
     if not has_band:
         df = df.assign(**{S.BAND: cfg.band})
+    quarantine: list[dict] = []
+    null_id, null_band = df[S.OBJECT_ID].isna().to_numpy(), df[S.BAND].isna().to_numpy()
+    read_extra = 0
+    if null_id.any() or null_band.any():  # rule: one quarantine record per band (null id) / per object (null band)
+        for b, n in df.loc[null_id, S.BAND].astype(str).value_counts(dropna=False).sort_index().items():
+            quarantine.append({"object_id": "<null>", "source": f"{source} band={b}",
+                               "reason": f"{n} epoch rows with a null object id (column {names[S.OBJECT_ID]})"})
+        only_band = null_band & ~null_id
+        for o, n in df.loc[only_band, S.OBJECT_ID].astype(str).value_counts().sort_index().items():
+            quarantine.append({"object_id": o, "source": f"{source} band=<null>",
+                               "reason": f"{n} epoch rows with a null band (column {names.get(S.BAND, S.BAND)})"})
+        read_extra = len(quarantine)
+        df = df.loc[~(null_id | null_band)]
+    bad_num = np.zeros(len(df), dtype=bool)
+    conv = {}
+    for c in (S.TIME, ycol, ecol):  # non-numeric values: the lightcurve is quarantined, named by column
+        v = pd.to_numeric(df[c], errors="coerce")
+        bad = (v.isna() & df[c].notna()).to_numpy()
+        bad_num |= bad
+        conv[c] = v.astype("float64")
+    df = df.assign(**conv, _bad_numeric=bad_num)
+    df[S.BAND] = df[S.BAND].astype(str)
     df = df.sort_values([S.OBJECT_ID, S.BAND, S.TIME], kind="stable")
     batch = LightcurveBatch.from_long(df, object_col=S.OBJECT_ID, time_col=S.TIME, y_col=ycol, yerr_col=ecol,
                                       band_col=S.BAND, label_col=S.LABEL if has_label else None,
                                       photometry=cfg.photometry, zeropoint=cfg.zeropoint, assume_sorted=True)
-    keep, times, ys, es, quarantine, repaired, dups = [], [], [], [], [], 0, 0
+    nonnum = np.add.reduceat(df["_bad_numeric"].to_numpy().astype(np.int64), batch.offsets[:-1]) if len(df) else []
+    keep, times, ys, es, repaired, dups = [], [], [], [], 0, 0
     for i, lc in enumerate(batch):
+        if nonnum[i]:
+            quarantine.append({"object_id": str(lc.object_id), "source": f"{source} band={lc.band}",
+                               "reason": f"{int(nonnum[i])} epochs have a non-numeric time/value/error (columns "
+                                         f"{names[S.TIME]}, {names[ycol]}, {names[ecol]})"})
+            continue
         t, y, e, reason = check_lightcurve(lc.time, lc.y, lc.yerr, cfg.photometry, cfg.validation)
         if reason:
             quarantine.append({"object_id": str(lc.object_id), "source": f"{source} band={lc.band}", "reason": reason})
@@ -292,9 +310,8 @@ def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestC
     kept = batch.take(np.asarray(keep, dtype=np.int64))
     good = LightcurveBatch.from_lightcurves(kept.object_id, times, ys, es, bands=kept.band, labels=kept.label,
                                             photometry=cfg.photometry, zeropoint=cfg.zeropoint)
-    part = write_partition(good, out, index, cfg.time_system, storage_options)
-    part.update(read=len(batch), repaired=repaired, duplicates=dups)
-    return part, quarantine
+    return _write_task_part(good, index, out, cfg, job, len(batch) + read_extra, repaired, dups, quarantine,
+                            storage_options)
 
 
 def ingest_long(
@@ -357,34 +374,88 @@ def ingest_long(
         raise InputError(f"long table {paths[0]} has no column(s) {absent} (it has {list(ddf.columns)}); fix the column mapping.")
     ddf = ddf[src_cols]
     ddf = ddf.rename(columns=columns)
+    inverse = {v: k for k, v in columns.items()}
     for c in (S.TIME, ycol, ecol):
-        ddf[c] = ddf[c].astype("float64")
-    out = _prepare_out(out, cfg.overwrite, storage_options)
+        kind = ddf[c].dtype.kind
+        if kind in "mM":
+            raise InputError(f"long table {paths[0]}: column {inverse[c]!r} holds dates/times ({ddf[c].dtype}); "
+                             f"convert it to days (e.g. MJD) before ingesting.")
+        if kind == "b":
+            raise InputError(f"long table {paths[0]}: column {inverse[c]!r} is boolean; map a numeric column.")
+    if npartitions is not None and (isinstance(npartitions, bool) or int(npartitions) < 1):
+        raise InputError(f"npartitions must be a positive integer, got {npartitions!r}.")
     if npartitions is None:
         total = int(ddf.memory_usage(deep=True, index=False).sum().compute()) if ddf.npartitions > 1 else 0
         npartitions = max(ddf.npartitions, int(np.ceil(total / cfg.partition_bytes)), 1)
+    job = job_digest("long", [str(p) for p in paths], _input_stamps(paths, storage_options), columns,
+                     repr(replace(cfg, overwrite=False)), int(npartitions))
+    out, done = _prepare_out(out, cfg.overwrite, job, int(npartitions), storage_options)
     shuffled = ddf.shuffle(on=S.OBJECT_ID, npartitions=npartitions)
     has_band, has_label = S.BAND in ddf.columns, S.LABEL in ddf.columns
     parts = shuffled.to_delayed()
-    tasks = [dask.delayed(_long_partition_to_part)(p, i, str(out), cfg, has_band, has_label, str(paths[0]),
-                                                   storage_options)
-             for i, p in enumerate(parts)]
-    results = _compute(tasks, client)
-    return _finish(out, results, cfg, storage_options)
+    todo = [i for i in range(len(parts)) if i not in done]
+    tasks = [dask.delayed(_long_partition_to_part)(parts[i], i, str(out), cfg, has_band, has_label, str(paths[0]),
+                                                   job, inverse, storage_options)
+             for i in todo]
+    results = dict(done)
+    results.update(zip(todo, _compute(tasks, client)))
+    return _finish(out, [results[i] for i in range(len(parts))], cfg, storage_options, {"resumed_parts": len(done)})
+
+
+def _input_stamps(paths: list, storage_options: dict | None) -> list:
+    """(size, mtime) of local input files (a changed input makes another job); URLs by name only."""
+    import glob
+
+    out = []
+    for p in paths:
+        if storage.is_url(p):
+            out.append(str(p))
+            continue
+        for f in sorted(glob.glob(str(p))) or [str(p)]:
+            try:
+                st = os.stat(f)
+                out.append((f, st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append(f)
+    return out
 
 
 # ------------------------------------------------------------------------ shared plumbing
-def _prepare_out(out: str | os.PathLike, overwrite: bool, storage_options: dict | None = None) -> Path | str:
-    """Check / clear the output archive; returns it as a Path (local) or the URL."""
+def _prepare_out(out: str | os.PathLike, overwrite: bool, job: str, n_tasks: int,
+                 storage_options: dict | None = None) -> tuple[Path | str, dict[int, tuple]]:
+    """Check / clear the output archive; returns it (a Path, or the URL) and the finished tasks of
+    an unfinished ingest of the same job, which a rerun resumes (``{}`` otherwise)."""
     out = str(out) if storage.is_url(out) else storage.local(out)
+    loc = storage.Location(out, storage_options)
+    if not overwrite and not loc.exists(S.ARCHIVE_MANIFEST) and loc.exists(INGEST_DIR):
+        import fnmatch
+
+        names = [p.rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1] for p in loc.glob("*")]
+        other = [n for n in names if n not in (INGEST_DIR, S.QUARANTINE_FILE) and not fnmatch.fnmatch(n, S.PART_GLOB)
+                 and not n.startswith(".")]
+        if other:
+            raise InputError(f"{out} holds an unfinished ingest and files lia_dask did not write (e.g. {other[0]}); "
+                             "remove them or choose another --out.")
+        done = _resumable(out, job, n_tasks, storage_options)
+        stale = [p for p in loc.glob(S.PART_GLOB) if int(p.rsplit("part.", 1)[-1].split(".")[0]) not in done]
+        for p in stale:  # parts of this unfinished ingest without their record: rewritten, never kept
+            kv = loc.read_metadata(p).metadata or {}
+            if kv.get(META_INGEST_JOB.encode()) is None:
+                raise InputError(f"{p} was not written by a lia_dask ingest; remove it or choose another --out.")
+            if kv.get(META_INGEST_JOB.encode()).decode() != job:
+                raise InputError(f"{out} holds an unfinished ingest of other inputs or settings ({p}); rerun that "
+                                 "ingest to finish it, or pass --overwrite to start this one there.")
+        return out, done
     try:
         clear_archive(out, overwrite, storage_options)
     except InputError as exc:
-        raise InputError(f"output archive {out} already exists and is not empty; choose another --out or use "
-                         "--overwrite.") from exc
+        if "already exists" in str(exc):
+            raise InputError(f"output archive {out} already exists and is not empty; choose another --out or use "
+                             "--overwrite.") from exc
+        raise
     if isinstance(out, Path):
         out.mkdir(parents=True, exist_ok=True)
-    return out
+    return out, {}
 
 
 def _compute(tasks: list, client) -> list:
@@ -393,19 +464,21 @@ def _compute(tasks: list, client) -> list:
     return compute_with_progress(tasks, client)
 
 
-def _finish(out: Path | str, results: list, cfg: IngestConfig, storage_options: dict | None = None) -> IngestReport:
+def _finish(out: Path | str, results: list, cfg: IngestConfig, storage_options: dict | None = None,
+            extra_counts: dict | None = None) -> IngestReport:
     parts = [r[0] for r in results]
     quarantine = [q for r in results for q in r[1]]
-    archived = sum(p["n_objects"] for p in parts)
+    archived = sum(p["n_rows"] for p in parts)
     # one file, or one (object, band) row of a long table, counts as one lightcurve read
     rows_read = sum(p["read"] for p in parts)
     if rows_read != archived + len(quarantine):
         raise AssertionError(f"ingest counts do not reconcile: read {rows_read} != archived {archived} + quarantined {len(quarantine)}")
     write_quarantine(quarantine, out, storage_options)
-    write_summary(out, parts, cfg.photometry, cfg.zeropoint, cfg.time_system,
-                  {"read": rows_read, "archived": archived, "quarantined": len(quarantine),
-                   "repaired": sum(p["repaired"] for p in parts),
-                   "duplicate_epochs": sum(p["duplicates"] for p in parts)}, storage_options)
+    counts = {"read": rows_read, "archived": archived, "quarantined": len(quarantine),
+              "repaired": sum(p["repaired"] for p in parts),
+              "duplicate_epochs": sum(p["duplicates"] for p in parts), **(extra_counts or {})}
+    write_summary(out, parts, cfg.photometry, cfg.zeropoint, cfg.time_system, counts, storage_options)
+    remove_ingest_records(storage.Location(out, storage_options))
     return IngestReport(open_archive(out, storage_options), rows_read, archived, len(quarantine),
                         sum(p["repaired"] for p in parts), sum(p["n_epochs"] for p in parts),
                         sum(p["duplicates"] for p in parts))

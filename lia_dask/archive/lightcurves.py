@@ -5,7 +5,8 @@ Layout::
     ARCHIVE/
       part.00000.parquet   one row per (object, band), list columns time / mag / magerr (or flux)
       part.00001.parquet   ...
-      _quarantine.parquet  objects kept out, with the reason (object_id, source, reason)
+      _quarantine.pqt      objects kept out, with the reason (object_id, source, reason), Parquet
+      _ingest/             per-task records while an ingest runs (removed when it finishes)
       _archive.json        summary written last: counts, photometry, bands, partitions
 
 Every part carries the key-value metadata of ``lia_dask.schema.archive_metadata``. Each part
@@ -33,6 +34,7 @@ from .. import schema as S
 from ..batch import LightcurveBatch, concat_batches
 from ..errors import ArchiveError, InputError, MissingInputError, PartitionError
 from . import storage
+from .manifest import archive_identity, build_summary, footer_digest, part_entry, verify_parts
 
 DEFAULT_PARTITION_BYTES = 100e6
 
@@ -42,34 +44,38 @@ def part_name(index: int) -> str:
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
-    storage.write_local_table(table, path, row_group_size=max(1, table.num_rows))
+    storage.write_local_table(table, path, row_group_size=max(1, table.num_rows), write_page_checksum=True)
 
 
 def write_partition(batch: LightcurveBatch, path: str | os.PathLike, index: int,
-                    time_system: str = S.DEFAULT_TIME_SYSTEM, storage_options: dict | None = None) -> dict:
+                    time_system: str = S.DEFAULT_TIME_SYSTEM, storage_options: dict | None = None,
+                    extra_metadata: dict[bytes, bytes] | None = None) -> dict:
     """Write one archive part (``part.{index}.parquet``) from inside a task.
 
-    ``path`` is the archive directory or URL; ``storage_options`` go to fsspec for a URL.
+    ``path`` is the archive directory or URL; ``storage_options`` go to fsspec for a URL;
+    ``extra_metadata`` is added to the part's key-value metadata (e.g. the ingest job).
 
     Returns
     -------
     dict
-        ``{"index", "path", "n_objects", "n_epochs", "bands"}`` for the summary.
+        The manifest entry (:func:`lia_dask.archive.manifest.part_entry`) plus ``index``,
+        ``path``, ``n_epochs``, for the summary.
     """
     table = batch.to_arrow()
-    table = table.replace_schema_metadata(S.archive_metadata(batch.photometry, batch.zeropoint, time_system))
+    meta = S.archive_metadata(batch.photometry, batch.zeropoint, time_system)
+    table = table.replace_schema_metadata({**meta, **(extra_metadata or {})})
     if storage.is_url(path):
         fs, root = storage.filesystem(str(path), storage_options)
         target = storage.join(root, part_name(index))
-        storage.write_table(table, fs, target, row_group_size=max(1, table.num_rows))
+        storage.write_table(table, fs, target, row_group_size=max(1, table.num_rows), write_page_checksum=True)
         target = storage.url_of(fs, target)
     else:
-        root = storage.local(path)
+        fs, root = None, storage.local(path)
         root.mkdir(parents=True, exist_ok=True)
         target = root / part_name(index)
         _atomic_write_table(table, target)
-    return {"index": int(index), "path": str(target), "n_objects": len(batch),
-            "n_epochs": batch.n_epochs, "bands": sorted(set(batch.band.tolist()))}
+    entry = part_entry(str(target), fs, batch.n_objects, len(batch), sorted(set(batch.band.tolist())))
+    return {**entry, "index": int(index), "path": str(target), "n_epochs": batch.n_epochs}
 
 
 def write_quarantine(records: Iterable[dict] | pd.DataFrame, path: str | os.PathLike,
@@ -88,21 +94,18 @@ def write_quarantine(records: Iterable[dict] | pd.DataFrame, path: str | os.Path
 
 
 def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, zeropoint: float,
-                  time_system: str, counts: dict | None = None, storage_options: dict | None = None) -> dict:
-    """Write ``_archive.json`` from the per-part summaries (written last: its presence means 'complete')."""
-    parts = sorted(parts, key=lambda p: p["index"])
-    summary = {
-        "schema_version": S.SCHEMA_VERSION,
-        "photometry": photometry,
-        "zeropoint": float(zeropoint),
-        "time_system": time_system,
-        "n_partitions": len(parts),
-        "n_objects": int(sum(p["n_objects"] for p in parts)),
-        "n_epochs": int(sum(p["n_epochs"] for p in parts)),
-        "bands": sorted({b for p in parts for b in p["bands"]}),
-        "partitions": [Path(p["path"]).name for p in parts],
-        "counts": counts or {},
-    }
+                  time_system: str, counts: dict | None = None, storage_options: dict | None = None,
+                  columns: list[str] | None = None) -> dict:
+    """Write ``_archive.json`` from the part entries returned by :func:`write_partition`.
+
+    Written last: its presence means 'complete', and it is the authority :func:`open_archive`
+    checks the parts against (see :mod:`lia_dask.archive.manifest`).
+    """
+    loc = storage.Location(path, storage_options)
+    parts = [p if "footer_sha256" in p else _complete_entry(p, loc) for p in parts]
+    if columns is None and parts:
+        columns = list(loc.read_metadata(parts[0]["path"]).schema.names)
+    summary = build_summary(parts, photometry, zeropoint, time_system, counts, columns)
     if storage.is_url(path):
         fs, root = storage.filesystem(str(path), storage_options)
         storage.write_json(summary, fs, storage.join(root, S.ARCHIVE_MANIFEST))
@@ -111,6 +114,13 @@ def write_summary(path: str | os.PathLike, parts: list[dict], photometry: str, z
     tmp.write_text(json.dumps(summary, indent=1))
     os.replace(tmp, Path(path) / S.ARCHIVE_MANIFEST)
     return summary
+
+
+def _complete_entry(p: dict, loc: storage.Location) -> dict:
+    """A manifest entry for a part summary of the older form (``index``, ``path``, ``n_objects`` = rows)."""
+    md = loc.read_metadata(p["path"])
+    entry = part_entry(str(p["path"]), loc.fs, p.get("n_objects", md.num_rows), md.num_rows, list(p.get("bands", [])))
+    return {**p, **entry, "n_objects": p.get("n_objects", md.num_rows)}
 
 
 def split_batch(batch: LightcurveBatch, partition_bytes: float, partition_rows: int | None = None) -> list[LightcurveBatch]:
@@ -171,11 +181,20 @@ def write_archive(
     if isinstance(batches, LightcurveBatch):
         batches = [batches]
     parts, pending, pending_bytes, photometry, zp = [], [], 0.0, None, S.DEFAULT_ZEROPOINT
+    seen: set = set()
     for b in batches:
+        problem = None
         if photometry is None:
             photometry, zp = b.photometry, b.zeropoint
         elif b.photometry != photometry:
-            raise InputError(f"cannot write {b.photometry!r} batches into a {photometry!r} archive at {root}.")
+            problem = f"cannot write {b.photometry!r} batches into a {photometry!r} archive at {root}."
+        dup = problem is None and _first_duplicate(b, seen)
+        if dup:
+            problem = (f"object {dup[0]!r} appears twice in band {dup[1]!r}; ids must be unique per (object, band) in "
+                       f"an archive, so qualify or drop the duplicate before writing {root}.")
+        if problem:
+            storage.Location(root, storage_options).remove([p["path"] for p in parts])  # ours, just written
+            raise InputError(problem)
         for piece in split_batch(b, partition_bytes, partition_rows):
             pending.append(piece)
             pending_bytes += float(np.sum(piece.lengths * 24 + 64))
@@ -185,38 +204,81 @@ def write_archive(
     if pending:
         parts.append(write_partition(concat_batches(pending), root, len(parts), time_system, storage_options))
     n_q = write_quarantine(quarantine or [], root, storage_options)
-    n_obj = sum(p["n_objects"] for p in parts)
+    n_obj = sum(p["n_rows"] for p in parts)
     write_summary(root, parts, photometry or "mag", zp, time_system,
                   {"read": n_obj + n_q, "archived": n_obj, "quarantined": n_q}, storage_options)
     return open_archive(root, storage_options)
 
 
+def _first_duplicate(batch: LightcurveBatch, seen: set) -> tuple | None:
+    """The first (object_id, band) of ``batch`` already in ``seen`` (or twice in the batch); adds the rest."""
+    for key in zip(batch.object_id.tolist(), batch.band.tolist()):
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
+#: files of an archive lia_dask may remove on ``overwrite`` (parts only when they carry lia_dask metadata)
+ARCHIVE_FILES = (S.QUARANTINE_FILE, S.LEGACY_QUARANTINE_FILE, S.ARCHIVE_MANIFEST, "_simulation.json")
+INGEST_DIR = "_ingest"
+
+
 def clear_archive(root: str | Path, overwrite: bool, storage_options: dict | None = None) -> None:
     """Make ``root`` ready for a new archive: create it; an existing non-empty one is an error unless
-    ``overwrite``, which removes its parts, quarantine and summary."""
-    names = (S.QUARANTINE_FILE, S.ARCHIVE_MANIFEST)
-    if storage.is_url(root):
+    ``overwrite``, which removes the parts (only those carrying lia_dask metadata), the quarantine,
+    the manifest and the ingest records. Nothing else is ever deleted: a directory holding other
+    files, or parts lia_dask did not write, is refused."""
+    remote = storage.is_url(root)
+    loc = storage.Location(root, storage_options)
+    if not remote and Path(root).exists() and not Path(root).is_dir():
+        raise InputError(f"output {root} is a file; give a directory for the archive.")
+    if remote:
         fs, p = storage.filesystem(str(root), storage_options)
-        if storage.is_nonempty_dir(fs, p):
-            if not overwrite:
-                raise InputError(f"archive {root} already exists and is not empty; choose another --out or pass overwrite=True.")
-            old = fs.glob(storage.join(p, S.PART_GLOB)) + [storage.join(p, n) for n in names]
-            fs.rm([f for f in old if fs.exists(f)])
-            fs.invalidate_cache(p)
-        storage.makedirs(fs, p)
+        names = [n.rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(p, detail=False)] if storage.is_nonempty_dir(fs, p) else []
+    else:
+        names = sorted(os.listdir(root)) if Path(root).is_dir() else []
+    names = [n for n in names if not n.startswith(".")]  # e.g. temporary files of a killed write
+    if not names:
+        loc.makedirs()
         return
-    root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        if not overwrite:
-            raise InputError(f"archive directory {root} already exists and is not empty; choose another --out or pass overwrite=True.")
-        for f in list(root.glob(S.PART_GLOB)) + [root / n for n in names]:
-            if f.exists():
-                f.unlink()
+    if not overwrite:
+        raise InputError(f"archive directory {root} already exists and is not empty; choose another --out or pass "
+                         "overwrite=True (--overwrite).")
+    import fnmatch
+
+    ours = set(ARCHIVE_FILES) | {INGEST_DIR}
+    parts = [n for n in names if fnmatch.fnmatch(n, S.PART_GLOB)]
+    other = [n for n in names if n not in ours and n not in parts and not n.startswith(".")]
+    if other:
+        raise InputError(f"{root} holds files lia_dask did not write (e.g. {other[0]}); --overwrite replaces only a "
+                         "lia_dask archive, so choose another --out or remove them yourself.")
+    for n in parts:
+        kv = _footer(loc.join(n), loc.fs).metadata or {}
+        if S.META_SCHEMA_VERSION.encode() not in kv:
+            raise InputError(f"{loc.join(n)} was not written by lia_dask (no {S.META_SCHEMA_VERSION} metadata); "
+                             "--overwrite never deletes it, remove it yourself or choose another --out.")
+    loc.remove([loc.join(n) for n in parts + [n for n in names if n in ARCHIVE_FILES]])
+    if INGEST_DIR in names:
+        remove_ingest_records(loc)
+
+
+def remove_ingest_records(loc: storage.Location) -> None:
+    """Remove the ``_ingest/`` records (per-task results of an unfinished or finished ingest)."""
+    sub = storage.Location(loc.join(INGEST_DIR), loc.storage_options)
+    sub.remove(sub.glob("*.json"))
+    if not loc.remote:
+        try:
+            os.rmdir(sub.path)
+        except OSError:
+            pass
 
 
 def _read_part(path: str, columns: list[str] | None = None, fs: Any = None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns) if fs is None else storage.read_table(fs, path, columns)
+        # page CRCs (written with every part) catch a damaged data page the footer digest cannot see
+        return (pq.read_table(path, columns=columns, page_checksum_verification=True) if fs is None
+                else storage.read_table(fs, path, columns, page_checksum_verification=True))
     except (OSError, pa.ArrowException) as exc:
         raise ArchiveError(
             f"archive part {path} cannot be read ({exc}); re-ingest the archive or remove this part."
@@ -258,6 +320,31 @@ class Archive:
         return len(self.partitions)
 
     @property
+    def complete(self) -> bool:
+        """True when every part listed in ``_archive.json`` is there and intact (not an ``allow_incomplete`` read)."""
+        return bool(self.summary.get("identity")) and self.summary.get("complete", True)
+
+    @property
+    def identity(self) -> str:
+        """The archive identity (:func:`lia_dask.archive.manifest.archive_identity`); for an incomplete
+        read, the digest over the parts read."""
+        if self.summary.get("identity"):
+            return str(self.summary["identity"])
+        entries = [{"name": _name(p), **dict(zip(("size", "footer_sha256"), footer_digest(p, self.fs)))}
+                   for p in self.partitions]
+        return "partial:" + archive_identity({"photometry": self.photometry, "zeropoint": self.zeropoint,
+                                              "time_system": self.time_system, "bands": None, "parts": entries})
+
+    def part_digest(self, index: int) -> str:
+        """``SIZE:FOOTER_SHA256`` of part ``index`` (from the manifest; read from the file otherwise)."""
+        name = _name(self.partitions[index])
+        for e in self.summary.get("parts", []):
+            if e["name"] == name:
+                return f"{e['size']}:{e['footer_sha256']}"
+        size, sha = footer_digest(self.partitions[index], self.fs)
+        return f"{size}:{sha}"
+
+    @property
     def n_objects(self) -> int:
         """Number of rows (object, band) in the archive, from the part footers."""
         if "n_objects" in self.summary:
@@ -282,6 +369,8 @@ class Archive:
                 return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
             return storage.read_table(self.fs, q).to_pandas()
         q = self.path / S.QUARANTINE_FILE
+        if not q.exists():
+            q = self.path / S.LEGACY_QUARANTINE_FILE
         if not q.exists():
             return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
         return pq.read_table(q).to_pandas()
@@ -347,8 +436,12 @@ def _footer(path: str, fs: Any = None) -> pq.FileMetaData:
         ) from exc
 
 
-def open_archive(path: str | os.PathLike, storage_options: dict | None = None) -> Archive:
+def open_archive(path: str | os.PathLike, storage_options: dict | None = None, *,
+                 allow_incomplete: bool = False) -> Archive:
     """Open a lightcurve archive written by lia_dask: a local directory or an fsspec URL.
+
+    The parts are checked against ``_archive.json`` (names, sizes, footer digests; see
+    :mod:`lia_dask.archive.manifest`): a missing, extra, truncated or replaced part is refused.
 
     Parameters
     ----------
@@ -357,13 +450,18 @@ def open_archive(path: str | os.PathLike, storage_options: dict | None = None) -
     storage_options : dict, optional
         fsspec options for a URL (default: ``lia_dask.storage_options`` in the Dask config, else
         the environment, e.g. ``AWS_*`` variables).
+    allow_incomplete : bool
+        Explicit opt-in to read what is there: only the intact parts (listed in the manifest, or
+        without a manifest every part of the first part's schema); the archive's counts then
+        come from those parts' footers and ``Archive.complete`` is False.
 
     Raises
     ------
     MissingInputError
         The directory does not exist.
     ArchiveError
-        It holds no parts, or its first part is unreadable or lacks lia_dask metadata.
+        No manifest (an ingest that did not finish), parts missing / extra / damaged, no parts,
+        or a part lacking lia_dask metadata.
     """
     if storage.is_url(path):
         fs, root_p = storage.filesystem(str(path), storage_options)
@@ -373,27 +471,57 @@ def open_archive(path: str | os.PathLike, storage_options: dict | None = None) -
         root = storage.url_of(fs, root_p)
         parts = sorted(storage.url_of(fs, p) for p in fs.glob(storage.join(root_p, S.PART_GLOB)))
         mf = storage.join(root_p, S.ARCHIVE_MANIFEST)
-        summary = storage.read_json(fs, mf) if fs.exists(mf) else {}
+        summary = _read_manifest(mf, lambda: storage.read_json(fs, mf)) if fs.exists(mf) else {}
     else:
         fs, root = None, storage.local(path)
+        if root.is_file():
+            raise InputError(f"{root} is a file, not a lightcurve archive directory; give the archive directory.")
         if not root.is_dir():
             raise MissingInputError(f"lightcurve archive {root} does not exist; create it with `lia-dask ingest`.")
         parts = sorted(str(p) for p in root.glob(S.PART_GLOB))
         mf = root / S.ARCHIVE_MANIFEST
-        summary = json.loads(mf.read_text()) if mf.exists() else {}
-    if summary:
-        listed = [storage.join(root, n) if fs is not None else str(root / n) for n in summary.get("partitions", [])]
-        if sorted(listed) != parts:
-            summary = {k: v for k, v in summary.items() if k in ("counts",)}  # stale: recount from footers
-    if not parts:
+        summary = _read_manifest(mf, lambda: json.loads(mf.read_text())) if mf.exists() else {}
+    if not parts and not summary:
+        raise ArchiveError(f"{root} holds no {S.PART_GLOB} files; it is not a lightcurve archive.")
+    kept = verify_parts(str(root), parts, summary, fs, allow_incomplete=allow_incomplete)
+    complete = bool(summary) and kept == [p for p in parts if _name(p) in set(summary.get("partitions", []))] \
+        and len(kept) == len(summary.get("partitions", []))
+    if not kept:
         if summary.get("n_partitions", None) == 0:
             return Archive(root, [], summary.get("photometry", "mag"), summary.get("zeropoint", S.DEFAULT_ZEROPOINT),
                            summary.get("time_system", S.DEFAULT_TIME_SYSTEM), summary, fs)
-        raise ArchiveError(f"{root} holds no {S.PART_GLOB} files; it is not a lightcurve archive.")
-    kv = _footer(parts[0], fs).metadata or {}
+        raise ArchiveError(f"{root} holds no intact {S.PART_GLOB} files; re-ingest the archive.")
+    kv = _footer(kept[0], fs).metadata or {}
     if S.META_SCHEMA_VERSION.encode() not in kv:
-        raise ArchiveError(f"archive part {parts[0]} lacks lia_dask metadata; write archives with lia_dask.")
+        raise ArchiveError(f"archive part {kept[0]} lacks lia_dask metadata; write archives with lia_dask.")
     photometry = kv.get(S.META_PHOTOMETRY.encode(), b"mag").decode()
     zp = float(kv.get(S.META_ZEROPOINT.encode(), str(S.DEFAULT_ZEROPOINT)).decode())
     ts = kv.get(S.META_TIME_SYSTEM.encode(), S.DEFAULT_TIME_SYSTEM.encode()).decode()
-    return Archive(root, parts, photometry, zp, ts, summary, fs)
+    if not complete:  # read what is there: every kept part must share the first part's schema
+        first = _footer(kept[0], fs).schema.to_arrow_schema().remove_metadata()
+        for p in kept[1:]:
+            md = _footer(p, fs)
+            pkv = md.metadata or {}
+            if (S.META_SCHEMA_VERSION.encode() not in pkv or pkv.get(S.META_PHOTOMETRY.encode(), b"mag").decode() != photometry
+                    or pkv.get(S.META_ZEROPOINT.encode(), b"").decode() != kv.get(S.META_ZEROPOINT.encode(), b"").decode()
+                    or not md.schema.to_arrow_schema().remove_metadata().equals(first)):
+                raise ArchiveError(f"archive part {p} has another schema than {kept[0]} (photometry, zero point or "
+                                   "columns), e.g. copied in from another archive; remove it.")
+        summary = {"counts": summary.get("counts", {}), "complete": False, "listed_partitions": summary.get("partitions"),
+                   "identity": summary.get("identity"), "parts": summary.get("parts", [])}
+    return Archive(root, kept, photometry, zp, ts, summary, fs)
+
+
+def _name(path: str) -> str:
+    return str(path).rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
+
+
+def _read_manifest(where: Any, read: Callable[[], Any]) -> dict:
+    try:
+        summary = read()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArchiveError(f"{where} is not valid JSON ({exc.__class__.__name__}); the archive manifest is damaged, "
+                           "re-ingest the archive.") from exc
+    if not isinstance(summary, dict):
+        raise ArchiveError(f"{where} is not an archive manifest (a JSON object); re-ingest the archive.")
+    return summary

@@ -114,8 +114,8 @@ def read_json(fs, path: str) -> Any:
     return json.loads(fs.cat_file(path))
 
 
-def read_table(fs, url: str, columns: list[str] | None = None) -> pa.Table:
-    return pq.read_table(fs_path(fs, url), columns=columns, filesystem=fs)
+def read_table(fs, url: str, columns: list[str] | None = None, **kwargs) -> pa.Table:
+    return pq.read_table(fs_path(fs, url), columns=columns, filesystem=fs, **kwargs)
 
 
 def read_metadata(fs, url: str) -> pq.FileMetaData:

@@ -1,13 +1,17 @@
 """Checks and lossless repairs of single lightcurves and cutouts (pure: arrays in, arrays out).
 
 A check either returns repaired arrays, or a reason string saying why the object goes to
-quarantine. Lossless repairs: sorting epochs by time, dropping exact duplicate rows.
+quarantine. Lossless repairs: sorting epochs by time, dropping exact duplicate rows. Rules (in this order):
+no epochs; NaN / infinite time, value or error; an error <= 0; duplicate epochs (per policy);
+too few points; non-positive flux (flux archives, unless allowed).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,9 @@ class ValidationConfig:
 
     def __post_init__(self) -> None:
         if self.duplicate_epochs not in ("keep", "drop-exact", "quarantine"):
-            raise ValueError(f"duplicate_epochs must be 'keep', 'drop-exact' or 'quarantine', got {self.duplicate_epochs!r}.")
-        if int(self.min_points) < 1:
-            raise ValueError(f"min_points must be >= 1, got {self.min_points}.")
+            raise InputError(f"duplicate_epochs must be 'keep', 'drop-exact' or 'quarantine', got {self.duplicate_epochs!r}.")
+        if isinstance(self.min_points, bool) or not isinstance(self.min_points, (int, np.integer)) or self.min_points < 1:
+            raise InputError(f"min_points must be a positive integer (--min-points 1 or more), got {self.min_points!r}.")
 
 
 def check_lightcurve(
@@ -67,6 +71,9 @@ def check_lightcurve(
     bad = ~(np.isfinite(t) & np.isfinite(m) & np.isfinite(e))
     if bad.any():
         return t, m, e, f"{int(bad.sum())} of {n} epochs have NaN or infinite time/value/error"
+    nonpos = e <= 0
+    if nonpos.any():  # a zero or negative error has no meaning; weighted features would divide by it
+        return t, m, e, f"{int(nonpos.sum())} of {n} epochs have a non-positive error (<= 0)"
     if np.any(np.diff(t) <= 0):
         order = np.argsort(t, kind="stable")  # lossless: ties keep their original order
         t, m, e = t[order], m[order], e[order]

@@ -6,8 +6,9 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("features", help="compute the feature table of a lightcurve archive (Parquet)")
-    p.add_argument("archive", help="lightcurve archive directory")
-    p.add_argument("--out", required=True, help="output Parquet directory (one file per archive partition)")
+    p.add_argument("archive", nargs="?", help="lightcurve archive directory")
+    p.add_argument("--out", help="output Parquet directory (one file per archive partition); its metadata "
+                                 "records the resolved feature settings")
     p.add_argument("--zp", type=float, default=None,
                    help="zero point for magnitude -> flux (default: the archive's, 22 unless it says otherwise)")
     p.add_argument("--no-weights", action="store_true", help="unweighted variants (MicroLIA apply_weights=False)")
@@ -16,21 +17,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wide", action="store_true",
                    help="also write <out>.wide.parquet: one row per object, columns <band>_<feature>")
     p.add_argument("--feature-set", default=None, help="registered feature set (default microlia-2.8.1)")
+    p.add_argument("--select", default=None, metavar="NAMES",
+                   help="compute only these comma-separated columns (e.g. stetsonK,amplitude_deriv)")
+    p.add_argument("--list", action="store_true", help="print the columns of the feature set and exit")
     p.set_defaults(func=_features)
 
 
 def _features(args) -> int:
     from ..cluster import client_from_args
     from ..errors import InputError
-    from .extract import REASON_COLUMN, extract_archive, to_wide
-    from .registry import DEFAULT_FEATURE_SET, FeatureSettings
+    from .extract import REASON_COLUMN, archive_settings, extract_archive, to_wide, write_feature_table
+    from .registry import DEFAULT_FEATURE_SET, FeatureSettings, get_feature_set
 
+    name = args.feature_set or DEFAULT_FEATURE_SET
+    if args.list:
+        print("\n".join(get_feature_set(name).names))
+        return 0
+    if not args.archive or not args.out:
+        raise InputError("lia-dask features needs an ARCHIVE and --out DIR (or --list).")
+    select = None if args.select is None else tuple(c.strip() for c in args.select.split(",") if c.strip())
     settings = FeatureSettings(zp=args.zp, convert=False if args.flux else None,
-                               apply_weights=not args.no_weights,
-                               feature_set=args.feature_set or DEFAULT_FEATURE_SET)
+                               apply_weights=not args.no_weights, feature_set=name, features=select)
+    settings = archive_settings(args.archive, settings)
     ddf = extract_archive(args.archive, settings)
-    with client_from_args(args):
-        ddf.to_parquet(args.out, write_index=False, overwrite=True)
+    with client_from_args(args) as client:
+        write_feature_table(ddf, args.out, settings, client=client, overwrite=True)
         import dask.dataframe as dd
 
         counts = dd.read_parquet(args.out, columns=[REASON_COLUMN])[REASON_COLUMN].compute().value_counts()
@@ -42,5 +53,14 @@ def _features(args) -> int:
     if n == 0:
         raise InputError(f"archive {args.archive} produced no feature rows; check it with `lia-dask info`.")
     print(f"features: {n} rows written to {args.out}; {bad} rows all-NaN "
-          f"(reasons: {dict(counts.drop(0, errors='ignore'))})")
+          f"(reasons: {_reason_text(counts.drop(0, errors='ignore'))})")
     return 0
+
+
+def _reason_text(counts) -> str:
+    """``{reason code: rows}`` as plain text, with the reasons' meanings (no ``np.int64(1)`` reprs)."""
+    from .preprocess import REASONS
+
+    if len(counts) == 0:
+        return "none"
+    return ", ".join(f"{REASONS.get(int(k), k)} ({int(k)}): {int(v)}" for k, v in counts.items())

@@ -1,10 +1,13 @@
-"""Shared numba building blocks for the feature kernels (spec ``FEATURES.md`` §1.7).
+"""Shared numba building blocks of the feature kernels (spec ``FEATURES.md`` §1.7), each written once.
 
-Every function here is compiled with :data:`KERNEL_OPTIONS`
-(``numba.njit(cache=True, nogil=True, error_model="numpy")``). Kernel authors: use the
-:func:`kernel` decorator (same options) for every ``f_<name>``. ``error_model="numpy"`` matters:
-with numba's default ("python") a float division by zero *raises* ``ZeroDivisionError``
-instead of giving ±inf/NaN as NumPy (and so the reference) does.
+Every function here is compiled by :func:`kernel`: ``numba.njit(nogil=True, error_model="numpy")``
+with an on-disk cache whose validity stamp is the digest of *every* kernel source file of
+``lia_dask.features`` (:func:`kernel_source_digest`), not numba's default stamp of the defining
+file alone. numba inlines helpers into the machine code of their callers, so with the default
+stamp an edit of a helper here would leave the cached code of every kernel that calls it stale;
+with this stamp any edit of a kernel or helper source recompiles all of them once.
+``error_model="numpy"`` matters: with numba's default ("python") a float division by zero
+*raises* ``ZeroDivisionError`` instead of giving ±inf/NaN as NumPy (and so the reference) does.
 
 Conventions
 -----------
@@ -15,17 +18,22 @@ Conventions
 
 Function index (name -> what it returns)
 ----------------------------------------
+Post-processing and filters
+    ``post_value(v)``                              §1.5: non-finite -> NaN, clip at ±1e10, (0, 1e-10) -> 1e-10
+    ``finite_rows(a, b, c) -> mask``               rows where all three are finite
 Weights and moments
     ``safe_weights(s) -> w``                      w_i = 1/s_i² if s_i finite and > 0 else 0
     ``wsum(w) -> S_w``                            plain sequential sum
     ``weighted_mean_var(x, w) -> (mu_w, v_w, S_w)``  population weighted moments (NaN if S_w = 0)
+    ``mean_var(x, s, weighted) -> (mu, v)``       (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
     ``mean(x)``, ``var0(x)``, ``std0(x)``, ``std1(x)``  NumPy conventions (NaN where NumPy gives NaN)
 Order statistics (NumPy conventions)
     ``take_sorted(x, order) -> xs``               x[order] (copy)
     ``median_sorted(xs)``                          ``np.median`` of a sorted array (NaN if empty)
+    ``median_ordered(x, order)``                   ``np.median`` of x through its sort permutation, O(1)
+    ``median(x)``                                  ``np.median`` of an unsorted array (sorts a copy)
     ``percentile_sorted(xs, p)``                   ``np.percentile(x, p)`` linear, numpy lerp (NaN if empty)
     ``quantile_sorted(xs, q)``                     ``np.quantile(x, q)``
-    ``median(x)``                                  median of an unsorted array (sorts a copy; tie-free)
 Weighted percentiles (§1.7 WP / WM / WS)
     ``wp_cumulative(x, w, order) -> (xs, ws, C, S_w)``  sorted values, weights, cumulative C_k
     ``np_interp(q, C, y) -> float``                 numpy.interp(q, C, y) exactly (NaN-retry rule)
@@ -42,16 +50,97 @@ Runs, correlation, gradients
 """
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numba
 import numpy as np
+from numba.core import caching as _caching
 
-#: options every feature kernel and helper is compiled with
-KERNEL_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+#: options every feature kernel and helper is compiled with (the cache is set by :func:`kernel`)
+KERNEL_OPTIONS = dict(nogil=True, error_model="numpy")
+#: modules of this package that hold no kernel code (orchestration); every other ``*.py`` is a kernel source
+ORCHESTRATION_MODULES = frozenset({"__init__.py", "extract.py", "registry.py", "_cli.py", "driver.py"})
+_HERE = Path(__file__).resolve().parent
+_DIGEST: str | None = None
+
+
+def kernel_source_digest() -> str:
+    """sha256 (hex, 16) of every kernel and helper source file of ``lia_dask.features``.
+
+    The cache stamp of every compiled kernel and of the generated driver: an edit in any of these
+    files invalidates all cached machine code that may have inlined it.
+    """
+    global _DIGEST
+    if _DIGEST is None:
+        h = hashlib.sha256()
+        for f in sorted(_HERE.glob("*.py")):
+            if f.name not in ORCHESTRATION_MODULES:
+                h.update(f.name.encode() + b"\0" + f.read_bytes())
+        _DIGEST = h.hexdigest()[:16]
+    return _DIGEST
+
+
+class _PackageStampMixin:
+    """numba cache locator whose source stamp is :func:`kernel_source_digest`, not one file's."""
+
+    def get_source_stamp(self):
+        return kernel_source_digest()
+
+
+class _InTreeLocator(_PackageStampMixin, _caching.InTreeCacheLocator):
+    pass
+
+
+class _UserWideLocator(_PackageStampMixin, _caching.UserWideCacheLocator):
+    pass
+
+
+class _UserProvidedLocator(_PackageStampMixin, _caching.UserProvidedCacheLocator):
+    pass
+
+
+class _KernelCacheImpl(_caching.CompileResultCacheImpl):
+    _locator_classes = [_UserProvidedLocator, _InTreeLocator, _UserWideLocator]
+
+
+class _KernelCache(_caching.FunctionCache):
+    _impl_class = _KernelCacheImpl
 
 
 def kernel(func):
-    """Decorator for feature kernels: ``numba.njit(**KERNEL_OPTIONS)``."""
-    return numba.njit(**KERNEL_OPTIONS)(func)
+    """Compile a kernel or helper: ``numba.njit(**KERNEL_OPTIONS)`` with the package-stamped cache."""
+    disp = numba.njit(**KERNEL_OPTIONS)(func)
+    try:
+        disp._cache = _KernelCache(func)  # what numba's own ``enable_caching`` does, with our locator
+    except RuntimeError:  # no writable cache location: compile every process
+        pass
+    return disp
+
+
+# ------------------------------------------------------------------ post-processing and filters
+@kernel
+def post_value(v):
+    """§1.5 post-processing of one value: non-finite -> NaN, clip to ±1e10, (0, 1e-10) -> 1e-10."""
+    if not np.isfinite(v):
+        return np.nan
+    if v > 1e10:
+        return 1e10
+    if v < -1e10:
+        return -1e10
+    if 0.0 < v < 1e-10:
+        return 1e-10
+    return v
+
+
+@kernel
+def finite_rows(a, b, c):
+    """Boolean mask, shape (n,): rows where ``a``, ``b`` and ``c`` are all finite."""
+    n = a.shape[0]
+    m = np.empty(n, np.bool_)
+    for i in range(n):
+        m[i] = np.isfinite(a[i]) and np.isfinite(b[i]) and np.isfinite(c[i])
+    return m
 
 
 # ------------------------------------------------------------------ weights and moments
@@ -95,6 +184,16 @@ def weighted_mean_var(x, w):
         d = x[i] - mu
         acc += w[i] * (d * d)
     return mu, acc / sw, sw
+
+
+@kernel
+def mean_var(x, s, weighted):
+    """(mean, variance): weighted -> (μ_w, v_w) when S_w > 0; unweighted or S_w = 0 -> (mean, var₀)."""
+    if weighted:
+        mu, v, sw = weighted_mean_var(x, safe_weights(s))
+        if sw > 0.0:
+            return mu, v
+    return mean(x), var0(x)
 
 
 @kernel
@@ -194,6 +293,22 @@ def median_sorted(xs):
     if n % 2 == 1:
         return xs[h]
     return (xs[h - 1] + xs[h]) / 2.0
+
+
+@kernel
+def median_ordered(x, order):
+    """``np.median(x)`` in O(1) from the ascending permutation ``order`` of the kernel contract.
+
+    Middle value, or ``(a + b) / 2`` for even n (as :func:`median_sorted`); NaN if n == 0 or x
+    holds a NaN (``numpy.argsort`` puts NaN last, and ``np.median`` then gives NaN).
+    """
+    n = order.shape[0]
+    if n == 0 or np.isnan(x[order[n - 1]]):
+        return np.nan
+    h = n // 2
+    if n % 2 == 1:
+        return x[order[h]]
+    return (x[order[h - 1]] + x[order[h]]) / 2.0
 
 
 @kernel

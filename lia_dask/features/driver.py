@@ -1,145 +1,111 @@
-"""Batch driver of the MicroLIA 2.8.1 feature set: all 168 values for every object of a batch.
+"""Batch driver of the MicroLIA 2.8.1 feature set, generated from the ``@feature`` table.
 
-Flow for one batch (``compute_microlia``):
+Flow for one batch (:func:`compute_microlia`, or the compute of a subset from
+:func:`microlia_subset`):
 
 1. :func:`lia_dask.features.preprocess.preprocess_batch` (numba): flux pass and derivative pass
-   of every object, as ragged arrays, plus a reason code per object (§1.10).
-2. The tie order of §1.9.1: ``numpy.argsort`` (default kind) of each object's normalised flux
-   and normalised derivative, computed in one Python loop and handed to numba as ragged int64
-   arrays (this is the only per-object Python work).
-3. One ``nogil`` numba loop over all objects calling the 84 kernels per pass in MicroLIA's
-   order (§1.6) and applying the §1.5 post-processing (non-finite -> NaN, clipping at ±1e10 and
-   1e-10). Its source is generated from the kernel tables (``FEATURES`` of ``kernels_a``,
-   ``kernels_b``, ``kernels_c``) and written to a cache directory so numba can cache it; the
-   file name carries a digest of the kernel sources, so a changed kernel gives a fresh compile.
-4. Features listed in a module's ``OBJECT_MODE`` run in plain Python afterwards; features no
-   module provides stay NaN and are listed in :data:`MISSING` (a TODO, never faked).
+   of every object, as four ragged :class:`~lia_dask.features.preprocess.Series`, plus a reason
+   code per object (§1.10). Computed once per batch, whatever the selection.
+2. The tie order of §1.9.1: ``numpy.argsort`` (default kind) of each object's series, computed in
+   one Python loop and handed to numba as ragged int64 arrays, only for the series whose
+   selected kernels declare ``needs_order`` (the only per-object Python work).
+3. One ``nogil`` numba loop over all objects calling the selected kernels (the whole table, or a
+   subset) and applying the §1.5 post-processing (:func:`lia_dask.features.common.post_value`).
+   Its source is generated from :func:`lia_dask.features.registry.kernel_table` and written to a
+   cache directory so numba can cache it; the file name carries the digest of every kernel
+   source (:func:`lia_dask.features.common.kernel_source_digest`) and of the generated source,
+   so a changed kernel or helper, or another selection, gives a fresh compile.
 
 Objects with a non-zero reason code get an all-NaN row.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import os
 import sys
 import tempfile
 import threading
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from .preprocess import REASONS, Prepared, preprocess_batch
+from .common import kernel_source_digest
+from .preprocess import REASONS, Series, preprocess_batch
+from .registry import FeatureSpec, kernel_table
 
-#: the 84 feature functions of MicroLIA 2.8.1 in output order (§1.6: code-point sort of the names)
-BASE_NAMES: tuple[str, ...] = (
-    "AndersonDarling", "FluxPercentileRatioMid20", "FluxPercentileRatioMid35", "FluxPercentileRatioMid50",
-    "FluxPercentileRatioMid65", "FluxPercentileRatioMid80", "Gskew", "LinearTrend", "MaxSlope",
-    "PairSlopeTrend", "PercentAmplitude", "PercentDifferenceFluxPercentile", "above1", "above3", "above5",
-    "abs_energy", "abs_sum_changes", "amplitude", "auto_corr", "below1", "below3", "below5",
-    "benford_correlation", "c3", "check_for_duplicate", "check_for_max_duplicate", "check_for_min_duplicate",
-    "check_max_last_loc", "check_min_last_loc", "complexity", "con_above1", "con_above3", "con_above5",
-    "con_below1", "con_below3", "con_below5", "count_above", "count_below", "cusum", "first_loc_max",
-    "first_loc_min", "half_mag_amplitude_ratio", "index_mass_quantile", "integrate", "kurtosis",
-    "large_standard_deviation", "longest_strike_above", "longest_strike_below", "meanMag", "mean_abs_change",
-    "mean_change", "mean_n_abs_max", "mean_second_derivative", "medianAbsDev", "median_buffer_range",
-    "median_distance", "number_cwt_like_peaks", "number_of_crossings", "permutation_entropy",
-    "prominence_peaks", "quantile_25", "quantile_5", "quantile_50", "quantile_75", "quantile_95",
-    "ratio_recurring_points", "root_mean_squared", "sample_entropy", "shannon_entropy", "shapiro_wilk",
-    "skewness", "std_over_mean", "stetsonJ", "stetsonK", "stetsonL", "sum_values", "symmetry_looking",
-    "time_reversal_asymmetry", "time_reversal_asymmetry_normalized", "variance",
-    "variance_larger_than_standard_deviation", "variation_coefficient", "vonNeumannRatio",
-    "windowed_peak_fraction",
-)
+#: suffix of the derivative-pass columns
+DERIV_SUFFIX = "_deriv"
+_TABLE: tuple[FeatureSpec, ...] = kernel_table()
 #: all 168 output names: the 84 on the flux series, then the 84 with ``_deriv`` on the derivative series
-NAMES: tuple[str, ...] = BASE_NAMES + tuple(n + "_deriv" for n in BASE_NAMES)
-#: features that receive the un-normalised series (§1.3, §1.4 step 7)
-UNNORMALISED = ("amplitude", "median_buffer_range")
+NAMES: tuple[str, ...] = tuple(sp.name for sp in _TABLE) + tuple(sp.name + DERIV_SUFFIX for sp in _TABLE)
+_SPEC = {sp.name: sp for sp in _TABLE}
+#: column -> (declaration, pass: 0 flux, 1 derivative)
+COLUMNS: dict[str, tuple[FeatureSpec, int]] = {
+    **{sp.name: (sp, 0) for sp in _TABLE}, **{sp.name + DERIV_SUFFIX: (sp, 1) for sp in _TABLE}}
 
-KERNEL_MODULES = ("kernels_a", "kernels_b", "kernels_c")
-_HERE = Path(__file__).resolve().parent
-_NOT_KERNEL_SOURCES = {"__init__.py", "driver.py", "extract.py", "registry.py", "_cli.py", "wide.py",
-                       "physical.py"}
-
-
-def _load_tables():
-    """(numba kernels by name -> module, object-mode functions by name, missing names, source digest)."""
-    njit_src: dict[str, str] = {}
-    objmode: dict[str, object] = {}
-    digest = hashlib.sha256()
-    for fname in sorted(_HERE.glob("*.py")):  # any kernel or helper change invalidates the driver
-        if fname.name not in _NOT_KERNEL_SOURCES:
-            digest.update(fname.name.encode() + b"\0" + fname.read_bytes())
-    for mod_name in KERNEL_MODULES:
-        try:
-            mod = importlib.import_module(f"{__package__}.{mod_name}")
-        except ImportError:
-            continue
-        for name, fn in getattr(mod, "FEATURES", {}).items():
-            if name in BASE_NAMES:
-                njit_src[name] = f"{__package__}.{mod_name}"
-        for name, fn in getattr(mod, "OBJECT_MODE", {}).items():
-            if name in BASE_NAMES:
-                objmode[name] = fn
-                njit_src.pop(name, None)
-    missing = tuple(n for n in BASE_NAMES if n not in njit_src and n not in objmode)
-    return njit_src, objmode, missing, digest.hexdigest()[:16]
+#: series variable names inside the generated loop: (pass, series) -> (t, x, s, order)
+_VARS = {(0, "normalised"): ("t", "x", "s", "o"), (0, "raw"): ("t", "f", "sf", "of"),
+         (1, "raw"): ("tu", "du", "eu", "ou"), (1, "normalised"): ("tn", "xn", "sn", "on")}
+_DECORATOR = "@numba.njit(cache=True, nogil=True, error_model='numpy')"
 
 
-def _driver_source(njit_src: dict[str, str]) -> str:
-    lines = [
-        "# generated by lia_dask.features.driver: do not edit",
-        "import numba", "import numpy as np", "",
-    ]
-    for k, name in enumerate(BASE_NAMES):
-        if name in njit_src:
-            lines.append(f"from {njit_src[name]} import f_{name} as k{k}")
+def _needs(cols: tuple[str, ...]) -> dict[tuple[int, str], bool]:
+    """(pass, series) -> whether any selected kernel needs its order (key present: series used)."""
+    need: dict[tuple[int, str], bool] = {}
+    for c in cols:
+        sp, p = COLUMNS[c]
+        need[(p, sp.series)] = need.get((p, sp.series), False) or sp.needs_order
+    return need
+
+
+def _driver_source(cols: tuple[str, ...]) -> str:
+    need = _needs(cols)
+    flux_order = need.get((0, "normalised"), False) or need.get((0, "raw"), False)
+    lines = ["# generated by lia_dask.features.driver from the @feature table: do not edit",
+             "import numba", "import numpy as np", "",
+             "from lia_dask.features.common import post_value"]
+    specs = sorted({COLUMNS[c][0].index: COLUMNS[c][0] for c in cols}.items())
+    for k, sp in specs:
+        lines.append(f"from {sp.module} import {sp.kernel.py_func.__name__} as k{k}")
     lines += [
-        "",
-        "@numba.njit(cache=True, nogil=True, error_model='numpy')",
-        "def _post(v):",
-        "    if not np.isfinite(v):",
-        "        return np.nan",
-        "    if v > 1e10:",
-        "        return 1e10",
-        "    if v < -1e10:",
-        "        return -1e10",
-        "    if 0.0 < v < 1e-10:",
-        "        return 1e-10",
-        "    return v",
-        "",
-        "@numba.njit(cache=True, nogil=True, error_model='numpy')",
+        "", "", _DECORATOR,
         "def _sorted_by(v, o):",
         "    for k in range(1, o.shape[0]):",
         "        if not v[o[k - 1]] <= v[o[k]]:",
         "            return False",
         "    return True",
-        "",
-        "@numba.njit(cache=True, nogil=True, error_model='numpy')",
-        "def run(off0, t0, x0, s0, f0, sf0, o0, off1, t1, d1, e1, o1, off2, t2, n2, e2, o2, reason, w, out):",
-        "    for i in range(off0.shape[0] - 1):",
+        "", "", _DECORATOR,
+        "def run(flux, flux_raw, deriv_raw, deriv, reason, w, out):",
+        "    off0, t0, x0, s0, o0 = flux",
+        "    _off, _t, f0, sf0, _o = flux_raw",
+        "    off1, t1, d1, e1, o1 = deriv_raw",
+        "    off2, t2, n2, e2, o2 = deriv",
+        "    eo = np.empty(0, np.int64)",
+        "    for i in range(reason.shape[0]):",
         "        if reason[i] != 0:",
         "            continue",
-        "        a = off0[i]; b = off0[i + 1]",
-        "        t = t0[a:b]; x = x0[a:b]; s = s0[a:b]; o = o0[a:b]",
-        "        f = f0[a:b]; sf = sf0[a:b]",
-        "        of = o if _sorted_by(f, o) else np.argsort(f, kind='mergesort')",
-        "        a = off1[i]; b = off1[i + 1]",
-        "        tu = t1[a:b]; du = d1[a:b]; eu = e1[a:b]; ou = o1[a:b]",
-        "        a = off2[i]; b = off2[i + 1]",
-        "        tn = t2[a:b]; xn = n2[a:b]; sn = e2[a:b]; on = o2[a:b]",
     ]
-    nb = len(BASE_NAMES)
-    for k, name in enumerate(BASE_NAMES):
-        if name not in njit_src:
-            continue
-        if name in UNNORMALISED:
-            lines.append(f"        out[i, {k}] = _post(k{k}(t, f, sf, w, of))")
-            lines.append(f"        out[i, {k + nb}] = _post(k{k}(tu, du, eu, w, ou))")
-        else:
-            lines.append(f"        out[i, {k}] = _post(k{k}(t, x, s, w, o))")
-            lines.append(f"        out[i, {k + nb}] = _post(k{k}(tn, xn, sn, w, on))")
+    if (0, "normalised") in need or (0, "raw") in need:
+        lines += ["        a = off0[i]; b = off0[i + 1]", "        t = t0[a:b]",
+                  "        o = o0[a:b]" if flux_order else "        o = eo"]
+    if (0, "normalised") in need:
+        lines += ["        x = x0[a:b]; s = s0[a:b]"]
+    if (0, "raw") in need:
+        lines += ["        f = f0[a:b]; sf = sf0[a:b]"]
+        lines += ["        of = o if _sorted_by(f, o) else np.argsort(f, kind='mergesort')" if need[(0, "raw")]
+                  else "        of = eo"]
+    if (1, "raw") in need:
+        lines += ["        a = off1[i]; b = off1[i + 1]", "        tu = t1[a:b]; du = d1[a:b]; eu = e1[a:b]",
+                  "        ou = o1[a:b]" if need[(1, "raw")] else "        ou = eo"]
+    if (1, "normalised") in need:
+        lines += ["        a = off2[i]; b = off2[i + 1]", "        tn = t2[a:b]; xn = n2[a:b]; sn = e2[a:b]",
+                  "        on = o2[a:b]" if need[(1, "normalised")] else "        on = eo"]
+    for j, c in enumerate(cols):
+        sp, p = COLUMNS[c]
+        tv, xv, sv, ov = _VARS[(p, sp.series)]
+        lines.append(f"        out[i, {j}] = post_value(k{sp.index}({tv}, {xv}, {sv}, w, {ov}))")
     lines.append("    return out")
     return "\n".join(lines) + "\n"
 
@@ -161,13 +127,12 @@ def _cache_dir() -> Path:
     raise OSError("no writable cache directory for the generated feature driver; set LIA_DASK_CACHE_DIR.")
 
 
-def _build():
-    njit_src, objmode, missing, digest = _load_tables()
-    src = _driver_source(njit_src)
-    digest = hashlib.sha256((digest + src).encode()).hexdigest()[:16]
+def _build(cols: tuple[str, ...]):
+    src = _driver_source(cols)
+    digest = hashlib.sha256((kernel_source_digest() + src).encode()).hexdigest()[:16]
     mod_name = f"_lia_dask_feature_driver_{digest}"
     if mod_name in sys.modules:
-        return sys.modules[mod_name], njit_src, objmode, missing
+        return sys.modules[mod_name]
     path = _cache_dir() / f"{mod_name}.py"
     if not path.exists() or path.read_text() != src:
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -175,28 +140,24 @@ def _build():
         os.replace(tmp, path)
     spec = importlib.util.spec_from_file_location(mod_name, path)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = mod
     spec.loader.exec_module(mod)
-    return mod, njit_src, objmode, missing
+    sys.modules[mod_name] = mod
+    return mod
 
 
-_DRIVER = None
+_DRIVERS: dict[tuple[str, ...], object] = {}
 _DRIVER_LOCK = threading.Lock()
 
 
-def _driver():
-    """(generated module, numba kernel sources, object-mode functions, missing names); built once per process."""
-    global _DRIVER
-    if _DRIVER is None:
+def driver_module(cols: tuple[str, ...] = NAMES):
+    """The generated driver module of a column selection; built once per process and selection."""
+    mod = _DRIVERS.get(cols)
+    if mod is None:
         with _DRIVER_LOCK:  # threaded Dask workers may call the first batch concurrently
-            if _DRIVER is None:
-                _DRIVER = _build()
-    return _DRIVER
-
-
-def missing_features() -> tuple[str, ...]:
-    """Base names no kernel module provides yet (their columns are NaN)."""
-    return _driver()[3]
+            mod = _DRIVERS.get(cols)
+            if mod is None:
+                mod = _DRIVERS[cols] = _build(cols)
+    return mod
 
 
 def _orders(off: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -215,38 +176,28 @@ def _orders(off: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _objmode_pass(p: Prepared, objmode: dict, weighted: bool, out: np.ndarray) -> None:
-    nb = len(BASE_NAMES)
-    for name, fn in objmode.items():
-        k = BASE_NAMES.index(name)
-        for i in np.flatnonzero(p.reason == 0):
-            a, b = p.off0[i], p.off0[i + 1]
-            if name in UNNORMALISED:
-                flux = (p.t0[a:b], p.f0[a:b], p.sf0[a:b])
-                c, d = p.off1[i], p.off1[i + 1]
-                deriv = (p.t1[c:d], p.d1[c:d], p.e1[c:d])
-            else:
-                flux = (p.t0[a:b], p.x0[a:b], p.s0[a:b])
-                c, d = p.off2[i], p.off2[i + 1]
-                deriv = (p.t2[c:d], p.n2[c:d], p.e2[c:d])
-            for col, (tt, xx, ss) in ((k, flux), (k + nb, deriv)):
-                try:
-                    v = float(fn(tt, xx, ss, weighted, np.argsort(xx)))
-                except Exception:  # the reference turns any exception into NaN (§1.5)
-                    v = np.nan
-                out[i, col] = _post_py(v)
+_NO_ORDER = np.empty(0, np.int64)
 
 
-def _post_py(v: float) -> float:
-    if not np.isfinite(v):
-        return np.nan
-    if v > 1e10:
-        return 1e10
-    if v < -1e10:
-        return -1e10
-    if 0.0 < v < 1e-10:
-        return 1e-10
-    return v
+def _with_order(series: Series, needed: bool) -> tuple:
+    return (series.offsets, series.time, series.value, series.error,
+            _orders(series.offsets, series.value) if needed else _NO_ORDER)
+
+
+def _compute(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool = True, apply_weights: bool = True,
+             cols: tuple[str, ...] = NAMES) -> tuple[np.ndarray, np.ndarray]:
+    mod = driver_module(cols)
+    p = preprocess_batch(offsets, time, y, yerr, zp, convert)
+    n = len(p.reason)
+    out = np.full((n, len(cols)), np.nan)
+    if n == 0 or not cols:
+        return out, p.reason
+    need = _needs(cols)
+    flux_order = need.get((0, "normalised"), False) or need.get((0, "raw"), False)
+    mod.run(_with_order(p.flux, flux_order), _with_order(p.flux_raw, False),
+            _with_order(p.deriv_raw, need.get((1, "raw"), False)),
+            _with_order(p.deriv, need.get((1, "normalised"), False)), p.reason, bool(apply_weights), out)
+    return out, p.reason
 
 
 def compute_microlia(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool = True,
@@ -270,20 +221,21 @@ def compute_microlia(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool 
     reason : ndarray of int8, shape (n,)
         0 where computed, else a code of :data:`lia_dask.features.preprocess.REASONS` (row all NaN).
     """
-    mod, njit_src, objmode, _missing = _driver()
-    p = preprocess_batch(offsets, time, y, yerr, zp, convert)
-    n = len(p.reason)
-    out = np.full((n, len(NAMES)), np.nan)
-    if n == 0:
-        return out, p.reason
-    o0 = _orders(p.off0, p.x0)
-    o1 = _orders(p.off1, p.d1)
-    o2 = _orders(p.off2, p.n2)
-    mod.run(p.off0, p.t0, p.x0, p.s0, p.f0, p.sf0, o0, p.off1, p.t1, p.d1, p.e1, o1,
-            p.off2, p.t2, p.n2, p.e2, o2, p.reason, bool(apply_weights), out)
-    if objmode:
-        _objmode_pass(p, objmode, bool(apply_weights), out)
-    return out, p.reason
+    return _compute(offsets, time, y, yerr, zp=zp, convert=convert, apply_weights=apply_weights)
 
 
-__all__ = ["BASE_NAMES", "NAMES", "REASONS", "compute_microlia", "missing_features"]
+def microlia_subset(cols: tuple[str, ...]):
+    """``compute`` of the columns ``cols`` (a subset of :data:`NAMES`, in that order) only.
+
+    The shared passes (preprocessing, the argsorts of the series the selected kernels read) run
+    once per batch; kernels that are not selected are not called, and a series no selected
+    kernel reads is not sorted. Values are bit for bit those of :func:`compute_microlia`.
+    """
+    cols = tuple(cols)
+    unknown = [c for c in cols if c not in COLUMNS]
+    if unknown:
+        raise KeyError(f"not MicroLIA 2.8.1 columns: {unknown[:5]}")
+    return partial(_compute, cols=cols)
+
+
+__all__ = ["COLUMNS", "DERIV_SUFFIX", "NAMES", "REASONS", "compute_microlia", "driver_module", "microlia_subset"]

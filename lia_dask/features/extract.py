@@ -12,11 +12,19 @@ feature columns of that row are NaN).
 ``<band>_<feature>`` (e.g. ``g_stetsonJ``, ``r_stetsonJ``), bands in sorted order, each band's
 features in the feature set's order, plus ``<band>_feature_reason`` and ``label`` if present. A
 band an object lacks gives NaN features and reason ``-1``.
+
+A feature table written by :func:`write_feature_table` carries its *resolved* settings (zero point
+and conversion fixed, the computed columns) as JSON under the Parquet key
+``lia_dask.feature_settings``; :func:`read_feature_settings` reads them back, so training from the
+table keeps them and prediction applies exactly them.
 """
 from __future__ import annotations
 
+import json
 import os
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +33,7 @@ import pyarrow as pa
 from .. import schema as S
 from ..batch import LightcurveBatch
 from ..errors import InputError
-from .registry import FeatureSettings, get_feature_set
+from .registry import SETTINGS_METADATA_KEY, FeatureSettings, get_feature_set
 
 REASON_COLUMN = "feature_reason"
 #: reason written by :func:`to_wide` for a band an object has no row for
@@ -40,7 +48,7 @@ def _as_1d(name: str, a) -> np.ndarray:
 
 
 def extract_one(time, mag, magerr, *, zp: float = 22.0, convert: bool = True,
-                apply_weights: bool = True) -> dict[str, float]:
+                apply_weights: bool = True, features=None) -> dict[str, float]:
     """The 168 MicroLIA 2.8.1 features of one lightcurve.
 
     Parameters
@@ -52,6 +60,8 @@ def extract_one(time, mag, magerr, *, zp: float = 22.0, convert: bool = True,
         data and lia_dask use 22).
     convert, apply_weights : bool
         As MicroLIA's ``extract_all``.
+    features : sequence of str, optional
+        Compute only these columns (kept in MicroLIA's order); default all 168.
 
     Returns
     -------
@@ -62,7 +72,7 @@ def extract_one(time, mag, magerr, *, zp: float = 22.0, convert: bool = True,
     t, y, e = _as_1d("time", time), _as_1d("mag", mag), _as_1d("magerr", magerr)
     if not (len(t) == len(y) == len(e)):
         raise InputError(f"time, mag and magerr must have equal lengths, got {len(t)}, {len(y)}, {len(e)}.")
-    fs = get_feature_set()
+    fs = get_feature_set().restrict(features)
     vals, _reason = fs.compute(np.array([0, len(t)], np.int64), t, y, e, zp=zp, convert=convert,
                                apply_weights=apply_weights)
     return dict(zip(fs.names, vals[0].tolist()))
@@ -81,7 +91,7 @@ def extract_batch_with_reasons(batch: LightcurveBatch, settings: FeatureSettings
                                ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Like :func:`extract_batch`, plus the reason code per object (int8, shape (n_objects,))."""
     settings = settings or FeatureSettings()
-    fs = get_feature_set(settings.feature_set)
+    fs = get_feature_set(settings.feature_set).restrict(settings.features)
     zp, convert = settings.resolve(batch.photometry, batch.zeropoint)
     vals, reason = fs.compute(batch.offsets, batch.time, batch.y, batch.yerr, zp=zp, convert=convert,
                               apply_weights=settings.apply_weights)
@@ -96,7 +106,8 @@ def extract_batch(batch: LightcurveBatch, settings: FeatureSettings | None = Non
     batch : LightcurveBatch
         Magnitudes (converted with the zero point) or fluxes (used as given).
     settings : FeatureSettings, optional
-        Defaults: zp 22, weighted, the MicroLIA 2.8.1 set.
+        Defaults: zp 22, weighted, the MicroLIA 2.8.1 set, all its columns (``settings.features``
+        restricts them: only what those columns need is computed).
 
     Returns
     -------
@@ -143,7 +154,8 @@ def extract_archive(archive, settings: FeatureSettings | None = None, client=Non
     ----------
     archive : str, os.PathLike or lia_dask.archive.Archive
     settings : FeatureSettings, optional
-        ``zp=None`` takes the archive's zero point; flux archives are never converted.
+        ``zp=None`` takes the archive's zero point; flux archives are never converted. The
+        partitions are computed with the resolved settings (:func:`archive_settings`).
     client : distributed.Client, optional
         Not needed to build the graph; ``.compute()`` / ``.to_parquet()`` run on the active client
         (or Dask's default scheduler). Accepted so every stage has the same signature.
@@ -156,13 +168,85 @@ def extract_archive(archive, settings: FeatureSettings | None = None, client=Non
     from ..archive import open_archive
 
     arch = open_archive(archive) if isinstance(archive, (str, os.PathLike)) else archive
-    settings = settings or FeatureSettings()
-    fs = get_feature_set(settings.feature_set)
-    settings.resolve(arch.photometry, arch.zeropoint)  # fail early on convert=True for a flux archive
+    settings = archive_settings(arch, settings)  # fail early on convert=True for a flux archive
+    fs = get_feature_set(settings.feature_set).restrict(settings.features)
     schema = arch.schema
     id_dtype = "int64" if pa.types.is_integer(schema.field(S.OBJECT_ID).type) else "str"
     meta = _meta(fs.names, id_dtype, S.LABEL in schema.names)
     return arch.map_batches(partial(features_frame, settings=settings), meta=meta, label="features")
+
+
+def archive_settings(archive, settings: FeatureSettings | None = None) -> FeatureSettings:
+    """``settings`` resolved for an archive: its zero point and photometry fixed (what a table records).
+
+    Parameters
+    ----------
+    archive : str, os.PathLike or lia_dask.archive.Archive
+    settings : FeatureSettings, optional
+
+    Returns
+    -------
+    FeatureSettings
+        ``zp`` a float, ``convert`` a bool, ``features`` as given.
+    """
+    from ..archive import open_archive
+
+    arch = open_archive(archive) if isinstance(archive, (str, os.PathLike)) else archive
+    return (settings or FeatureSettings()).resolved(arch.photometry, arch.zeropoint)
+
+
+def write_feature_table(ddf, out, settings: FeatureSettings, client: Any = None, **to_parquet_kwargs) -> None:
+    """Write a feature table (dask DataFrame) to Parquet with its resolved settings as metadata.
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        From :func:`extract_archive`.
+    out : str or os.PathLike
+        Output directory.
+    settings : FeatureSettings
+        The *resolved* settings the table was computed with (:func:`archive_settings`).
+    client : distributed.Client, optional
+        Where to compute (default: Dask's current scheduler), with a progress display.
+    """
+    from ..cluster import compute_with_progress
+
+    task = ddf.to_parquet(str(out), write_index=False, custom_metadata=settings_metadata(settings), compute=False,
+                          **to_parquet_kwargs)
+    compute_with_progress([task], client)
+
+
+def settings_metadata(settings: FeatureSettings) -> dict[str, str]:
+    """Parquet key-value metadata recording resolved feature settings (``{SETTINGS_METADATA_KEY: json}``).
+
+    Raises
+    ------
+    ValueError
+        ``settings`` not resolved (zp or convert None): resolve them for the data first.
+    """
+    if settings.zp is None or settings.convert is None:
+        raise ValueError("feature-table metadata needs resolved settings (zp and convert fixed); "
+                         "use archive_settings(archive, settings) or settings.resolved(photometry, zeropoint).")
+    return {SETTINGS_METADATA_KEY: json.dumps(settings.to_dict(), sort_keys=True)}
+
+
+def read_feature_settings(path) -> FeatureSettings | None:
+    """The resolved settings a Parquet feature table (file or directory) records; None if it has none."""
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
+    if not files:
+        return None
+    md = pq.read_schema(files[0]).metadata or {}
+    raw = md.get(SETTINGS_METADATA_KEY.encode())
+    if raw is None:
+        return None
+    try:
+        return FeatureSettings.from_dict(json.loads(raw))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"feature table {path}: its {SETTINGS_METADATA_KEY} metadata is unreadable ({exc}); "
+                         "recompute the table with `lia-dask features`.") from None
 
 
 def to_wide(df: pd.DataFrame, names=None) -> pd.DataFrame:

@@ -142,15 +142,28 @@ PHYSICAL_SET = "microlia-2.8.1+physical"
 PHYSICAL_LS_SET = "microlia-2.8.1+physical+ls"
 
 
-def _combined(periodic: bool):
-    def compute(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool = True, apply_weights: bool = True):
-        from .driver import compute_microlia
+def _combined(periodic: bool, cols: tuple[str, ...] | None = None):
+    """``compute`` of MicroLIA's 168 then the block; with ``cols``, only those columns (in set order).
 
-        base, reason = compute_microlia(offsets, time, y, yerr, zp=zp, convert=convert, apply_weights=apply_weights)
-        block = physical_block(offsets, time, y, yerr, zp=zp, convert=convert, periodic=periodic)
-        k = NCORE + (NPER if periodic else 0)
-        cols = block[:, :k] if periodic else block[:, :NCORE]
-        return np.concatenate([base, cols], axis=1), reason
+    The 168 part goes through :func:`lia_dask.features.driver.microlia_subset` (only the selected
+    kernels run); the model fits run only when a block column is selected, and the periodogram
+    only when a periodic column is.
+    """
+    from .driver import NAMES, compute_microlia, microlia_subset
+
+    block_names = CORE_NAMES + (PERIODIC_NAMES if periodic else ())
+    base_cols = tuple(NAMES) if cols is None else tuple(c for c in NAMES if c in set(cols))
+    want = block_names if cols is None else tuple(c for c in block_names if c in set(cols))
+    base_fn = compute_microlia if cols is None else microlia_subset(base_cols)
+    need_periodic = periodic and any(c in PERIODIC_NAMES for c in want)
+    idx = [COL[c] for c in want]
+
+    def compute(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool = True, apply_weights: bool = True):
+        base, reason = base_fn(offsets, time, y, yerr, zp=zp, convert=convert, apply_weights=apply_weights)
+        if not want:
+            return base, reason
+        block = physical_block(offsets, time, y, yerr, zp=zp, convert=convert, periodic=need_periodic)
+        return np.concatenate([base, block[:, idx]], axis=1), reason
     return compute
 
 
@@ -164,6 +177,7 @@ def register_physical_sets() -> None:
         block = CORE_NAMES + (PERIODIC_NAMES if periodic else ())
         register_feature_set(FeatureSet(
             name=name, names=tuple(NAMES) + block, compute=_combined(periodic), reasons=dict(REASONS),
+            select=(lambda cols, periodic=periodic: _combined(periodic, tuple(cols))),
             description="MicroLIA 2.8.1's 168 statistics, then the physical model block (PSPL with blending "
                         "against constant, trend, FRED" + (", periodic" if periodic else "") + "; "
                         "lia_dask.features.physical).",

@@ -21,10 +21,11 @@ Per lightcurve (numba, ``nogil``; callable from Python and from other kernels)
 Batch (ragged arrays: ``offsets`` (n_objects + 1,), flat values)
 ---------------------------------------------------------------
 ``preprocess_batch(offsets, time, y, yerr, zp, convert) -> Prepared``
-    One numba loop over all objects. ``Prepared`` holds four ragged series sharing nothing:
-    ``flux`` (offsets ``off0``: ``t0, x0, s0, f0, sf0``), ``mask1`` (``off1``: ``t1, d1, e1``),
-    ``mask2`` (``off2``: ``t2, n2, e2``), and ``reason`` (int8 per object, see :data:`REASONS`)
-    and ``n_dropped`` (non-finite rows removed by the finite mask, per object).
+    One numba loop over all objects. ``Prepared`` holds the four ragged :class:`Series` the
+    kernels receive: ``flux`` (normalised flux and error), ``flux_raw`` (un-normalised flux and
+    error; same offsets and times as ``flux``), ``deriv_raw`` (the derivative after mask 1) and
+    ``deriv`` (the normalised derivative after mask 2), plus ``reason`` (int8 per object, see
+    :data:`REASONS`) and ``n_dropped`` (non-finite rows removed by the finite mask, per object).
 
 Reason codes (:data:`REASONS`): 0 ok; 1 no finite epoch; 2 one finite epoch; 3 fewer than two
 points with a finite derivative and error (mask 1). Objects with a non-zero reason get all-NaN
@@ -34,10 +35,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
-from .common import KERNEL_OPTIONS, gradient_coords, gradient_unit
+from .common import finite_rows, gradient_coords, gradient_unit, kernel
 
 REASON_OK = 0
 REASON_EMPTY = 1
@@ -54,27 +54,14 @@ REASONS = {
 
 LN10 = float(np.log(10.0))
 
-_njit = numba.njit(**KERNEL_OPTIONS)
-
-
-@_njit
+@kernel
 def _finite_sorted(time, mag, magerr):
     """Finite rows, sorted stably by time when not strictly increasing. Returns (t, m, e)."""
-    n = time.shape[0]
-    keep = 0
-    for i in range(n):
-        if np.isfinite(time[i]) and np.isfinite(mag[i]) and np.isfinite(magerr[i]):
-            keep += 1
-    t = np.empty(keep, np.float64)
-    m = np.empty(keep, np.float64)
-    e = np.empty(keep, np.float64)
-    k = 0
-    for i in range(n):
-        if np.isfinite(time[i]) and np.isfinite(mag[i]) and np.isfinite(magerr[i]):
-            t[k] = time[i]
-            m[k] = mag[i]
-            e[k] = magerr[i]
-            k += 1
+    keep_rows = finite_rows(time, mag, magerr)
+    t = time[keep_rows]
+    m = mag[keep_rows]
+    e = magerr[keep_rows]
+    keep = t.shape[0]
     if keep > 1:
         increasing = True
         for i in range(keep - 1):
@@ -89,7 +76,7 @@ def _finite_sorted(time, mag, magerr):
     return t, m, e
 
 
-@_njit
+@kernel
 def flux_pass(time, mag, magerr, zp, convert):
     """§1.2 on one lightcurve -> (t, x, s, f, sf); see the module docstring."""
     t, m, e = _finite_sorted(time, mag, magerr)
@@ -120,7 +107,7 @@ def flux_pass(time, mag, magerr, zp, convert):
     return t, x, s, f, sf
 
 
-@_njit
+@kernel
 def _deriv_error(t, d, sig):
     """``sqrt((grad_t(d)/d)² · sig²)`` evaluated literally (square, multiply, root)."""
     g = gradient_coords(d, t)
@@ -132,7 +119,7 @@ def _deriv_error(t, d, sig):
     return out
 
 
-@_njit
+@kernel
 def deriv_pass(t, f, sf, s_norm):
     """§1.4 on one lightcurve -> (t1, D1, E1, t2, N2, E2); see the module docstring."""
     n = t.shape[0]
@@ -145,22 +132,12 @@ def deriv_pass(t, f, sf, s_norm):
     for i in range(n):
         d[i] = gf[i] / gt[i]
     e = _deriv_error(t, d, sf)
-    n1 = 0
-    for i in range(n):
-        if np.isfinite(t[i]) and np.isfinite(d[i]) and np.isfinite(e[i]):
-            n1 += 1
-    t1 = np.empty(n1, np.float64)
-    d1 = np.empty(n1, np.float64)
-    e1 = np.empty(n1, np.float64)
-    sn1 = np.empty(n1, np.float64)
-    k = 0
-    for i in range(n):
-        if np.isfinite(t[i]) and np.isfinite(d[i]) and np.isfinite(e[i]):
-            t1[k] = t[i]
-            d1[k] = d[i]
-            e1[k] = e[i]
-            sn1[k] = s_norm[i]
-            k += 1
+    m1 = finite_rows(t, d, e)
+    t1 = t[m1]
+    d1 = d[m1]
+    e1 = e[m1]
+    sn1 = s_norm[m1]
+    n1 = t1.shape[0]
     if n1 < 2:
         return t1, d1, e1, empty, empty, empty
     dmax = d1[0]
@@ -171,45 +148,34 @@ def deriv_pass(t, f, sf, s_norm):
     for i in range(n1):
         nn[i] = d1[i] / dmax
     en = _deriv_error(t1, nn, sn1)
-    n2 = 0
-    for i in range(n1):
-        if np.isfinite(t1[i]) and np.isfinite(nn[i]) and np.isfinite(en[i]):
-            n2 += 1
-    t2 = np.empty(n2, np.float64)
-    v2 = np.empty(n2, np.float64)
-    e2 = np.empty(n2, np.float64)
-    k = 0
-    for i in range(n1):
-        if np.isfinite(t1[i]) and np.isfinite(nn[i]) and np.isfinite(en[i]):
-            t2[k] = t1[i]
-            v2[k] = nn[i]
-            e2[k] = en[i]
-            k += 1
+    m2 = finite_rows(t1, nn, en)
+    t2 = t1[m2]
+    v2 = nn[m2]
+    e2 = en[m2]
     return t1, d1, e1, t2, v2, e2
+
+
+class Series(NamedTuple):
+    """One ragged series of a batch: object ``i`` is ``time[offsets[i]:offsets[i+1]]`` etc."""
+
+    offsets: np.ndarray
+    time: np.ndarray
+    value: np.ndarray
+    error: np.ndarray
 
 
 class Prepared(NamedTuple):
     """Ragged preprocessed series of a batch (see the module docstring)."""
 
-    off0: np.ndarray
-    t0: np.ndarray
-    x0: np.ndarray
-    s0: np.ndarray
-    f0: np.ndarray
-    sf0: np.ndarray
-    off1: np.ndarray
-    t1: np.ndarray
-    d1: np.ndarray
-    e1: np.ndarray
-    off2: np.ndarray
-    t2: np.ndarray
-    n2: np.ndarray
-    e2: np.ndarray
+    flux: Series
+    flux_raw: Series
+    deriv_raw: Series
+    deriv: Series
     reason: np.ndarray
     n_dropped: np.ndarray
 
 
-@_njit
+@kernel
 def _preprocess_batch(offsets, time, y, yerr, zp, convert):
     nobj = offsets.shape[0] - 1
     total = offsets[nobj] - offsets[0] if nobj > 0 else 0
@@ -293,4 +259,7 @@ def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = T
     time = np.ascontiguousarray(time, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     yerr = np.ascontiguousarray(yerr, dtype=np.float64)
-    return Prepared(*_preprocess_batch(offsets, time, y, yerr, float(zp), bool(convert)))
+    (off0, t0, x0, s0, f0, sf0, off1, t1, d1, e1, off2, t2, n2, e2, reason, dropped) = _preprocess_batch(
+        offsets, time, y, yerr, float(zp), bool(convert))
+    return Prepared(Series(off0, t0, x0, s0), Series(off0, t0, f0, sf0), Series(off1, t1, d1, e1),
+                    Series(off2, t2, n2, e2), reason, dropped)

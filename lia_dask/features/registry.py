@@ -1,21 +1,54 @@
-"""Registry of feature sets: name -> ordered column names, the batch kernel, default settings.
+"""The one registry of the feature stage: single features (``@feature``) and feature sets.
 
-The default set, ``"microlia-2.8.1"``, reproduces the 168 statistics of MicroLIA 2.8.1's
-``extract_all`` (84 on the normalised flux, then the same 84 on the derivative series with the
-suffix ``_deriv``) in MicroLIA's order. Another set is added with :func:`register_feature_set`;
-everything downstream (``extract_*``, the CLI, model artifacts) only sees its name, its names and
-its settings.
+Single features
+---------------
+Every MicroLIA statistic is one numba kernel in a topic module (``percentiles``, ``moments``,
+``thresholds``, ``differences``, ``peaks``, ``entropies``, ``variability``, ``positions``), declared
+once with :func:`feature`: its name, MicroLIA output index, the series it receives and whether
+it needs the sort permutation. The declaration table (:func:`kernel_table`) is the only list of
+the 84 names; the batch driver (:mod:`lia_dask.features.driver`) is generated from it.
+
+Kernel contract: ``f(t, x, s, weighted, order) -> float`` with ``t, x, s`` contiguous float64
+arrays of shape (n,) of one lightcurve as the feature receives them (times in days; values and
+errors in the units of the pass, ``shared/spec/FEATURES.md`` §1.3/§1.4), ``weighted`` MicroLIA's
+``apply_weights`` (W when True, U when False), and ``order`` the int64 permutation
+``numpy.argsort(x)`` (default kind: the tie order of the reference, §1.9.1), an empty array when
+the declaration says ``needs_order=False``. A kernel returns one float64, NaN where the value is
+undefined (±inf may be returned; the driver maps it to NaN and clips, §1.5) and never raises.
+Its docstring states the formula, weighted (W) and unweighted (U).
+
+Series: ``"normalised"`` -- the max-normalised flux (flux pass) / normalised derivative (derivative
+pass), what nearly every feature receives; ``"raw"`` -- the un-normalised flux / derivative
+(``amplitude``, ``median_buffer_range``; §1.3, §1.4 step 7).
+
+Notation in the kernel docstrings: Δx_i = x_{i+1} - x_i; w_i the safe inverse-variance weights
+(1/σ_i², 0 where σ_i <= 0 or non-finite); S_w = Σ w_i; μ_w, v_w, s_w = √v_w the population
+weighted mean, variance and standard deviation; med the NumPy median; WM / WP(q) the weighted
+median / percentile of §1.7; std₀/std₁, var₀ the ddof 0/1 standard deviations and variance.
+
+Feature sets
+------------
+A feature set: name -> ordered column names, the batch kernel, default settings. The default set,
+``"microlia-2.8.1"``, reproduces the 168 statistics of MicroLIA 2.8.1's ``extract_all`` (84 on
+the normalised flux, then the same 84 on the derivative series with the suffix ``_deriv``) in
+MicroLIA's order. Another set (a physical-model block, a multi-band block) is added with
+:func:`register_feature_set`; everything downstream (``extract_*``, the CLI, model artifacts) only
+sees its name, its names and its settings. A set that can compute a subset of its columns
+cheaper than all of them gives ``FeatureSet.select``; :meth:`FeatureSet.restrict` uses it (or
+computes all and keeps the requested columns).
 """
 from __future__ import annotations
 
+import importlib
 import threading
-
-from dataclasses import asdict, dataclass, field, fields
-from typing import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Callable, Sequence
 
 from ..errors import ConfigError, InputError
 
 DEFAULT_FEATURE_SET = "microlia-2.8.1"
+#: Parquet key-value metadata key of a feature table holding its resolved settings (JSON)
+SETTINGS_METADATA_KEY = "lia_dask.feature_settings"
 
 
 @dataclass(frozen=True)
@@ -34,16 +67,25 @@ class FeatureSettings:
         MicroLIA's ``apply_weights``: the weighted (W) or unweighted (U) variant of each feature.
     feature_set : str
         Registry name of the feature set.
+    features : tuple of str or None
+        Compute only these columns of the feature set (in the set's order); None: all of them.
     """
 
     zp: float | None = 22.0
     convert: bool | None = True
     apply_weights: bool = True
     feature_set: str = DEFAULT_FEATURE_SET
+    features: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.features is not None and not isinstance(self.features, tuple):
+            object.__setattr__(self, "features", tuple(self.features))
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict (stored in model artifacts)."""
-        return asdict(self)
+        """Plain JSON-able dict (stored in model artifacts and feature-table metadata)."""
+        d = asdict(self)
+        d["features"] = None if self.features is None else list(self.features)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureSettings":
@@ -63,6 +105,48 @@ class FeatureSettings:
                     "use convert=None or convert=False (CLI: --flux).")
             return zp, False
         return zp, (True if self.convert is None else bool(self.convert))
+
+    def resolved(self, photometry: str, zeropoint: float) -> "FeatureSettings":
+        """These settings with ``zp`` and ``convert`` fixed for data of this photometry and zero point.
+
+        What is recorded with a feature table and a model artifact: applying the resolved settings
+        to other data computes exactly the same features.
+        """
+        zp, convert = self.resolve(photometry, zeropoint)
+        return replace(self, zp=zp, convert=convert)
+
+    def check_applies_to(self, photometry: str, what: str) -> None:
+        """Refuse (one sentence) resolved settings that cannot apply to data of ``photometry``.
+
+        Features learned on converted magnitudes cannot be computed from fluxes, nor the other way.
+        """
+        if self.convert is False and photometry != "flux":
+            raise InputError(
+                f"{what} was computed on fluxes (convert=False) but the data hold magnitudes; "
+                "give it a flux archive, or retrain on features of magnitudes.")
+        if self.convert is True and photometry == "flux":
+            raise InputError(
+                f"{what} was computed on magnitudes converted with zp {self.zp} but the data hold fluxes; "
+                "give it a magnitude archive, or retrain on features of fluxes.")
+
+    def differences(self, other: "FeatureSettings") -> list[str]:
+        """``"field: mine vs other"`` for every field that changes the values (not ``features``)."""
+        out = []
+        for f in fields(self):
+            if f.name == "features":
+                continue
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)):
+                out.append(f"{f.name} {a!r} vs {b!r}")
+        return out
+
+    def require_same(self, other: "FeatureSettings", what: str, other_what: str) -> None:
+        """Refuse (one sentence) two resolved settings that would give different feature values."""
+        diff = self.differences(other)
+        if diff:
+            raise InputError(f"{what} and {other_what} use different feature settings ({'; '.join(diff)}); "
+                             "features must be computed exactly as the model learned them: recompute the features "
+                             "with the model's settings or drop the conflicting option.")
 
 
 #: batch kernel of a feature set: (offsets, time, y, yerr, zp, convert, apply_weights) -> (values, reason)
@@ -85,6 +169,9 @@ class FeatureSet:
         Meaning of the reason codes ``compute`` returns (0 = computed).
     description : str
     default_settings : FeatureSettings
+    select : callable or None
+        ``select(names) -> compute`` for a subset of ``names`` (in the set's order), computing only
+        what those columns need. None: :meth:`restrict` computes all columns and keeps the subset.
     """
 
     name: str
@@ -93,6 +180,36 @@ class FeatureSet:
     reasons: dict = field(default_factory=dict)
     description: str = ""
     default_settings: FeatureSettings = field(default_factory=FeatureSettings)
+    select: Callable[[tuple[str, ...]], BatchKernel] | None = None
+
+    def restrict(self, names: Sequence[str] | None) -> "FeatureSet":
+        """This set restricted to the columns ``names`` (kept in the set's order); None: itself.
+
+        Raises
+        ------
+        ConfigError
+            A name that is not a column of this set.
+        """
+        if names is None:
+            return self
+        wanted = set(names)
+        unknown = sorted(wanted - set(self.names))
+        if unknown:
+            raise ConfigError(f"feature set {self.name!r} has no column(s) {unknown[:5]}"
+                              f"{' ...' if len(unknown) > 5 else ''}; see `lia-dask features --list`.")
+        kept = tuple(n for n in self.names if n in wanted)
+        if kept == self.names:
+            return self
+        if self.select is not None:
+            compute = self.select(kept)
+        else:
+            idx = [self.names.index(n) for n in kept]
+            full = self.compute
+
+            def compute(*args, **kwargs):
+                vals, reason = full(*args, **kwargs)
+                return vals[:, idx], reason
+        return replace(self, names=kept, compute=compute, select=None)
 
 
 _REGISTRY: dict[str, FeatureSet] = {}
@@ -122,6 +239,121 @@ def feature_sets() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def model_feature_settings(recorded: dict | None, selected: Sequence[str] | None, photometry: str,
+                           what: str = "the model") -> FeatureSettings:
+    """The settings a model's features are computed with at prediction: exactly those it learned.
+
+    Parameters
+    ----------
+    recorded : dict or None
+        The artifact's ``feature_settings`` (resolved when the artifact records them so).
+    selected : sequence of str or None
+        The model's selected features: only these are computed (when all are columns of its set).
+    photometry : {"mag", "flux"}
+        Photometry of the data to classify.
+    what : str
+        Names the model in the refusal.
+
+    Raises
+    ------
+    InputError
+        The data's photometry contradicts the model's (magnitudes for a flux model or the reverse).
+    """
+    s = FeatureSettings.from_dict(dict(recorded or {}))
+    s.check_applies_to(photometry, what)
+    if selected:
+        names = set(get_feature_set(s.feature_set).names)
+        if all(n in names for n in selected):
+            s = replace(s, features=tuple(selected))
+    return s
+
+
+# ------------------------------------------------------------------ single features
+#: series a kernel may receive (see the module docstring)
+SERIES = ("normalised", "raw")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Declaration of one feature kernel (made by :func:`feature`).
+
+    Attributes
+    ----------
+    name : str
+        MicroLIA's name of the statistic (the flux-pass column; ``name + "_deriv"`` is the
+        derivative-pass column).
+    index : int
+        Position in MicroLIA's output within one pass (0..83).
+    series : {"normalised", "raw"}
+        The series the kernel receives.
+    needs_order : bool
+        Whether the kernel reads ``order`` (the driver skips the argsort when no selected kernel does).
+    kernel : numba dispatcher
+        ``kernel(t, x, s, weighted, order) -> float``.
+    module : str
+        Topic module that defines it.
+    """
+
+    name: str
+    index: int
+    series: str
+    needs_order: bool
+    kernel: Callable
+    module: str
+
+    @property
+    def doc(self) -> str:
+        return self.kernel.py_func.__doc__ or ""
+
+
+_KERNELS: dict[str, FeatureSpec] = {}
+#: topic modules holding the ``@feature`` kernels of the MicroLIA set
+TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks", "entropies", "variability",
+                 "positions")
+
+
+def feature(name: str, *, index: int, series: str = "normalised", needs_order: bool = True):
+    """Declare and compile one feature kernel (contract in the module docstring).
+
+    Parameters
+    ----------
+    name : str
+        Column name (flux pass).
+    index : int
+        MicroLIA output index within a pass.
+    series : {"normalised", "raw"}
+    needs_order : bool
+        The kernel reads the sort permutation ``order``.
+    """
+    if series not in SERIES:
+        raise ConfigError(f"feature {name!r}: series must be one of {SERIES}, got {series!r}.")
+
+    def deco(func):
+        from .common import kernel
+
+        if not (func.__doc__ or "").strip():
+            raise ConfigError(f"feature kernel {func.__qualname__} has no docstring; state its formula (W and U).")
+        disp = kernel(func)
+        spec = FeatureSpec(name, int(index), series, bool(needs_order), disp, func.__module__)
+        old = _KERNELS.get(name)
+        if old is not None and old.module != spec.module:
+            raise ConfigError(f"feature {name!r} is declared twice ({old.module} and {spec.module}).")
+        _KERNELS[name] = spec
+        return disp
+
+    return deco
+
+
+def kernel_table() -> tuple[FeatureSpec, ...]:
+    """Every declared feature kernel, in MicroLIA output order (imports the topic modules)."""
+    for mod in TOPIC_MODULES:
+        importlib.import_module(f"{__package__}.{mod}")
+    table = tuple(sorted(_KERNELS.values(), key=lambda sp: sp.index))
+    if [sp.index for sp in table] != list(range(len(table))):
+        raise ConfigError("feature kernel indices are not 0..n-1 without gaps; check the @feature declarations.")
+    return table
+
+
 _DEFAULT_LOCK = threading.Lock()
 
 
@@ -135,7 +367,7 @@ def _ensure_default() -> None:
 
 
 def _register_default() -> None:
-    from .driver import NAMES, compute_microlia
+    from .driver import NAMES, compute_microlia, microlia_subset
     from .preprocess import REASONS
 
     register_feature_set(FeatureSet(
@@ -146,6 +378,7 @@ def _register_default() -> None:
         description="MicroLIA 2.8.1 extract_all: 84 statistics on the max-normalised flux, "
                     "then the same 84 on the derivative series (suffix _deriv).",
         default_settings=FeatureSettings(),
+        select=microlia_subset,
     ))
     # --- physical model block (issue 11; lia_dask/features/physical.py): two more sets
     from .physical import register_physical_sets

@@ -7,7 +7,8 @@ prediction files), ``fitfilter`` (the point-lens fit used to vet candidates), ``
 from __future__ import annotations
 
 from .lightcurves import (ML_CLASS, SUMMARY_FILE, BroadcastModel, PredictConfig, PredictReport, load_model,
-                          predict_archive, predict_batch, read_predictions, read_quarantine, received_counts)
+                          pending_partitions, predict_archive, predict_batch, read_predictions, read_quarantine,
+                          received_counts)
 
 
 def predict_cutouts(*args, **kwargs):
@@ -17,5 +18,5 @@ def predict_cutouts(*args, **kwargs):
 
 
 __all__ = ["ML_CLASS", "SUMMARY_FILE", "BroadcastModel", "PredictConfig", "PredictReport", "load_model",
-           "predict_archive", "predict_batch", "predict_cutouts", "read_predictions", "read_quarantine",
+           "pending_partitions", "predict_archive", "predict_batch", "predict_cutouts", "read_predictions", "read_quarantine",
            "received_counts"]

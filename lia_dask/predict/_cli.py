@@ -6,7 +6,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="classify every lightcurve of an archive (resumable)")
-    p.add_argument("archive")
+    p.add_argument("archive", help="lightcurve archive to classify (directory or URL)")
     p.add_argument("--model", required=True, help="ensemble artifact directory or .zip")
     p.add_argument("--out", required=True, help="output directory (one Parquet file per partition)")
     p.add_argument("--resume", dest="resume", action="store_true", default=True,
@@ -18,16 +18,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dbic-const-min", type=float, default=50.0, help="event significance, ΔBIC constant - PSPL")
     p.add_argument("--dbic-min", type=float, default=10.0,
                    help="ΔBIC PSPL must win by against trend and periodic (and FRED may win by at most)")
-    p.add_argument("--tE-max", type=float, default=1000.0)
-    p.add_argument("--u0-max", type=float, default=2.0)
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="predict the intact parts of an archive whose parts do not match its _archive.json")
+    p.add_argument("--require-signature", action="store_true",
+                   help="refuse a model artifact without a valid HMAC signature (key: LIA_DASK_ARTIFACT_KEY)")
+    p.add_argument("--tE-max", type=float, default=1000.0, help="candidate flag: largest Einstein time tE in days (default %(default)s)")
+    p.add_argument("--u0-max", type=float, default=2.0, help="candidate flag: largest impact parameter u0 (default %(default)s)")
     p.add_argument("--chi2-max", type=float, default=None, help="optional reduced chi2 cut of the PSPL fit")
     p.add_argument("--flag-classes", nargs="+", default=["ML"],
                    help="predicted classes the candidate flag vets (e.g. ML CV LPV to rescue missed events)")
     p.set_defaults(func=_predict)
 
     c = sub.add_parser("candidates", help="list the best microlensing candidates of a prediction output")
-    c.add_argument("out")
-    c.add_argument("--top", type=int, default=20)
+    c.add_argument("out", help="prediction output directory (of `lia-dask predict`)")
+    c.add_argument("--top", type=int, default=20, help="how many candidates, best first (a positive integer; default %(default)s)")
     c.add_argument("--plots", default=None, help="directory for one lightcurve plot per candidate")
     c.add_argument("--archive", default=None, help="archive the predictions came from (default: from the outputs)")
     c.add_argument("--all", action="store_true", help="ignore the fit filter")
@@ -37,14 +41,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _predict(args) -> int:
     from ..cluster import client_from_args
     from .fitfilter import FitFilterConfig
-    from .lightcurves import PredictConfig, predict_archive
+    from ..archive import open_archive
+    from .lightcurves import PredictConfig, pending_partitions, predict_archive
 
-    cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter,
+    cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter, require_signature=args.require_signature,
                         fit=FitFilterConfig(dbic_const_min=args.dbic_const_min, dbic_min=args.dbic_min,
                                             tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max,
                                             classes=tuple(args.flag_classes)))
-    with client_from_args(args) as client:
-        report = predict_archive(args.archive, args.model, args.out, client=client, config=cfg)
+    archive = open_archive(args.archive, allow_incomplete=args.allow_incomplete)
+    if cfg.resume and not pending_partitions(archive, args.model, args.out):
+        report = predict_archive(archive, args.model, args.out, config=cfg)  # nothing to do: no cluster
+    else:
+        with client_from_args(args) as client:
+            report = predict_archive(archive, args.model, args.out, client=client, config=cfg)
     print(report)
     print(f"counts: input={report.n_input} predicted={report.predicted} quarantined={report.quarantined} "
           f"(input == predicted + quarantined: {report.n_input == report.predicted + report.quarantined})")
@@ -58,6 +67,10 @@ def _candidates(args) -> int:
     from ..archive import open_archive
     from .candidates import plot_candidates, top_candidates
 
+    if args.top < 1:
+        from ..errors import InputError
+
+        raise InputError(f"--top must be a positive integer, got {args.top}.")
     cands = top_candidates(args.out, args.top, require_fit=False if args.all else None)
     import pandas as pd
 
@@ -67,7 +80,7 @@ def _candidates(args) -> int:
                 if c in cands.columns]
         print(cands[cols].to_string(index=False) if len(cands) else "no candidates")
     if args.plots and len(cands):
-        src = args.archive or json.loads((Path(args.out) / "_summary.json").read_text())["archive"]
+        src = args.archive or json.loads((Path(args.out) / "_summary.json").read_text())["input"]
         paths = plot_candidates(cands, open_archive(src), args.plots)
         print(f"wrote {len(paths)} plots to {args.plots}")
     return 0

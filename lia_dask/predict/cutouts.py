@@ -1,136 +1,99 @@
-"""Partitioned CNN inference over a Zarr cutout store, resumable.
+"""Partitioned CNN inference over a Zarr cutout store, resumable: the engine and writer of lightcurves.
 
-:func:`predict_cutouts` makes one Dask task per Zarr chunk of ``images``. Each task loads the
-model through a per-worker cache keyed by the artifact digest (so a worker loads it once, however
-many chunks it runs), predicts the chunk and writes ``part.{i:05d}.parquet`` with columns
-``object_id``, ``prediction``, ``prob`` (P(positive)), ``prob_<CLASS>`` per class and
-``model_digest`` — under a temporary name, then renamed. Cutouts without a single finite pixel
-are not predicted but recorded in ``quarantine.{i:05d}.parquet`` (written before the part).
-A rerun skips chunks whose part exists (and refuses parts from another model). At the end the
-quarantine is gathered into ``_quarantine.parquet`` and ``_predictions.json`` records the counts;
-input = predicted + quarantined is checked.
+:func:`predict_cutouts` makes one task per Zarr chunk of ``images``. The CNN travels once per
+worker as its artifact's bytes (:class:`lia_dask.predict.engine.BroadcastModel` with a payload,
+built into a Keras model at most once per process and digest). Each task predicts its chunk and
+writes, through :mod:`lia_dask.predict.writer`, ``part.{i:05d}.parquet`` with ``object_id``,
+``prediction``, ``prob`` (P(positive)), ``prob_<CLASS>`` per class and ``model_digest``, and
+``_quarantine.{i:05d}.pqt`` for cutouts without a single finite pixel; both record the store
+identity, the chunk (``images[start:stop]`` and the digest of its object ids) and the model.
+The result is a :class:`~lia_dask.predict.engine.PredictReport`; ``_summary.json`` the summary.
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import os
-import sys
-import threading
-from pathlib import Path
+import time
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-
-import pyarrow.parquet as pq
 
 from .. import schema as S
-from ..archive.storage import write_local_table
-from ..errors import ArtifactError, InputError
-
-SUMMARY = "_predictions.json"
-_LOCK = threading.Lock()
-_META_DIGEST = b"lia_dask.model_digest"
+from ..archive import storage
+from ..errors import InputError
+from .engine import BroadcastModel, PredictReport, finish, loaded_models, received_counts, run_parts
+from .writer import QUARANTINE_PATTERN, OutputJob, done_counts, prepare_output, read_outputs, write_part
 
 
-def _holder():
-    """The current Dask worker (per-worker cache), or this module outside a distributed worker."""
-    try:
-        from distributed import get_worker
-
-        return get_worker()
-    except (ImportError, ValueError):
-        return sys.modules[__name__]
-
-
-def cached_model(artifact: str, digest: str):
-    """The :class:`CNNClassifier` of ``artifact``, loaded at most once per worker (or process).
-
-    The cache lives on the Dask worker object (``_lia_dask_cnn_models``, keyed by digest) and
-    ``_lia_dask_cnn_loads`` counts the loads there.
-    """
+def _load_cnn(path: str):
     from ..cnn.train import CNNClassifier
 
-    h = _holder()
-    with _LOCK:
-        cache = getattr(h, "_lia_dask_cnn_models", None)
-        if cache is None:
-            cache = {}
-            setattr(h, "_lia_dask_cnn_models", cache)
-        if digest not in cache:
-            clf = CNNClassifier.load(artifact)
-            if clf.digest_ != digest:
-                raise ArtifactError(f"model artifact {artifact} changed while predicting (digest "
-                                    f"{clf.digest_[:12]} != {digest[:12]}); rerun with the new artifact.")
-            cache.clear()
-            cache[digest] = clf
-            setattr(h, "_lia_dask_cnn_loads", getattr(h, "_lia_dask_cnn_loads", 0) + 1)
-        return cache[digest]
+    return CNNClassifier.load(path)
 
 
 def worker_load_counts(client) -> dict:
-    """Model loads per worker address (for checking the load-once rule)."""
-    return client.run(lambda dask_worker: getattr(dask_worker, "_lia_dask_cnn_loads", 0))
+    """Per worker address: how many CNN models that process built (at most one per digest)."""
+    return {w: len(v) for w, v in client.run(loaded_models).items()}
 
 
-def _atomic_write(table: pa.Table, path: Path) -> None:
-    write_local_table(table, path)
+def store_identity(st) -> tuple[str, np.ndarray]:
+    """``(identity, object ids)`` of a cutout store: SHA-256 over its shape, chunking, bands, pixel
+    scale and object ids (pixels are not read)."""
+    from ..artifact import array_digest
+
+    ids = np.asarray(st.group[S.CUTOUT_OBJECT_ID][:])
+    head = repr((tuple(st.zarr_images.shape), st.chunk, st.bands, st.pixel_scale)).encode()
+    return hashlib.sha256(head + array_digest(ids).encode()).hexdigest(), ids
 
 
-def _part(out: Path, i: int) -> Path:
-    return out / f"part.{i:05d}.parquet"
+def _chunk_bytes(st, i: int) -> int:
+    """Stored (compressed) size of chunk ``i`` of ``images`` (Zarr v3 key ``images/c/i/0/0/0``); -1 if none."""
+    loc = storage.Location(str(st.path), st.storage_options)
+    name = f"{S.CUTOUT_IMAGES}/c/{i}/0/0/0"
+    try:
+        return int(loc.fs.size(storage.fs_path(loc.fs, loc.join(name))) if loc.remote else os.path.getsize(loc.join(name)))
+    except (OSError, TypeError):
+        return -1
 
 
-def _qpart(out: Path, i: int) -> Path:
-    return out / f"quarantine.{i:05d}.parquet"
+def chunk_job(st, digest: str) -> tuple[OutputJob, dict[int, tuple[int, int]]]:
+    """The job's provenance: per chunk ``images[start:stop]`` and a digest of its object ids and the
+    chunk's stored byte size (rewritten pixels almost always change the compressed size)."""
+    from ..artifact import array_digest
+
+    ident, ids = store_identity(st)
+    n, c = st.n_images, st.chunk
+    ranges = {i: (a, min(n, a + c)) for i, a in enumerate(range(0, n, c))}
+    parts = {i: (f"images[{a}:{b}]", f"{_chunk_bytes(st, i)}:{array_digest(ids[a:b])}") for i, (a, b) in ranges.items()}
+    return OutputJob(str(st.path), ident, digest, parts), ranges
 
 
-def _part_digest(path: Path) -> str | None:
-    meta = pq.read_schema(path).metadata or {}
-    v = meta.get(_META_DIGEST)
-    return v.decode() if v else None
-
-
-def predict_chunk(store_path: str, artifact: str, digest: str, index: int, start: int, stop: int,
-                  out: str, batch_size: int = 256, threshold: float = 0.5) -> dict:
-    """Predict images ``start:stop`` (chunk ``index``) of a store into ``out``; skip if done.
-
-    Returns ``{"index", "n_input", "n_predicted", "n_quarantined", "skipped"}``.
-    """
-    import zarr
-
+def predict_chunk(index: int, model: BroadcastModel, loc: storage.Location, job: OutputJob, store_path: str,
+                  ranges: dict, batch_size: int = 256, threshold: float = 0.5,
+                  storage_options: dict | None = None) -> dict:
+    """Predict chunk ``index`` (images ``ranges[index]``) of a store into ``loc``."""
+    from ..archive import open_cutouts
     from ..cnn.train import predict_block
 
-    outp = Path(out)
-    target, qtarget = _part(outp, index), _qpart(outp, index)
-    n_in = stop - start
-    if target.exists():
-        nq = pq.read_metadata(qtarget).num_rows if qtarget.exists() else 0
-        return {"index": index, "n_input": n_in, "n_predicted": pq.read_metadata(target).num_rows,
-                "n_quarantined": nq, "skipped": True}
-    g = zarr.open_group(store_path, mode="r")
+    start, stop = ranges[index]
+    g = open_cutouts(store_path, storage_options).group
     block = np.asarray(g[S.CUTOUT_IMAGES][start:stop], dtype=np.float32)
     ids = np.asarray(g[S.CUTOUT_OBJECT_ID][start:stop])
     bad = ~np.isfinite(block).any(axis=(1, 2, 3))
-    clf = cached_model(artifact, digest)
+    clf = model.classifier
     p = predict_block(clf.model_, block[~bad], clf.norm_, clf.input_shape_[0], batch_size)
     neg, pos = clf.classes_
-    if bad.any():
-        q = pd.DataFrame({"object_id": ids[bad].astype(str), "source": f"{store_path}[{start}:{stop}]",
-                          "reason": "cutout has no finite pixel (all NaN/inf)"})
-        _atomic_write(pa.Table.from_pandas(q, schema=S.QUARANTINE_SCHEMA, preserve_index=False), qtarget)
+    q = pd.DataFrame({"object_id": ids[bad].astype(str), "source": f"{store_path}[{start}:{stop}]",
+                      "reason": "cutout has no finite pixel (all NaN/inf)"}, columns=S.QUARANTINE_SCHEMA.names)
     df = pd.DataFrame({S.OBJECT_ID: ids[~bad], S.PREDICTION: np.where(p >= threshold, pos, neg),
                        "prob": p, f"{S.PROB_PREFIX}{neg}": 1.0 - p, f"{S.PROB_PREFIX}{pos}": p,
-                       S.MODEL_DIGEST: digest})
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_DIGEST: digest.encode()})
-    _atomic_write(table, target)
-    return {"index": index, "n_input": n_in, "n_predicted": int((~bad).sum()), "n_quarantined": int(bad.sum()),
-            "skipped": False}
+                       S.MODEL_DIGEST: model.digest})
+    return write_part(loc, job, index, df, q)
 
 
 def predict_cutouts(store, model, out: str | os.PathLike, client=None, *, batch_size: int = 256,
-                    threshold: float = 0.5, show_progress: bool | None = None) -> dict:
+                    threshold: float = 0.5, show_progress: bool | None = None, resume: bool = True,
+                    require_signature: bool = False, storage_options: dict | None = None) -> PredictReport:
     """Classify every cutout of a store with a CNN artifact, one Dask task per Zarr chunk.
 
     Parameters
@@ -138,66 +101,63 @@ def predict_cutouts(store, model, out: str | os.PathLike, client=None, *, batch_
     store : CutoutStore or path
     model : path
         CNN artifact directory (or zip) written by :meth:`CNNClassifier.save`.
-    out : path
-        Output directory (created); rerunning into it resumes.
+    out : path or URL
+        Output directory (created); rerunning into it resumes (:mod:`lia_dask.predict.writer`).
     client : distributed.Client, optional
-        ``None`` uses Dask's default scheduler (an active Client if there is one).
+        ``None`` uses Dask's default scheduler in this process.
     batch_size : int
         Images per forward pass.
     threshold : float
         P(positive) at which ``prediction`` names the positive class.
+    resume : bool
+        Skip chunks already predicted by this model for this store; False replaces them.
+    require_signature : bool
+        Refuse an artifact without a valid HMAC signature.
 
     Returns
     -------
-    dict
-        The summary written to ``_predictions.json``: ``n_input``, ``n_predicted``,
-        ``n_quarantined``, ``n_parts``, ``n_skipped``, ``model_digest``.
+    PredictReport
+        ``n_input == predicted + quarantined``; also written to ``_summary.json``.
     """
-    import dask
+    from ..archive import CutoutStore, open_cutouts
+    from ..artifact import read_manifest, verify_signature
 
-    from ..archive import CutoutStore, open_cutouts, write_quarantine
-    from ..artifact import read_manifest
-    from ..cluster import compute_with_progress
-
-    st = store if isinstance(store, CutoutStore) else open_cutouts(store)
-    manifest = read_manifest(model, expected_kind="cnn")
+    if isinstance(batch_size, bool) or int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise InputError(f"threshold must lie in [0, 1], got {threshold!r}.")
+    st = store if isinstance(store, CutoutStore) else open_cutouts(store, storage_options)
+    local_model = storage.fetch(model) if storage.is_url(model) else model
+    if require_signature:
+        verify_signature(local_model, required=True)
+    manifest = read_manifest(local_model, expected_kind="cnn")
     digest = manifest["digest"]
     settings = manifest.get("settings") or {}
     shape = tuple(settings.get("input_shape") or ())
     if len(shape) != 3 or st.image_shape[2] != shape[2] or min(st.image_shape[:2]) < shape[0]:
         raise InputError(f"cutout store {st.path} holds images {st.image_shape} but model {model} needs "
                          f"{shape} (same bands, cutouts at least image_size).")
-    outp = Path(out)
-    outp.mkdir(parents=True, exist_ok=True)
-    for p in sorted(outp.glob("part.*.parquet")):
-        if _part_digest(p) != digest:
-            raise InputError(f"{p} holds predictions of another model; choose another out directory "
-                             "or delete it to predict with this model.")
-    n, c = st.n_images, st.chunk
-    art = str(manifest["path"]) if not str(model).endswith(".zip") else str(model)
-    tasks = [dask.delayed(predict_chunk, pure=False)(str(st.path), art, digest, i, s, min(n, s + c), str(outp),
-                                                     batch_size, threshold)
-             for i, s in enumerate(range(0, n, c))]
-    results = compute_with_progress(tasks, client, show=show_progress)
-    qparts = [pd.read_parquet(_qpart(outp, r["index"])) for r in results if r["n_quarantined"]]
-    write_quarantine(pd.concat(qparts) if qparts else pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names), outp)
-    summary = {
-        "n_input": int(n), "n_predicted": int(sum(r["n_predicted"] for r in results)),
-        "n_quarantined": int(sum(r["n_quarantined"] for r in results)), "n_parts": len(results),
-        "n_skipped": int(sum(r["skipped"] for r in results)), "model_digest": digest, "store": str(st.path),
-    }
-    if summary["n_predicted"] + summary["n_quarantined"] != n:
-        raise AssertionError(f"prediction counts do not reconcile: {n} input != {summary['n_predicted']} "
-                             f"predicted + {summary['n_quarantined']} quarantined")
-    tmp = outp / f".{SUMMARY}.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, outp / SUMMARY)
-    return summary
+    job, ranges = chunk_job(st, digest)
+    loc, done = prepare_output(out, job, resume, storage_options)
+    m = BroadcastModel.from_artifact(local_model, digest, _load_cnn)
+    t0 = time.perf_counter()
+    todo = [i for i in sorted(ranges) if i not in done]
+    stats = [done_counts(loc, i) for i in sorted(done)]
+    stats += run_parts(predict_chunk, todo, m, (loc, job, str(st.path), ranges, int(batch_size), float(threshold),
+                                               storage_options), client, show_progress, "lia-predict-cutouts")
+    return finish(loc, str(st.path), job.input_identity, "cutouts", st.n_images, stats, time.perf_counter() - t0,
+                  digest)
 
 
-def read_predictions(out: str | os.PathLike) -> pd.DataFrame:
+def read_predictions(out: str | os.PathLike, storage_options: dict | None = None) -> pd.DataFrame:
     """All parts of a prediction directory as one DataFrame (in chunk order)."""
-    parts = sorted(Path(out).glob("part.*.parquet"))
-    if not parts:
-        raise InputError(f"{out} holds no prediction parts; run predict_cutouts first.")
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return read_outputs(out, storage_options=storage_options)
+
+
+def read_quarantine(out: str | os.PathLike, storage_options: dict | None = None) -> pd.DataFrame:
+    """The cutouts kept out (object_id, source, reason)."""
+    return read_outputs(out, QUARANTINE_PATTERN, S.QUARANTINE_SCHEMA.names, storage_options)
+
+
+__all__ = ["predict_cutouts", "predict_chunk", "read_predictions", "read_quarantine", "received_counts",
+           "store_identity", "worker_load_counts"]

@@ -4,9 +4,9 @@ Per partition: features (the artifact's feature set and settings) -> impute -> s
 ``predict_proba``; optionally a PSPL fit of the objects predicted ``ML``. Output (``docs/design.md``):
 one Parquet file per input partition, ``part.NNNNN.parquet`` with ``object_id``, ``band``,
 ``prediction``, ``prob_<CLASS>``, ``model_digest`` (and ``fit_*``, ``passes_fit`` with the fit
-filter), plus ``quarantine.NNNNN.parquet`` for the objects whose features cannot be computed.
-Each file is written under a temporary name and renamed; the quarantine file is written before
-the prediction file, so a prediction file marks its partition done and a rerun skips it.
+filter), plus ``_quarantine.NNNNN.pqt`` (Parquet) for the objects whose features cannot be computed;
+NNNNN is the number of the input part. Files, provenance, resume and deletion rules are those of
+:mod:`lia_dask.predict.writer`; the engine (model broadcast, tasks, report) is :mod:`.engine`.
 
 The model artifact is loaded once on the client and sent to every worker once
 (``client.scatter(..., broadcast=True)``); tasks receive it by reference.
@@ -14,26 +14,28 @@ The model artifact is loaded once on the client and sent to every worker once
 from __future__ import annotations
 
 import os
-import sys
+import threading
 import time
 import uuid
-from collections import Counter
+import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from .. import schema as S
 from ..archive import Archive, open_archive, storage
 from ..batch import LightcurveBatch
 from ..errors import InputError, PartitionError
+from .engine import BroadcastModel, PredictReport, finish, received_counts, run_parts
 from .fitfilter import FIT_COLUMNS, FitFilterConfig, fit_batch, passes
+from .writer import (QUARANTINE_PATTERN, SUMMARY_FILE, OutputJob, done_counts, prepare_output, read_outputs,
+                     write_part)
 
-SUMMARY_FILE = "_summary.json"
 ML_CLASS = "ML"
+__all__ = ["ML_CLASS", "SUMMARY_FILE", "BroadcastModel", "PredictConfig", "PredictReport", "load_model",
+           "predict_archive", "predict_batch", "read_predictions", "read_quarantine", "received_counts"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +45,26 @@ class PredictConfig:
     Attributes
     ----------
     resume : bool
-        Skip partitions whose prediction file exists (written by the same model).
+        Skip partitions whose prediction file exists and records this input part (name and
+        digest), this archive and this model; any other file refuses the job (``writer``).
     fit_filter : bool
         Run the physical model stage (PSPL against constant, trend, FRED, periodic) on the objects
         predicted ``ML`` and add ``fit_*`` / ``passes_fit`` (the candidate flag).
     fit : FitFilterConfig
         Thresholds of the candidate flag.
     show_progress : bool or None
-        Progress bar; None: when stderr is a terminal.
+        Progress display; None: ``lia_dask.progress`` in the Dask config, else when stderr is a
+        terminal or in a notebook (a widget).
     slice_rows : int
         A partition is classified in slices of this many lightcurves, so the memory of the
         feature pass is bounded by the slice, not by the partition.
+    min_piece_rows : int
+        On a cluster with fewer than 4 partitions to do per worker thread, partitions are split
+        into row ranges of at least this many lightcurves (classified as separate tasks, written
+        as one file per partition), so no thread idles while the last partitions run alone.
+    require_signature : bool
+        Refuse an artifact without a valid HMAC signature (key: ``LIA_DASK_ARTIFACT_KEY`` or the
+        Dask config ``lia_dask.artifact_key``; see :func:`lia_dask.artifact.verify_signature`).
     """
 
     resume: bool = True
@@ -61,49 +72,41 @@ class PredictConfig:
     fit: FitFilterConfig = field(default_factory=FitFilterConfig)
     show_progress: bool | None = None
     slice_rows: int = 5000
+    min_piece_rows: int = 500
+    require_signature: bool = False
 
 
 # ------------------------------------------------------------------------ the model on workers
-_RECEIVED: Counter = Counter()  # digest -> times this process received (deserialized) the model
-
-
-class BroadcastModel:
-    """A loaded classifier travelling to workers; counts how often a process deserializes it."""
-
-    def __init__(self, classifier: Any, digest: str):
-        self.classifier = classifier
-        self.digest = digest
-
-    def __getstate__(self):
-        return {"classifier": self.classifier, "digest": self.digest}
-
-    def __setstate__(self, state):
-        self.classifier = state["classifier"]
-        self.digest = state["digest"]
-        _RECEIVED[self.digest] += 1
-
-
-def received_counts() -> dict[str, int]:
-    """How many times this process received each model (run on workers via ``client.run``)."""
-    return dict(_RECEIVED)
-
-
-def load_model(model: str | os.PathLike | Any) -> BroadcastModel:
+def load_model(model: str | os.PathLike | Any, require_signature: bool = False) -> BroadcastModel:
     """Load an ensemble artifact (directory or .zip) once; an already loaded classifier is wrapped."""
     if isinstance(model, BroadcastModel):
         return model
     if hasattr(model, "predict_proba"):
+        if require_signature:
+            raise InputError("a signature is required but the model was given in memory; pass the artifact path.")
         return BroadcastModel(model, getattr(model, "digest_", "in-memory"))
-    from ..artifact import load
+    from ..artifact import load, verify_signature
 
-    clf = load(storage.fetch(model) if storage.is_url(model) else model)  # s3://... -> local copy
+    path = storage.fetch(model) if storage.is_url(model) else model  # s3://... -> local copy
+    if require_signature:
+        verify_signature(path, required=True)
+    clf = load(path)
     if not hasattr(clf, "feature_settings_"):
         raise InputError(f"model {model} is not a lightcurve ensemble artifact (kind 'ensemble').")
     return BroadcastModel(clf, clf.digest_)
 
 
+_THREADS_LOCK = threading.Lock()
+_CONFIGURED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # booster -> nthread set in this process
+
+
 def _match_threads(clf: Any) -> None:
-    """Give XGBoost as many threads as the worker running this task has (1 outside a worker)."""
+    """Give XGBoost as many threads as the worker running this task has (1 outside a worker).
+
+    Tasks of one process share the booster: the parameter is set once per value, under a lock,
+    and the booster is reconfigured at once (``save_config``), so a concurrent ``predict`` in
+    another thread never meets a booster that still needs configuring.
+    """
     booster = getattr(getattr(clf, "predictor_", None), "booster", None)
     if booster is None:
         return
@@ -113,7 +116,11 @@ def _match_threads(clf: Any) -> None:
         n = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         n = 1
-    booster.set_param({"nthread": int(n)})
+    with _THREADS_LOCK:
+        if _CONFIGURED.get(booster) != int(n):
+            booster.set_param({"nthread": int(n)})
+            booster.save_config()  # configures the learner now, inside the lock
+            _CONFIGURED[booster] = int(n)
 
 
 # ------------------------------------------------------------------------ one partition
@@ -131,12 +138,14 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
     """
     from ..features.extract import extract_batch_with_reasons
     from ..features.preprocess import REASONS
-    from ..features.registry import FeatureSettings
+    from ..features.registry import model_feature_settings
 
     cfg = config or PredictConfig()
     m = load_model(model)
     clf = m.classifier
-    settings = FeatureSettings.from_dict(dict(clf.feature_settings_ or {}))
+    # exactly the features the model learned, and only those it uses
+    settings = model_feature_settings(clf.feature_settings_, getattr(clf, "selected_features_", None),
+                                      batch.photometry, f"model {m.digest[:12]}")
     values, names, reason = extract_batch_with_reasons(batch, settings)
     ok = reason == 0
     rows = np.flatnonzero(ok)
@@ -157,7 +166,7 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
         cols["alert"] = np.asarray(alert, dtype=bool)
     pred = pd.DataFrame(cols)
     if S.LABEL is not None and batch.label is not None:
-        pred[S.LABEL] = batch.label[rows].astype(str)
+        pred[S.LABEL] = pd.array([None if v is None else str(v) for v in batch.label[rows]], dtype=object)
     if cfg.fit_filter:
         pred = _add_fit(pred, batch, rows, cfg.fit)
     pred[S.MODEL_DIGEST] = m.digest
@@ -184,157 +193,180 @@ def _add_fit(pred: pd.DataFrame, batch: LightcurveBatch, rows: np.ndarray, fcfg:
     return pred
 
 
-# ------------------------------------------------------------------------ files
-def _part_paths(index: int) -> tuple[str, str]:
-    return f"part.{index:05d}.parquet", f"quarantine.{index:05d}.parquet"
-
-
-def _done_stats(out: storage.Location, pred_path: str, q_path: str, digest: str) -> dict | None:
-    if not out.exists(pred_path):
-        return None
-    md = out.read_metadata(pred_path)
-    kv = md.metadata or {}
-    found = kv.get(b"lia_dask.model_digest", b"").decode()
-    if found != digest:
-        raise InputError(f"{out.join(pred_path)} holds predictions of another model ({found[:12]}...); "
-                         "write to a new --out directory or rerun without --resume.")
-    n_q = out.read_metadata(q_path).num_rows if out.exists(q_path) else 0
-    return {"predicted": md.num_rows, "quarantined": n_q, "skipped": True}
-
-
-def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out: storage.Location,
-                       cfg: PredictConfig) -> dict:
-    pred_path, q_path = _part_paths(index)
-    if cfg.resume:
-        done = _done_stats(out, pred_path, q_path, model.digest)
-        if done is not None:
-            return {"index": index, **done}
+# ------------------------------------------------------------------------ files and the job
+def output_index(part_path: str) -> int:
+    """The number in an input part's name (``part.00042.parquet`` -> 42): its output part's number."""
+    name = str(part_path).rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
     try:
+        return int(name.split(".")[1])
+    except (IndexError, ValueError):
+        raise InputError(f"archive part {part_path} is not named part.NNNNN.parquet; re-ingest the archive.") from None
+
+
+def output_job(arch: Archive, digest: str) -> tuple[OutputJob, dict[int, int]]:
+    """The job's provenance (input identity, per output part its input part) and output -> input index."""
+    where = {output_index(p): k for k, p in enumerate(arch.partitions)}
+    parts = {i: (arch.partitions[k].rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1], arch.part_digest(k))
+             for i, k in where.items()}
+    return OutputJob(str(arch.path), arch.identity, digest, parts), where
+
+
+def _predict_piece(index: int, model: BroadcastModel, job: OutputJob, archive: Archive, k: int, cfg: PredictConfig,
+                   lo: int | None = None, hi: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(predictions, quarantine, n objects) of rows ``lo:hi`` of input part ``k`` (all rows: None)."""
+    from ..archive.manifest import footer_digest
+    from ..errors import ArchiveError
+
+    try:
+        size, sha = footer_digest(archive.partitions[k], archive.fs)
+        if f"{size}:{sha}" != job.parts[index][1]:
+            raise ArchiveError(f"archive part {archive.partitions[k]} changed while predicting (its footer digest "
+                               "differs from the one the job started with); rerun predict when the archive is stable.")
         _match_threads(model.classifier)
-        batch = archive.read_batch(index)
+        batch = archive.read_batch(k)
+        if lo is not None:
+            batch = batch.take(np.arange(lo, min(hi, len(batch))))
         step = max(1, int(cfg.slice_rows))
         parts = [predict_batch(batch.take(np.arange(a, min(a + step, len(batch)))) if len(batch) > step else batch,
                                model, cfg) for a in range(0, max(len(batch), 1), step)]
         pred = pd.concat([p for p, _ in parts], ignore_index=True)
         quarantine = pd.concat([q for _, q in parts], ignore_index=True)
     except Exception as exc:
-        raise PartitionError(index, archive.partitions[index], exc) from exc
-    if len(pred) + len(quarantine) != len(batch):
-        raise AssertionError(f"partition {index}: {len(batch)} objects != {len(pred)} predicted + {len(quarantine)} quarantined")
-    meta = {b"lia_dask.model_digest": model.digest.encode(), b"lia_dask.source": archive.partitions[index].encode()}
-    qt = pa.Table.from_pandas(quarantine.astype(str), schema=S.QUARANTINE_SCHEMA, preserve_index=False)
-    out.write_table(qt.replace_schema_metadata(meta), q_path)
-    pt = pa.Table.from_pandas(pred, preserve_index=False)
-    out.write_table(pt.replace_schema_metadata({**(pt.schema.metadata or {}), **meta}), pred_path)
-    return {"index": index, "predicted": len(pred), "quarantined": len(quarantine), "skipped": False,
-            "n_ml": int(np.sum(pred[S.PREDICTION].to_numpy() == ML_CLASS))}
+        raise PartitionError(k, archive.partitions[k], exc) from exc
+    return pred, quarantine, len(batch)
 
 
-# ------------------------------------------------------------------------ the job
-@dataclass
-class PredictReport:
-    """What a prediction job did; ``n_input == predicted + quarantined`` always."""
+def _write_pieces(index: int, loc: storage.Location, job: OutputJob, *pieces: tuple[pd.DataFrame, pd.DataFrame, int]
+                  ) -> dict:
+    """Write output part ``index`` from its pieces (in row order) with the writer's provenance."""
+    pred = pd.concat([p for p, _, _ in pieces], ignore_index=True)
+    quarantine = pd.concat([q for _, q, _ in pieces], ignore_index=True)
+    n = sum(k for _, _, k in pieces)
+    if len(pred) + len(quarantine) != n:
+        raise AssertionError(f"partition {index}: {n} objects != {len(pred)} predicted + {len(quarantine)} quarantined")
+    stats = write_part(loc, job, index, pred, quarantine)
+    stats["n_ml"] = int(np.sum(pred[S.PREDICTION].to_numpy() == ML_CLASS))
+    return stats
 
-    out: Path
-    n_input: int
-    predicted: int
-    quarantined: int
-    partitions: int
-    skipped: int
-    seconds: float
-    model_digest: str
 
-    @property
-    def throughput(self) -> float:
-        return self.n_input / self.seconds if self.seconds > 0 else float("nan")
+def _run_partition(index: int, model: BroadcastModel, loc: storage.Location, job: OutputJob, archive: Archive,
+                   where: dict, cfg: PredictConfig) -> dict:
+    return _write_pieces(index, loc, job, _predict_piece(index, model, job, archive, where[index], cfg))
 
-    def __str__(self) -> str:
-        return (f"classified {self.n_input} lightcurves in {self.partitions} partitions ({self.skipped} already done): "
-                f"predicted {self.predicted}, quarantined {self.quarantined}; {self.seconds:.1f} s, "
-                f"{self.throughput:,.0f} lightcurves/s -> {self.out}")
+
+#: tasks per worker thread below which partitions are split into row ranges (load balance, cold start)
+TASKS_PER_THREAD = 4
+
+
+def _pieces(rows: int, n_todo: int, threads: int, min_rows: int) -> list[tuple[int, int]]:
+    """Row ranges of one partition: split when there are fewer than TASKS_PER_THREAD tasks per thread."""
+    k = 1 if n_todo >= TASKS_PER_THREAD * threads else -(-TASKS_PER_THREAD * threads // max(n_todo, 1))
+    k = max(1, min(k, rows // max(1, int(min_rows))))
+    bounds = np.linspace(0, rows, k + 1).astype(int)
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def _run_split(todo: list[int], m: BroadcastModel, loc: storage.Location, job: OutputJob, arch: Archive,
+               where: dict, cfg: PredictConfig, client, show) -> list[dict]:
+    """Partitions as row-range tasks whose results one task per partition writes (few partitions, many threads)."""
+    from ..archive.lightcurves import _footer
+    from ..cluster import show_progress
+
+    [mf] = client.scatter([m], broadcast=True, hash=False)
+    threads = max(1, sum(client.nthreads().values()))
+    tag = uuid.uuid4().hex[:8]
+    futures = []
+    for i in todo:
+        k = where[i]
+        pieces = _pieces(_footer(arch.partitions[k], arch.fs).num_rows, len(todo), threads, cfg.min_piece_rows)
+        subs = [client.submit(_predict_piece, i, mf, job, arch, k, cfg, lo, hi, key=f"lia-predict-{i}.{n}-{tag}")
+                for n, (lo, hi) in enumerate(pieces)]
+        futures.append(client.submit(_write_pieces, i, loc, job, *subs, key=f"lia-write-{i}-{tag}"))
+    show_progress(futures, show)
+    return client.gather(futures)
 
 
 def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str | os.PathLike, client=None,
-                    config: PredictConfig | None = None, *, resume: bool | None = None) -> PredictReport:
+                    config: PredictConfig | None = None, *, resume: bool | None = None,
+                    storage_options: dict | None = None) -> PredictReport:
     """Classify every lightcurve of an archive.
 
     Parameters
     ----------
     archive : Archive or path
+        Opened (verified against its manifest) if a path.
     model : path of an ensemble artifact, a loaded classifier, or a :class:`BroadcastModel`
-    out : path
-        Output directory (created).
+    out : path or URL
+        Output directory (created; see :mod:`lia_dask.predict.writer` for what it may hold).
     client : distributed.Client, optional
-        Run on this cluster (the model is scattered to every worker once); None: in this process
-        with Dask's default scheduler.
+        Run on this cluster (the model is scattered to every worker once); None: the current
+        client if there is one, else in this process with Dask's default scheduler.
     config : PredictConfig, optional
     resume : bool, optional
         Shortcut for ``config.resume``.
+
+    Raises
+    ------
+    InputError
+        ``out`` holds files of another model, input or input part, or files lia_dask did not
+        write, or is the input; the model's feature settings do not fit the archive's photometry
+        (all checked before anything is written).
     """
     from dataclasses import replace
 
     cfg = config or PredictConfig()
     if resume is not None:
         cfg = replace(cfg, resume=resume)
-    arch = archive if isinstance(archive, Archive) else open_archive(archive)
-    m = load_model(model)
-    outp = storage.Location(out)  # a local directory or an fsspec URL (s3://...)
-    outp.makedirs()
-    if not cfg.resume:
-        outp.remove(outp.glob("part.*.parquet") + outp.glob("quarantine.*.parquet"))
+    if int(cfg.slice_rows) < 1:
+        raise InputError(f"slice_rows must be a positive integer, got {cfg.slice_rows!r}.")
+    arch = archive if isinstance(archive, Archive) else open_archive(archive, storage_options)
+    m = load_model(model, require_signature=cfg.require_signature)
+    if hasattr(m.classifier, "feature_settings_"):  # refuse a photometry mismatch before any work
+        from ..features.registry import model_feature_settings
+
+        model_feature_settings(m.classifier.feature_settings_, None, arch.photometry, f"model {m.digest[:12]}")
+    job, where = output_job(arch, m.digest)
+    loc, done = prepare_output(out, job, cfg.resume, storage_options)
     t0 = time.perf_counter()
-    show = sys.stderr.isatty() if cfg.show_progress is None else cfg.show_progress
-    if client is not None:
-        [mf] = client.scatter([m], broadcast=True, hash=False)
-        futures = [client.submit(_predict_partition, i, arch, mf, outp, cfg, key=f"lia-predict-{i}-{uuid.uuid4().hex[:8]}")
-                   for i in range(arch.n_partitions)]
-        if show:
-            from distributed import progress
+    todo = [i for i in sorted(where) if i not in done]
+    stats = [done_counts(loc, i) for i in sorted(done)]
+    from ..cluster import active_client
 
-            try:
-                progress(futures)
-            except ImportError:  # a notebook without ipywidgets: the text bar still works
-                progress(futures, notebook=False)
-        stats = client.gather(futures)
+    client = active_client(client) if todo else None
+    if client is not None and len(todo) < TASKS_PER_THREAD * max(1, sum(client.nthreads().values())):
+        stats += _run_split(todo, m, loc, job, arch, where, cfg, client, cfg.show_progress)
     else:
-        import dask
-
-        tasks = [dask.delayed(_predict_partition)(i, arch, m, outp, cfg) for i in range(arch.n_partitions)]
-        from ..cluster import compute_with_progress
-
-        stats = compute_with_progress(tasks, None, show=show)
-    seconds = time.perf_counter() - t0
-    return _reconcile(arch, outp, stats, seconds, m.digest)
-
-
-def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds: float, digest: str) -> PredictReport:
-    predicted = sum(s["predicted"] for s in stats)
-    quarantined = sum(s["quarantined"] for s in stats)
+        stats += run_parts(_run_partition, todo, m, (loc, job, arch, where, cfg), client, cfg.show_progress)
     from ..archive.lightcurves import _footer
 
     n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
-    if n_input != predicted + quarantined:
-        raise AssertionError(f"prediction counts do not reconcile: {n_input} input != {predicted} predicted + {quarantined} quarantined")
-    report = PredictReport(outp.path if outp.remote else Path(outp.path), n_input, predicted, quarantined, len(stats), sum(s["skipped"] for s in stats), seconds, digest)
-    summary = {"archive": str(arch.path), "model_digest": digest, "n_input": n_input, "predicted": predicted,
-               "quarantined": quarantined, "partitions": len(stats), "skipped": report.skipped,
-               "seconds": seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    outp.write_json(summary, SUMMARY_FILE)
-    return report
+    return finish(loc, str(arch.path), arch.identity, "lightcurves", n_input, stats, time.perf_counter() - t0, m.digest,
+                  input_complete=arch.complete)
 
 
-def read_predictions(out: str | os.PathLike) -> pd.DataFrame:
+def pending_partitions(archive: Archive | str | os.PathLike, model: Any, out: str | os.PathLike,
+                       storage_options: dict | None = None) -> list[int]:
+    """Output parts a resumed job would still classify (all of them without outputs).
+
+    Reads only footers and manifests (no model is loaded); refuses ``out`` as :func:`predict_archive` would.
+    """
+    from .. import artifact
+
+    arch = archive if isinstance(archive, Archive) else open_archive(archive, storage_options)
+    digest = model.digest if isinstance(model, BroadcastModel) else (
+        getattr(model, "digest_", None) or artifact.digest(storage.fetch(model) if storage.is_url(model) else model))
+    job, where = output_job(arch, digest)
+    if not storage.Location(out, storage_options).exists(""):
+        return sorted(where)
+    _, done = prepare_output(out, job, True, storage_options)
+    return [i for i in sorted(where) if i not in done]
+
+
+def read_predictions(out: str | os.PathLike, storage_options: dict | None = None) -> pd.DataFrame:
     """All prediction files of an output directory as one pandas DataFrame."""
-    loc = storage.Location(out)
-    files = loc.glob("part.*.parquet")
-    if not files:
-        raise InputError(f"{out} holds no prediction files (part.*.parquet); run `lia-dask predict` first.")
-    return pd.concat([loc.read_table(f).to_pandas() for f in files], ignore_index=True)
+    return read_outputs(out, storage_options=storage_options)
 
 
-def read_quarantine(out: str | os.PathLike) -> pd.DataFrame:
-    loc = storage.Location(out)
-    files = loc.glob("quarantine.*.parquet")
-    if not files:
-        return pd.DataFrame(columns=S.QUARANTINE_SCHEMA.names)
-    return pd.concat([loc.read_table(f).to_pandas() for f in files], ignore_index=True)
+def read_quarantine(out: str | os.PathLike, storage_options: dict | None = None) -> pd.DataFrame:
+    """All quarantine files of an output directory (object_id, source, reason)."""
+    return read_outputs(out, QUARANTINE_PATTERN, S.QUARANTINE_SCHEMA.names, storage_options)

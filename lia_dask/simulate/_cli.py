@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(e.g. ML=500 CONSTANT=5000: many more non-events than events)")
     p.add_argument("--classes", nargs="+", default=list(S.CLASSES), metavar="CLASS",
                    help=f"classes to simulate (default: all of {' '.join(S.CLASSES)})")
-    p.add_argument("--min-mag", type=float, default=14.0)
-    p.add_argument("--max-mag", type=float, default=21.0)
+    p.add_argument("--min-mag", type=float, default=14.0, help="brightest baseline magnitude drawn (default %(default)s)")
+    p.add_argument("--max-mag", type=float, default=21.0, help="faintest baseline magnitude drawn (default %(default)s)")
     p.add_argument("--noise-from", metavar="ARCHIVE_OR_DIR", default=None,
                    help="fit the empirical noise model σ(m) to these real lightcurves (default: photon noise)")
     p.add_argument("--noise-zp", type=float, default=24.0,
@@ -45,11 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="range of the pipeline's error underestimation factor gamma (survey: 1 2)")
     p.add_argument("--outlier-rate", type=float, default=None, help="mean fraction of outlier epochs (0.005)")
     p.add_argument("--flux", action="store_true", help="write fluxes in nJy instead of magnitudes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed: one seed, one training set on any cluster (default %(default)s)")
     p.add_argument("--partition-size", type=int, default=20_000, help="lightcurves per task and archive part")
     p.add_argument("--features-out", default=None, metavar="DIR", help="also write the feature table here")
-    p.add_argument("--out", required=True, metavar="TRAIN_ARCHIVE")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--out", required=True, metavar="TRAIN_ARCHIVE", help="training archive directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing archive at --out")
     p.set_defaults(func=_simulate)
 
 

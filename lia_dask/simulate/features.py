@@ -47,7 +47,11 @@ def write_feature_part(batch: LightcurveBatch, path: str | os.PathLike, index: i
     """Write ``feature_table(batch)`` as ``path/part.{index:05d}.parquet`` (temporary name, then rename)."""
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
+    from ..features.extract import settings_metadata
+
+    settings = (settings or default_feature_settings()).resolved(batch.photometry, batch.zeropoint)
     table = pa.Table.from_pandas(feature_table(batch, settings), preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **settings_metadata(settings)})
     target = root / f"part.{index:05d}.parquet"
     write_local_table(table, target)
     return str(target)

@@ -9,7 +9,7 @@ from ..errors import InputError, MissingExtraError
 
 
 def plot_simulated(batch: LightcurveBatch, n_per_class: int = 3, *, classes: tuple[str, ...] | None = None,
-                   path=None, seed: int = 0):
+                   path=None, seed: int = 0, time_system: str = S.DEFAULT_TIME_SYSTEM):
     """Grid of simulated lightcurves: one row per class, ``n_per_class`` examples per row.
 
     Parameters
@@ -22,6 +22,11 @@ def plot_simulated(batch: LightcurveBatch, n_per_class: int = 3, *, classes: tup
         Rows to draw; default: the labels present, in ``lia_dask.schema.CLASSES`` order.
     path : path-like, optional
         Save the figure there (PNG, PDF, ... by extension).
+    seed : int
+        Which examples are drawn.
+    time_system : str
+        Label of the time axes (the archive's ``time_system``); times are shown relative to a
+        round epoch in days, never with a ``+2.45e6`` offset.
 
     Returns
     -------
@@ -34,6 +39,8 @@ def plot_simulated(batch: LightcurveBatch, n_per_class: int = 3, *, classes: tup
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - matplotlib is a test dependency
         raise MissingExtraError.for_extra("plot_simulated", "plots", "matplotlib") from exc
+    from ..plots import photometry_label, set_time_axis, time_offset
+
     if batch.label is None:
         raise InputError("plot_simulated needs a batch with a label column (a simulated training archive).")
     labels = batch.label.astype(str)
@@ -52,14 +59,17 @@ def plot_simulated(batch: LightcurveBatch, n_per_class: int = 3, *, classes: tup
                 ax.set_axis_off()
                 continue
             lc = batch[int(pick[c])]
-            ax.errorbar(lc.time, lc.y, yerr=lc.yerr, fmt=".", ms=2, lw=0.5, color="k")
+            t_ref = time_offset(lc.time)
+            ax.errorbar(lc.time - t_ref, lc.y, yerr=lc.yerr, fmt=".", ms=2, lw=0.5, color="k")
+            set_time_axis(ax, t_ref, time_system)
+            ax.xaxis.label.set_fontsize(7)
             if batch.photometry == "mag":
                 ax.invert_yaxis()
             truth = {k[4:]: batch.extra[k][pick[c]] for k in ("sim_u0", "sim_tE", "sim_period", "sim_amplitude")
                      if k in batch.extra and np.isfinite(batch.extra[k][pick[c]])}
             ax.set_title(f"{cls} {lc.object_id} " + " ".join(f"{k}={v:.3g}" for k, v in truth.items()), fontsize=7)
             ax.tick_params(labelsize=6)
-        axes[r, 0].set_ylabel(batch.photometry, fontsize=7)
+        axes[r, 0].set_ylabel(photometry_label(batch.photometry, batch.zeropoint), fontsize=7)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)

@@ -3,6 +3,8 @@
 The requested objects (classes in order, ``n_per_class`` each) are cut into ranges of
 ``config.partition_size``; each range is one task that simulates its objects
 (``engine.simulate_range``) and writes one archive part (and, optionally, one feature part).
+Tasks are streamed (:func:`stream_tasks`): a bounded window is in flight, so the client's memory
+does not grow with the requested count and parts are written from the start.
 The cadence pool and the configuration are small and go to the workers once. Each object's
 lightcurve depends only on (seed, class, index within class), so the result is the same for any
 partition size, number of workers or scheduler.
@@ -13,7 +15,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Iterator, Mapping
 
 import dask
 import numpy as np
@@ -53,9 +55,43 @@ def plan_training_set(n_per_class: int | Mapping[str, int], classes: tuple[str, 
     return [(c, int(n)) for c, n in plan]
 
 
-def _ranges(plan: list[tuple[str, int]], size: int) -> list[tuple[int, int]]:
+def _ranges(plan: list[tuple[str, int]], size: int) -> Iterator[tuple[int, int, int]]:
+    """``(part index, start, stop)`` of every part, lazily (no list of all parts is ever built)."""
     total = sum(n for _, n in plan)
-    return [(a, min(a + size, total)) for a in range(0, total, size)]
+    return ((i, a, min(a + size, total)) for i, a in enumerate(range(0, total, size)))
+
+
+def stream_tasks(fn, args: Iterable[tuple], shared: tuple, client=None, window: int | None = None) -> list:
+    """Run ``fn(*a, *shared)`` for every ``a`` of ``args`` with at most ``window`` tasks in flight.
+
+    The task graph is never built whole: the client holds ``window`` tasks and the (small)
+    results, so its memory does not grow with the number of parts still to come, and the first
+    parts are written at once. With ``client=None`` Dask's default scheduler runs windows of tasks.
+    """
+    import itertools
+
+    it = iter(args)
+    results = []
+    if client is not None:
+        from distributed import as_completed
+
+        window = window or max(2, 2 * sum(client.nthreads().values()))
+        ac = as_completed()
+        for a in itertools.islice(it, window):
+            ac.add(client.submit(fn, *a, *shared, pure=False))
+        for fut in ac:
+            results.append(fut.result())
+            fut.release()
+            nxt = next(it, None)
+            if nxt is not None:
+                ac.add(client.submit(fn, *nxt, *shared, pure=False))
+        return results
+    window = window or max(2, 2 * (os.cpu_count() or 1))
+    while True:
+        batch = list(itertools.islice(it, window))
+        if not batch:
+            return results
+        results.extend(dask.compute(*[dask.delayed(fn, pure=False)(*a, *shared) for a in batch]))
 
 
 def simulate_batch(cadences, n_per_class: int | Mapping[str, int], config: SimulationConfig | None = None, *,
@@ -107,15 +143,30 @@ def _simulate_part(index: int, start: int, stop: int, plan, pool: CadencePool, c
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
+    """An empty directory for the training archive; ``overwrite`` removes only a lia_dask archive's
+    own files (:func:`lia_dask.archive.lightcurves.clear_archive`)."""
+    from ..archive.lightcurves import clear_archive
+
     if out.exists() and not out.is_dir():
         raise InputError(f"output {out} is a file; give a directory for the training archive.")
+    try:
+        clear_archive(out, overwrite)
+    except InputError as exc:
+        if "already exists" in str(exc):
+            raise InputError(f"output archive {out} already exists and is not empty; choose another --out or "
+                             f"use --overwrite.") from exc
+        raise
+
+
+def _prepare_features_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output {out} is a file; give a directory for the feature table.")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise InputError(f"output archive {out} already exists and is not empty; choose another --out or "
-                             f"use --overwrite.")
-        for f in [*out.glob(S.PART_GLOB), out / S.ARCHIVE_MANIFEST, out / SIMULATION_MANIFEST]:
-            if f.exists():
-                f.unlink()
+            raise InputError(f"feature directory {out} already exists and is not empty; choose another "
+                             "--features-out or use --overwrite.")
+        for f in out.glob(S.PART_GLOB):
+            f.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -164,7 +215,6 @@ def simulate_training_set(cadences, n_per_class: int | Mapping[str, int], out: s
     """
     from ..archive import open_archive
     from ..archive.lightcurves import write_summary
-    from ..cluster import compute_with_progress
 
     cfg = config or SimulationConfig()
     plan = plan_training_set(n_per_class, cfg.classes)
@@ -177,17 +227,18 @@ def simulate_training_set(cadences, n_per_class: int | Mapping[str, int], out: s
 
         feature_settings = feature_settings or default_feature_settings()
         get_feature_set(feature_settings.feature_set)  # load (and compile) once here, not racing in threads
-        _prepare_out(Path(features_out), overwrite)
+        _prepare_features_out(Path(features_out), overwrite)
         features_out = str(features_out)
-    ranges = _ranges(plan, cfg.partition_size)
+    from ..cluster import active_client
+
+    client = active_client(client)
     if client is not None:
         pool_ref, cfg_ref = client.scatter([pool, cfg], broadcast=True)
     else:
-        pool_ref, cfg_ref = dask.delayed(pool, pure=True), dask.delayed(cfg, pure=True)
-    tasks = [dask.delayed(_simulate_part, pure=True)(i, a, b, plan, pool_ref, cfg_ref, str(out), features_out,
-                                                     feature_settings)
-             for i, (a, b) in enumerate(ranges)]
-    parts = compute_with_progress(tasks, client)
+        pool_ref, cfg_ref = pool, cfg
+    parts = stream_tasks(_simulate_part, _ranges(plan, cfg.partition_size),
+                         (plan, pool_ref, cfg_ref, str(out), features_out, feature_settings), client)
+    parts.sort(key=lambda p: p["index"])
     per_class: dict[str, int] = {}
     for p in parts:
         for k, v in p.pop("per_class").items():

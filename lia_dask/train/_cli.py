@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", metavar="TRAIN_ARCHIVE_OR_FEATURES",
                    help="labelled lightcurve archive (features are extracted) or feature table (Parquet/CSV)")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="artifact directory to write")
-    p.add_argument("--model", choices=("xgb", "rf", "nn"), default="xgb")
+    p.add_argument("--model", choices=("xgb", "rf", "nn"), default="xgb", help="XGBoost, random forest or neural network (default %(default)s)")
     p.add_argument("--impute", action=argparse.BooleanOptionalAction, default=True,
                    help="KNN-impute missing feature values (default on)")
     p.add_argument("--select-trials", type=int, default=0, metavar="N", help="Boruta-SHAP trials (0: no selection)")
@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1909, help="random seed (MicroLIA's 1909 by default)")
     p.add_argument("--reweight-to", metavar="ARCHIVE", default=None,
                    help="GMM re-weight the training set towards this population (archive or feature table)")
-    p.add_argument("--gmm-components", type=int, default=4)
-    p.add_argument("--max-weight", type=float, default=10.0)
+    p.add_argument("--gmm-components", type=int, default=4, help="Gaussian components of the --reweight-to density model (default %(default)s)")
+    p.add_argument("--max-weight", type=float, default=10.0, help="largest sample weight of --reweight-to (default %(default)s)")
     p.add_argument("--zp", type=float, default=None, help="zero point for features extracted from archives")
     p.add_argument("--no-weights", action="store_true", help="unweighted feature variants (apply_weights=False)")
     p.add_argument("--no-eval", action="store_true",
@@ -71,6 +71,28 @@ def _settings(args):
     return FeatureSettings(zp=args.zp, convert=None, apply_weights=not args.no_weights)
 
 
+def _table_settings(table, default):
+    """The resolved FeatureSettings a loaded feature table was computed with (``default`` if unknown)."""
+    from ..features import FeatureSettings
+
+    return FeatureSettings.from_dict(dict(table.feature_settings)) if table.feature_settings else default
+
+
+def _refuse_conflicting_options(args, table) -> None:
+    """Training keeps a feature table's settings; an explicit option contradicting them is refused."""
+    from ..errors import InputError
+
+    rec = table.feature_settings
+    if not rec:
+        return
+    if args.zp is not None and rec.get("zp") is not None and float(args.zp) != float(rec["zp"]):
+        raise InputError(f"feature table {args.source} was computed with zp {rec['zp']}, not --zp {args.zp}; "
+                         "drop --zp or recompute the table with `lia-dask features --zp`.")
+    if args.no_weights and rec.get("apply_weights", True):
+        raise InputError(f"feature table {args.source} holds weighted features, not --no-weights; "
+                         "drop --no-weights or recompute the table with `lia-dask features --no-weights`.")
+
+
 def _parse_params(items: list[str]) -> dict:
     from ..errors import ConfigError
 
@@ -98,6 +120,7 @@ def _train(args) -> int:
     with client_from_args(args) as client:
         settings = _settings(args)
         table = load_features(args.source, settings, client)
+        _refuse_conflicting_options(args, table)
         y = table.labels
         if y is None:
             raise InputError(f"{args.source} has no 'label' column; training needs labelled data.")
@@ -105,7 +128,8 @@ def _train(args) -> int:
         if args.reweight_to:
             from .gmm import GMMReweighter
 
-            pop = load_features(args.reweight_to, settings, client, feature_names=table.features)
+            pop = load_features(args.reweight_to, _table_settings(table, settings), client,
+                                feature_names=table.features, expect=_table_settings(table, None))
             g = GMMReweighter(args.gmm_components, random_state=args.seed).fit(table.X.to_numpy(), pop.X.to_numpy())
             weights = g.weights(table.X.to_numpy(), args.max_weight)
             print(f"train: GMM weights towards {args.reweight_to} ({len(pop.frame)} rows): "
@@ -129,7 +153,8 @@ def _train(args) -> int:
     if args.plots:
         from ..plots import plot_training_report
 
-        plot_training_report(clf, args.plots, table.X if len(y) <= 5000 else None, y, proba)
+        plot_training_report(clf, args.plots, table.X if len(y) <= 5000 else None, y, proba,
+                             data=f"out-of-fold, {args.cv}-fold CV, {len(y):,} training lightcurves")
     print(f"train: {len(y)} rows ({table.n_excluded} without features excluded), {len(clf.selected_features_)} "
           f"features, model {args.model} -> {args.out} (digest {manifest['digest'][:12]})")
     if "kfold" in clf.metrics_:
@@ -193,7 +218,7 @@ def _evaluate(args) -> int:
                 if kind in ("real", "survey"):
                     curves.append((kind, path, y, proba[:, list(map(str, clf.classes_)).index("ML")], r[kind]))
                 if kind == "data" and args.plots and path == args.model[0]:
-                    _classification_plots(args.plots, clf, table, y, proba)
+                    _classification_plots(args.plots, clf, table, y, proba, source)
             results["models"].append(r)
             _print_line(r)
     results["summary"] = _summary(results["models"])
@@ -214,7 +239,8 @@ def _features_for(source, clf, client, cache):
     key = (source, json.dumps(clf.feature_settings_ or {}, sort_keys=True), tuple(clf.feature_names_in_))
     if key not in cache:
         settings = FeatureSettings.from_dict(dict(clf.feature_settings_)) if clf.feature_settings_ else None
-        cache[key] = load_features(source, settings, client, feature_names=list(clf.feature_names_in_))
+        cache[key] = load_features(source, settings, client, feature_names=list(clf.feature_names_in_),
+                                   expect=settings if settings is not None and settings.zp is not None else None)
     return cache[key]
 
 
@@ -270,12 +296,14 @@ def _summary(rows) -> dict:
     return out
 
 
-def _classification_plots(directory, clf, table, y, proba) -> None:
+def _classification_plots(directory, clf, table, y, proba, source) -> None:
     from ..plots import plot_confusion_matrix, plot_roc, plot_tsne
 
     pred = clf.decide(proba)[0]
-    plot_confusion_matrix(y, pred, list(clf.classes_), f"{directory}/confusion_matrix.png")
-    plot_roc(y, proba, list(clf.classes_), f"{directory}/roc.png")
+    shown = f"held-out: {len(y):,} lightcurves of {source}"
+    plot_confusion_matrix(y, pred, list(clf.classes_), f"{directory}/confusion_matrix.png",
+                          title=f"confusion matrix (rows normalized)\n{shown}")
+    plot_roc(y, proba, list(clf.classes_), f"{directory}/roc.png", title=f"ROC, one class vs rest\n{shown}")
     if len(y) >= 5:
         plot_tsne(clf.transform_features(table.X), y, f"{directory}/tsne.png")
 

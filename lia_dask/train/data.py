@@ -34,7 +34,8 @@ class FeatureTable:
     n_excluded : int
         Rows left out because their features could not be computed (``feature_reason`` != 0).
     feature_settings : dict or None
-        Settings used for extraction (when features were extracted here).
+        Resolved settings the features were computed with: those of the extraction here, or those
+        the Parquet table records (``lia_dask.feature_settings`` metadata); None for a table without.
     source : str
     """
 
@@ -66,7 +67,7 @@ def _is_archive(path: Path) -> bool:
 
 
 def load_features(source: str | Path, settings: Any = None, client: Any = None,
-                  feature_names: list[str] | None = None) -> FeatureTable:
+                  feature_names: list[str] | None = None, expect: Any = None) -> FeatureTable:
     """Feature table of ``source``: a lightcurve archive (features extracted on the cluster) or a table.
 
     Parameters
@@ -79,15 +80,18 @@ def load_features(source: str | Path, settings: Any = None, client: Any = None,
     feature_names : list of str, optional
         Feature columns expected (e.g. a model's); default: the feature set's names when present,
         else every numeric non-id column.
+    expect : lia_dask.features.FeatureSettings, optional
+        Resolved settings the features must have been computed with (a model's): a table recording
+        other settings is refused with one sentence.
     """
     path = Path(source)
     if not path.exists():
         raise MissingInputError(f"training input {path} does not exist; give an archive or a feature table.")
     used_settings = None
     if _is_archive(path):
-        from ..features import FeatureSettings, extract_archive
+        from ..features import archive_settings, extract_archive
 
-        settings = settings or FeatureSettings()
+        settings = archive_settings(str(path), settings)
         ddf = extract_archive(str(path), settings, client=client)
         df = ddf.compute() if client is None else client.compute(ddf).result()
         used_settings = settings.to_dict()
@@ -98,6 +102,13 @@ def load_features(source: str | Path, settings: Any = None, client: Any = None,
             df = pd.read_parquet(path)
         except Exception as exc:
             raise InputError(f"{path} is neither a lightcurve archive nor a readable Parquet feature table ({exc}).") from None
+        from ..features import read_feature_settings
+
+        recorded = read_feature_settings(path)
+        if recorded is not None:
+            if expect is not None:
+                expect.require_same(recorded, "the model", f"feature table {path}")
+            used_settings = recorded.to_dict()
     df = df.reset_index(drop=True)
     n_excluded = 0
     if REASON_COLUMN in df.columns:

@@ -263,12 +263,12 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         return Xc
 
     def raw_proba(self, X: Any) -> np.ndarray:
-        """The estimator's class probabilities before calibration, (n, len(classes_))."""
+        """The estimator's class probabilities before calibration, ``(n, len(classes_))``."""
         Xs = self.transform_features(X)  # checks that the model is fitted
         return self.predictor_.predict_proba(Xs)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, (n, len(classes_)), columns in ``classes_`` order: calibrated and
+        """Class probabilities, ``(n, len(classes_))``, columns in ``classes_`` order: calibrated and
         shifted to the survey's class fractions when the model has an alert stage (``alerts_``)."""
         p = self.raw_proba(X)
         spec = getattr(self, "alerts_", None)

@@ -173,6 +173,9 @@ def tune(X: np.ndarray, y: np.ndarray, model: str, n_trials: int, cv: int = 10, 
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     running: dict[Any, tuple] = {}
     started, t0 = 0, time.perf_counter()
+    from ..cluster import progress_bar
+
+    bar = progress_bar(n_trials, "tuning trials")
     timing: dict[int, float] = {}
     try:
         while started < n_trials or running:
@@ -192,19 +195,24 @@ def tune(X: np.ndarray, y: np.ndarray, model: str, n_trials: int, cv: int = 10, 
                 except Exception as exc:  # a failing fit fails the trial, not the search
                     trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:300])
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    bar.update(1)
                     continue
                 if not math.isfinite(s):
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    bar.update(1)
                     continue
                 scores.append(s)
                 trial.report(float(np.mean(scores)), step=k)
                 if k + 1 < cv and trial.should_prune():
                     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    bar.update(1)
                 elif k + 1 < cv:
                     running[submit(params, k + 1, trial.number)] = (trial, params, k + 1, scores)
                 else:
                     study.tell(trial, float(np.mean(scores)))
+                    bar.update(1)
     finally:
+        bar.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         elif client is not None:

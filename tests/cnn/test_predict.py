@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from lia_dask.archive import write_cutouts  # noqa: E402
-from lia_dask.predict.cutouts import predict_cutouts, read_predictions, worker_load_counts  # noqa: E402
+from lia_dask.predict.cutouts import predict_cutouts, read_predictions, read_quarantine, worker_load_counts  # noqa: E402
 from lia_dask.errors import InputError  # noqa: E402
 
 
@@ -28,18 +28,19 @@ def test_partitioned_inference_matches_single_process_and_loads_once(tiny_lens_m
     store, model, clf = tiny_lens_model
     assert store.n_images // store.chunk == 4
     s = predict_cutouts(store, model, tmp_path / "p", client=threaded_client)
-    assert s["n_input"] == 64 == s["n_predicted"] and s["n_quarantined"] == 0 and s["n_parts"] == 4
+    assert s.n_input == 64 == s.predicted and s.quarantined == 0 and s.partitions == 4
     df = read_predictions(tmp_path / "p")
     np.testing.assert_array_equal(df.object_id.to_numpy(), np.arange(64))
     np.testing.assert_allclose(df.prob.to_numpy(), clf.predict_positive(store), atol=1e-6)
     np.testing.assert_allclose(df.prob_LENS + df.prob_NONLENS, 1.0)
     assert (df.model_digest == clf.digest_).all()
     assert set(df.prediction) <= {"LENS", "NONLENS"}
-    # a second job with the same model: still one load per worker (cache keyed by digest)
+    # a second job with the same model: still one model built per worker (keyed by digest)
     predict_cutouts(store, model, tmp_path / "p2", client=threaded_client)
     loads = worker_load_counts(threaded_client)
     assert len(loads) == 2 and all(v <= 1 for v in loads.values()) and sum(loads.values()) >= 1
-    assert json.loads((tmp_path / "p" / "_predictions.json").read_text())["model_digest"] == clf.digest_
+    summary = json.loads((tmp_path / "p" / "_summary.json").read_text())
+    assert summary["model_digest"] == clf.digest_ and summary["kind"] == "cutouts" and summary["predicted"] == 64
 
 
 def test_rerun_skips_finished_parts_and_refuses_another_model(tiny_lens_model, tmp_path):
@@ -49,14 +50,16 @@ def test_rerun_skips_finished_parts_and_refuses_another_model(tiny_lens_model, t
     first = read_predictions(out)
     (out / "part.00002.parquet").unlink()
     s = predict_cutouts(store, model, out)
-    assert s["n_skipped"] == 3 and s["n_predicted"] == 64
+    assert s.skipped == 3 and s.predicted == 64
     pd.testing.assert_frame_equal(read_predictions(out), first)
     assert not list(out.glob(".*.tmp"))
     # parts written by another model are not mixed in
     import pyarrow.parquet as pq
 
     t = pq.read_table(out / "part.00000.parquet")
-    pq.write_table(t.replace_schema_metadata({b"lia_dask.model_digest": b"other"}), out / "part.00000.parquet")
+    meta = dict(t.schema.metadata)
+    meta[b"lia_dask.model_digest"] = b"other"
+    pq.write_table(t.replace_schema_metadata(meta), out / "part.00000.parquet")
     with pytest.raises(InputError, match="another model"):
         predict_cutouts(store, model, out)
 
@@ -68,8 +71,8 @@ def test_nan_only_cutouts_are_quarantined_and_counts_reconcile(tiny_lens_model, 
     imgs[17, :5] = np.nan  # partly NaN: predicted (NaN-safe normalisation)
     st = write_cutouts(tmp_path / "s", imgs, np.arange(100, 120), bands=["g", "r", "i"], chunk=8)
     s = predict_cutouts(st, model, tmp_path / "p")
-    assert (s["n_input"], s["n_predicted"], s["n_quarantined"]) == (20, 19, 1)
-    q = pd.read_parquet(tmp_path / "p" / "_quarantine.parquet")
+    assert (s.n_input, s.predicted, s.quarantined) == (20, 19, 1)
+    q = read_quarantine(tmp_path / "p")
     assert q.object_id.tolist() == ["103"] and "no finite pixel" in q.reason.iloc[0]
     df = read_predictions(tmp_path / "p")
     assert 103 not in df.object_id.values and np.isfinite(df.prob).all()

@@ -36,7 +36,7 @@ def test_write_and_open_archive_on_s3(s3, tmp_path):
     assert a.path == url and a.n_partitions == 4 and a.n_objects == 30
     assert all(p.startswith(f"{url}/part.") for p in a.partitions)
     # one object per file, nothing temporary left behind
-    assert _keys(url, so) == ["_archive.json", "_quarantine.parquet"] + [f"part.{i:05d}.parquet" for i in range(4)]
+    assert _keys(url, so) == ["_archive.json", "_quarantine.pqt"] + [f"part.{i:05d}.parquet" for i in range(4)]
     a2 = open_archive(url, storage_options=so)
     a2.validate()
     got = [a2.read_batch(i) for i in range(a2.n_partitions)]

@@ -2,7 +2,7 @@
 
 Tolerance: relative 1e-6, absolute 1e-9 near zero, NaN == NaN (issue 3). The weighted
 percentile features depend on NumPy's SIMD sort tie order (spec §1.9.1); on a CPU where NumPy
-dispatches a different sort (AVX-512) they get the looser check named in ``tie_sensitive``.
+dispatches a different sort (AVX-512) they get the looser check of ``conftest.loose_ties``.
 """
 from __future__ import annotations
 
@@ -10,24 +10,11 @@ import numpy as np
 import pytest
 
 from lia_dask.features import FeatureSettings, extract_batch
-from lia_dask.features.driver import NAMES, missing_features
+from lia_dask.features.driver import NAMES
+
+from .conftest import loosely_same
 
 RTOL, ATOL = 1e-6, 1e-9
-
-#: weighted flux-pass features whose reference value depends on NumPy's argsort tie order (§1.9.1)
-TIE_SENSITIVE_W = {
-    "FluxPercentileRatioMid20", "FluxPercentileRatioMid35", "FluxPercentileRatioMid50",
-    "FluxPercentileRatioMid65", "FluxPercentileRatioMid80", "Gskew", "PercentAmplitude",
-    "PercentDifferenceFluxPercentile", "count_above", "longest_strike_below", "medianAbsDev",
-}
-
-
-def _numpy_sort_is_avx512() -> bool:
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as feats
-    except ImportError:  # pragma: no cover
-        return False
-    return bool(feats.get("AVX512_SKX"))
 
 
 def _match(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -39,7 +26,6 @@ def _match(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def _table(ok: dict[str, np.ndarray], names: list[str], vals, refs) -> str:
     """Per-feature match table: matches out of 61 for W and U, worst relative difference."""
     lines = [f"{'feature':45s} {'W':>6s} {'U':>6s}  worst rel. diff", "-" * 80]
-    todo = set(missing_features())
     for j, name in enumerate(names):
         cells = []
         worst = 0.0
@@ -49,9 +35,7 @@ def _table(ok: dict[str, np.ndarray], names: list[str], vals, refs) -> str:
             d = d[~ok[mode][:, j]]
             if d.size:
                 worst = max(worst, float(np.nanmax(np.where(np.isnan(d), np.inf, d))))
-        base = name.removesuffix("_deriv")
-        note = "  TODO: kernel not delivered yet" if base in todo else ""
-        lines.append(f"{name:45s} {cells[0]:>6s} {cells[1]:>6s}  {worst:.3g}{note}")
+        lines.append(f"{name:45s} {cells[0]:>6s} {cells[1]:>6s}  {worst:.3g}")
     return "\n".join(lines)
 
 
@@ -72,21 +56,16 @@ def test_names_are_microlias(conformance):
     assert len(NAMES) == 168 and NAMES[84] == "AndersonDarling_deriv"
 
 
-def test_every_value_matches(results, conformance):
+def test_every_value_matches(results, conformance, loose_ties):
     vals, ok = results
     names = conformance["names"]
-    loose = TIE_SENSITIVE_W if _numpy_sort_is_avx512() else set()
+    loose = loose_ties
     failures = []
     for j, name in enumerate(names):
         for mode in ("weighted", "unweighted"):
             if mode == "weighted" and name in loose:
-                # looser rule where NumPy's AVX-512 sort breaks ties differently from the reference
-                # machine's AVX2 sort (spec §1.9.1: stable tie breaks move these by up to 25 %, and
-                # medianAbsDev W by up to 5.6x): same NaN pattern, within 50 % (medianAbsDev: NaN only)
-                got, ref = vals[mode][:, j], conformance["ref"][mode][:, j]
-                same_nan = np.array_equal(np.isnan(got), np.isnan(ref))
-                rel = np.abs(got - ref) <= 0.5 * np.abs(ref) + ATOL
-                if not same_nan or (name != "medianAbsDev" and not rel[~np.isnan(ref)].all()):
+                # looser rule where NumPy's AVX-512 sort breaks ties differently (conftest.loose_ties)
+                if not loosely_same(name, vals[mode][:, j], conformance["ref"][mode][:, j]):
                     failures.append((name, mode))
                 continue
             if not ok[mode][:, j].all():
@@ -96,7 +75,7 @@ def test_every_value_matches(results, conformance):
                     + _table(ok, names, vals, conformance["ref"]))
 
 
-def test_issue_target_160_of_168_on_58_of_60(results, conformance):
+def test_issue_target_160_of_168_on_58_of_60(results, conformance, loose_ties):
     """Issue 3's target: >= 160 features match on >= 58 of the 60 ogle2_dev lightcurves and on the reference."""
     _, ok = results
     good = 0
@@ -105,7 +84,7 @@ def test_issue_target_160_of_168_on_58_of_60(results, conformance):
             good += 1
     # On AVX-512, NumPy (and so MicroLIA itself) orders ties differently from the machine that made
     # the reference values; the tie-sensitive weighted features cannot be held to them there.
-    need = 160 - (len(TIE_SENSITIVE_W) if _numpy_sort_is_avx512() else 0)
+    need = 160 - len(loose_ties)
     assert good >= need, f"only {good} of 168 features reach the target ({need} needed)"
 
 

@@ -21,3 +21,13 @@ def test_survey_classification_notebook_runs(tmp_path, monkeypatch):
     assert len(list((tmp_path / "work" / "predictions").glob("part.*.parquet"))) >= 2
     assert any(o.get("output_type") in ("display_data", "execute_result") and "image/png" in o.get("data", {})
                for c in nb.cells for o in c.get("outputs", []))
+    # progress: the widget object reached IPython.display (a widget view in the cell outputs), in
+    # the ingest, simulate and predict cells
+    widget_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
+        o.get("output_type") == "display_data" and "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        for o in c.get("outputs", []))]
+    assert len(widget_cells) >= 3, widget_cells
+    # the whole flow through the public API: at most three imports
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    imports = [ln for ln in code.splitlines() if ln.startswith(("import ", "from "))]
+    assert len(imports) <= 3 and "import lia_dask as lia" in imports, imports

@@ -60,6 +60,23 @@ def test_resume_skips_finished_partitions(ogle_archive, model_dir, tmp_path):
     assert rep.skipped == 0
 
 
+def test_few_partitions_are_split_finer_than_the_archive(model_dir, tmp_path, local_client, make_survey):
+    """2 partitions on a cluster: each is classified in row ranges, written as one file, equal to unsplit."""
+    arch = make_survey(tmp_path / "s", n_objects=120, partition_rows=60)
+    assert arch.n_partitions == 2
+    cfg = PredictConfig(min_piece_rows=10)
+    rep = predict_archive(arch, model_dir, tmp_path / "split", client=local_client, config=cfg)
+    assert rep.predicted + rep.quarantined == 120 and len(list((tmp_path / "split").glob("part.*.parquet"))) == 2
+    ref = predict_archive(arch, model_dir, tmp_path / "whole")  # no cluster: one task per partition
+    for k in range(2):
+        a = pd.read_parquet(tmp_path / "split" / f"part.{k:05d}.parquet")
+        b = pd.read_parquet(tmp_path / "whole" / f"part.{k:05d}.parquet")
+        pd.testing.assert_frame_equal(a, b)
+    again = predict_archive(arch, model_dir, tmp_path / "split", client=local_client, config=cfg)
+    assert again.skipped == 2 and again.classified == 0 and again.throughput == 0.0
+    assert str(again).startswith("nothing to do") and again.n_input == 120
+
+
 def test_resume_refuses_outputs_of_another_model(ogle_archive, model_dir, tmp_path):
     out = tmp_path / "p"
     predict_archive(ogle_archive, model_dir, out)
@@ -195,3 +212,19 @@ def test_slices_of_a_partition_give_the_same_predictions(model_dir, tmp_path, ma
     predict_archive(arch, model_dir, tmp_path / "sliced", config=PredictConfig(slice_rows=7))
     a, b = read_predictions(tmp_path / "whole"), read_predictions(tmp_path / "sliced")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_cli_resume_with_nothing_to_do_starts_no_cluster(ogle_archive, model_dir, tmp_path, capsys):
+    """The second run finds every partition done from the footers: it needs no cluster at all
+    (an unreachable scheduler address proves none is contacted) and reports no rate."""
+    from lia_dask.cli import main
+    from lia_dask.predict import pending_partitions
+
+    out = tmp_path / "p"
+    assert pending_partitions(ogle_archive, model_dir, out) == list(range(ogle_archive.n_partitions))
+    predict_archive(ogle_archive, model_dir, out)
+    assert pending_partitions(ogle_archive, model_dir, out) == []
+    capsys.readouterr()
+    rc = main(["--cluster", "tcp://127.0.0.1:9", "predict", str(ogle_archive.path), "--model", str(model_dir),
+               "--out", str(out)])
+    assert rc == 0 and capsys.readouterr().out.startswith("nothing to do")

@@ -1,22 +1,19 @@
-"""Numba versions of the few library algorithms (SciPy, peakutils) that MicroLIA's features call.
+"""Special functions and ported library algorithms the feature kernels call, written once.
 
-These are written from the published algorithms (and the formulas of
-``shared/spec/FEATURES.md``), so that the feature kernels stay inside ``numba.njit``:
+Written from the published algorithms (and the formulas of ``shared/spec/FEATURES.md``), so that
+the feature kernels stay inside ``numba.njit``:
 
+* :func:`_ndtr` -- the standard normal CDF Φ (cephes rule: erf near 0, erfc in the tails);
+* :func:`log_ndtr` -- ``log(Φ(x))``, accurate in the far lower tail (the one log-Φ of the package);
+* :func:`invgauss_cdf` -- ``scipy.stats.invgauss.cdf(y, eta)`` (shape-only), evaluated in log space;
 * :func:`find_peaks_prom_width` -- the peak search of ``scipy.signal.find_peaks(y,
-  prominence=pmin, width=wmin)`` with ``wlen=None`` and ``rel_height=0.5`` (local maxima with
-  plateaus, topographic prominence over the whole signal, width at half prominence);
-* :func:`shapiro_w` -- the Shapiro-Wilk W statistic of Royston's algorithm AS R94 with the
-  AS 111 normal quantiles (``scipy.stats.shapiro(x)[0]``);
+  prominence=pmin, width=wmin)`` with ``wlen=None`` and ``rel_height=0.5``;
+* :func:`shapiro_w` -- the Shapiro-Wilk W of Royston's AS R94 with the AS 111 normal quantiles
+  (``scipy.stats.shapiro(x)[0]``);
 * :func:`peakutils_count` -- the peak search of ``peakutils.indexes`` (relative threshold,
-  zero-slope plateaus, minimum distance), with the slopes taken on one array and the threshold
-  and ranking on another, as MicroLIA's ``prominence_peaks`` does;
-* :func:`log_ndtr` -- ``log(Phi(x))`` of the standard normal, accurate in the far lower tail;
-* :func:`invgauss_cdf` -- ``scipy.stats.invgauss.cdf(y, eta)`` (shape-only, loc 0, scale 1),
-  evaluated in log space.
+  zero-slope plateaus, minimum distance), slopes on one array and threshold / ranking on another.
 
-All functions are pure, take float64 arrays or scalars and never raise (compiled with
-``common.KERNEL_OPTIONS``).
+All functions are pure, take float64 arrays or scalars and never raise.
 """
 from __future__ import annotations
 
@@ -27,12 +24,76 @@ import numpy as np
 from .common import kernel
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_SQRT1_2 = math.sqrt(0.5)
+_SQRT1_2 = 0.7071067811865476
 
 
-# --------------------------------------------------------------------------------------------
-# scipy.signal.find_peaks(y, prominence=pmin, width=wmin)
-# --------------------------------------------------------------------------------------------
+@kernel
+def _ndtr(a):
+    """Standard normal CDF (cephes ``ndtr`` rule: erf near 0, erfc in the tails)."""
+    x = a * _SQRT1_2
+    z = abs(x)
+    if z < _SQRT1_2:
+        return 0.5 + 0.5 * math.erf(x)
+    y = 0.5 * math.erfc(z)
+    if x > 0:
+        return 1.0 - y
+    return y
+
+
+@kernel
+def log_ndtr(x):
+    """log of the standard normal CDF, log Phi(x), accurate for very negative ``x``.
+
+    x > -1: log1p(-erfc(x/sqrt2)/2); -37 <= x <= -1: log(erfc(-x/sqrt2)/2); below -37 (where
+    erfc underflows) the asymptotic series -x^2/2 - log(-x) - log sqrt(2 pi)
+    + log(1 - 1/x^2 + 3/x^4 - 15/x^6 + 105/x^8 - 945/x^10).
+    """
+    if x != x:
+        return np.nan
+    if x > -1.0:
+        if x * _SQRT1_2 >= 28.0:        # libm erfc underflows to 0 there: log1p(-0.0)
+            return -0.0
+        return math.log1p(-0.5 * math.erfc(x * _SQRT1_2))
+    if x >= -37.0:
+        return math.log(0.5 * math.erfc(-x * _SQRT1_2))
+    if x == -np.inf:
+        return -np.inf
+    z = 1.0 / (x * x)
+    series = 1.0 + z * (-1.0 + z * (3.0 + z * (-15.0 + z * (105.0 + z * -945.0))))
+    return -0.5 * x * x - math.log(-x) - _LOG_SQRT_2PI + math.log(series)
+
+
+@kernel
+def invgauss_cdf(y, eta):
+    """``scipy.stats.invgauss.cdf(y, eta)``: inverse-Gaussian CDF, shape ``eta``, scale 1.
+
+    NaN for eta <= 0 or NaN, or y NaN; 0 for y <= 0; 1 for y = +inf; otherwise, with
+    phi = 1/sqrt(y): a = logPhi(phi (y/eta - 1)), b = 2/eta + logPhi(-phi (y/eta + 1)),
+    cdf = exp(a + log1p(exp(b - a))).
+    """
+    if not (eta > 0.0) or y != y:
+        return np.nan
+    if y <= 0.0:
+        return 0.0
+    if y == np.inf:
+        return 1.0
+    fac = 1.0 / math.sqrt(y)
+    a = log_ndtr(fac * ((y / eta) - 1.0))
+    zb = -fac * ((y / eta) + 1.0)
+    two_eta = 2.0 / eta
+    if zb < -37.0:
+        # log_ndtr's asymptotic branch is (-0.5 zb zb) minus positive terms plus log(series <= 1),
+        # so in floating point b <= 2/η + (-0.5 zb zb) and b - a <= that - a (rounding is
+        # monotone): when this bound is below -746, exp(b - a) is 0 and b need not be computed.
+        if (two_eta + (-0.5 * zb * zb)) - a < -746.0:
+            return math.exp(a + 0.0)
+    b = two_eta + log_ndtr(zb)
+    d = b - a
+    if d < -746.0:                      # exp(d) == 0 and log1p(0) == 0 exactly
+        return math.exp(a + 0.0)
+    return math.exp(a + math.log1p(math.exp(d)))
+
+
 @kernel
 def find_peaks_prom_width(y, pmin, wmin):
     """Count the peaks of ``y`` with prominence >= ``pmin`` and width >= ``wmin``.
@@ -101,9 +162,6 @@ def find_peaks_prom_width(y, pmin, wmin):
     return count
 
 
-# --------------------------------------------------------------------------------------------
-# Shapiro-Wilk W (AS R94 with AS 111 quantiles)
-# --------------------------------------------------------------------------------------------
 @kernel
 def _ppnd_as111(p):
     """Normal quantile Phi^-1(p) by the AS 111 (Beasley-Springer) approximation."""
@@ -234,66 +292,6 @@ def shapiro_w(x, order):
     return w
 
 
-# --------------------------------------------------------------------------------------------
-# log Phi(x) and the inverse-Gaussian CDF
-# --------------------------------------------------------------------------------------------
-@kernel
-def log_ndtr(x):
-    """log of the standard normal CDF, log Phi(x), accurate for very negative ``x``.
-
-    x > -1: log1p(-erfc(x/sqrt2)/2); -37 <= x <= -1: log(erfc(-x/sqrt2)/2); below -37 (where
-    erfc underflows) the asymptotic series -x^2/2 - log(-x) - log sqrt(2 pi)
-    + log(1 - 1/x^2 + 3/x^4 - 15/x^6 + 105/x^8 - 945/x^10).
-    """
-    if x != x:
-        return np.nan
-    if x > -1.0:
-        if x * _SQRT1_2 >= 28.0:        # libm erfc underflows to 0 there: log1p(-0.0)
-            return -0.0
-        return math.log1p(-0.5 * math.erfc(x * _SQRT1_2))
-    if x >= -37.0:
-        return math.log(0.5 * math.erfc(-x * _SQRT1_2))
-    if x == -np.inf:
-        return -np.inf
-    z = 1.0 / (x * x)
-    series = 1.0 + z * (-1.0 + z * (3.0 + z * (-15.0 + z * (105.0 + z * -945.0))))
-    return -0.5 * x * x - math.log(-x) - _LOG_SQRT_2PI + math.log(series)
-
-
-@kernel
-def invgauss_cdf(y, eta):
-    """``scipy.stats.invgauss.cdf(y, eta)``: inverse-Gaussian CDF, shape ``eta``, scale 1.
-
-    NaN for eta <= 0 or NaN, or y NaN; 0 for y <= 0; 1 for y = +inf; otherwise, with
-    phi = 1/sqrt(y): a = logPhi(phi (y/eta - 1)), b = 2/eta + logPhi(-phi (y/eta + 1)),
-    cdf = exp(a + log1p(exp(b - a))).
-    """
-    if not (eta > 0.0) or y != y:
-        return np.nan
-    if y <= 0.0:
-        return 0.0
-    if y == np.inf:
-        return 1.0
-    fac = 1.0 / math.sqrt(y)
-    a = log_ndtr(fac * ((y / eta) - 1.0))
-    zb = -fac * ((y / eta) + 1.0)
-    two_eta = 2.0 / eta
-    if zb < -37.0:
-        # log_ndtr's asymptotic branch is (-0.5 zb zb) minus positive terms plus log(series <= 1),
-        # so in floating point b <= 2/η + (-0.5 zb zb) and b - a <= that - a (rounding is
-        # monotone): when this bound is below -746, exp(b - a) is 0 and b need not be computed.
-        if (two_eta + (-0.5 * zb * zb)) - a < -746.0:
-            return math.exp(a + 0.0)
-    b = two_eta + log_ndtr(zb)
-    d = b - a
-    if d < -746.0:                      # exp(d) == 0 and log1p(0) == 0 exactly
-        return math.exp(a + 0.0)
-    return math.exp(a + math.log1p(math.exp(d)))
-
-
-# --------------------------------------------------------------------------------------------
-# peakutils.indexes(a, thres, min_dist) with slopes taken on x
-# --------------------------------------------------------------------------------------------
 @kernel
 def peakutils_count(x, a, level, min_dist):
     """Number of peaks of the ``peakutils.indexes`` algorithm, slopes on ``x``, levels on ``a``.
