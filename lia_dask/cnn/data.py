@@ -198,7 +198,7 @@ def _chunk_stream(source, spec: StreamSpec, y: np.ndarray | None, w: np.ndarray 
     ds = T.data.Dataset.from_tensor_slices(chunk_ids)
     if spec.shuffle and not spec.cache:
         ds = ds.shuffle(len(chunk_ids), seed=spec.seed, reshuffle_each_iteration=True)
-    ds = ds.map(tf_read, num_parallel_calls=T.data.AUTOTUNE, deterministic=True).unbatch()
+    ds = ds.map(_plain(tf_read), num_parallel_calls=T.data.AUTOTUNE, deterministic=True).unbatch()
     if spec.cache:
         ds = ds.cache()
     if spec.shuffle:
@@ -207,7 +207,14 @@ def _chunk_stream(source, spec: StreamSpec, y: np.ndarray | None, w: np.ndarray 
     if spec.repeat:
         ds = ds.repeat()
     n_out = 1 if y is None else 2 if w is None else 3
-    return ds.map(lambda x, yy, ww: (x, yy, ww)[:n_out])
+    return ds.map(_plain(lambda x, yy, ww: (x, yy, ww)[:n_out]))
+
+
+def _plain(fn):
+    """Mark a tf.data map function as plain graph code (no AutoGraph conversion, no warnings)."""
+    from ._tf import tf
+
+    return tf().autograph.experimental.do_not_convert(fn)
 
 
 def _finish(ds, spec: StreamSpec, batch_size: int | None, n_items: int | None):
@@ -219,7 +226,7 @@ def _finish(ds, spec: StreamSpec, batch_size: int | None, n_items: int | None):
     if not batch_size:
         if spec.augment is not None:
             raise InputError("augmentation runs per batch; give a batch_size.")
-        ds = ds.map(lambda x, *r: (crop_batch(x[None], spec.image_size)[0], *r))
+        ds = ds.map(_plain(lambda x, *r: (crop_batch(x[None], spec.image_size)[0], *r)))
         return ds.prefetch(T.data.AUTOTUNE)
     ds = ds.batch(batch_size)
     if spec.augment is not None:
@@ -229,9 +236,9 @@ def _finish(ds, spec: StreamSpec, batch_size: int | None, n_items: int | None):
             x = augment_batch(el[0], T.stack([T.constant(seed, T.int64), k]), aug)
             return (crop_batch(x, spec.image_size), *el[1:])
 
-        ds = ds.enumerate().map(lambda k, el: f(k, el), num_parallel_calls=T.data.AUTOTUNE, deterministic=True)
+        ds = ds.enumerate().map(_plain(f), num_parallel_calls=T.data.AUTOTUNE, deterministic=True)
     else:
-        ds = ds.map(lambda x, *r: (crop_batch(x, spec.image_size), *r), num_parallel_calls=T.data.AUTOTUNE,
+        ds = ds.map(_plain(lambda x, *r: (crop_batch(x, spec.image_size), *r)), num_parallel_calls=T.data.AUTOTUNE,
                     deterministic=True)
     if n_items is not None and not spec.repeat:
         ds = ds.apply(T.data.experimental.assert_cardinality(-(-n_items // batch_size)))
