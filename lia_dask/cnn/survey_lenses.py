@@ -2,8 +2,9 @@
 and small lenses, and the non-lenses that fool lens finders.
 
 The renderer here follows the ground-based Strong Lens Finding Challenge (Metcalf et al. 2019,
-A&A 625, A119) in what makes it hard, with LSST's per-band numbers (Ivezic et al. 2019, ApJ 873,
-111, table 2) for seeing, sky brightness and zero points; every choice is listed in docs/cnn.md.
+A&A 625, A119) in what makes it hard, with LSST's per-band numbers for seeing and sky brightness
+(Ivezic et al. 2019, ApJ 873, 111, table 2) and approximate zero points of the LSST throughput;
+every choice is listed in docs/cnn.md.
 
 * **Counts.** Images are in photo-electrons of a stack of ``exposure_s`` seconds per band,
   sky-subtracted: ``poisson(model + sky) - sky``, so the noise is the sky's and the sources' own
@@ -30,7 +31,8 @@ from scipy.signal import fftconvolve
 from ..errors import InputError
 
 #: LSST per-band median delivered seeing FWHM (arcsec), dark-sky brightness (AB mag / arcsec^2)
-#: and the AB magnitude giving 1 photo-electron per second (Ivezic et al. 2019, table 2).
+#: (Ivezic et al. 2019, table 2) and the AB magnitude giving 1 photo-electron per second (approximate,
+#: LSST system-engineering throughputs).
 LSST_BANDS = {
     "u": (0.92, 22.99, 26.52), "g": (0.87, 22.26, 28.51), "r": (0.83, 21.20, 28.36),
     "i": (0.80, 20.48, 28.17), "z": (0.78, 19.60, 27.78), "y": (0.76, 18.61, 26.82),
