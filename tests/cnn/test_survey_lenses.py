@@ -56,3 +56,14 @@ def test_survey_bands_must_be_lsst():
         simulate_lenses(2, LensSimConfig.survey(bands=("g", "F814W")))
     with pytest.raises(InputError, match="difficulty"):
         LensSimConfig(difficulty="nightmare")
+
+
+def test_cli_simulates_a_survey_store(tmp_path, capsys):
+    from lia_dask.cli import main
+
+    assert main(["cnn", "simulate", "--out", str(tmp_path / "s"), "--n", "12", "--image-size", "16",
+                 "--difficulty", "survey", "--seed", "4", "--chunk", "5"]) == 0
+    st = open_cutouts(tmp_path / "s")
+    im, lab, _ = simulate_lenses(12, LensSimConfig.survey(image_size=16), seed=4)
+    np.testing.assert_array_equal(np.asarray(st.images), im)
+    np.testing.assert_array_equal(st.label.astype(str), lab)
