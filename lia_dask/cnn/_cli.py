@@ -65,6 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--out", required=True)
     st.add_argument("--arch", default="resnet", choices=["resnet", "alexnet", "vgg16"])
     st.add_argument("--width", type=float, default=0.5)
+    st.add_argument("--stages", type=int, default=3, help="ResNet stages (resnet only)")
+    st.add_argument("--units", type=int, default=2, help="ResNet bottleneck units per stage (resnet only)")
     st.add_argument("--epochs", type=int, default=8)
     st.add_argument("--batch-size", type=int, default=64)
     st.add_argument("--lr", type=float, default=2e-3)
@@ -144,7 +146,10 @@ def _study(args) -> int:
     from .study import StudyConfig, default_augmentations, default_schedules, run_study, write_study
     from .train import CNNConfig
 
-    base = CNNConfig(architecture=args.arch, model_params={"width": args.width}, epochs=args.epochs,
+    params = {"width": args.width}
+    if args.arch == "resnet":
+        params.update(stages=args.stages, units_per_stage=args.units)
+    base = CNNConfig(architecture=args.arch, model_params=params, epochs=args.epochs,
                      batch_size=args.batch_size, learning_rate=args.lr, image_size=args.image_size, seed=args.seed)
     sc = StudyConfig(augmentations=_pick(args.augment, default_augmentations(), "augment"),
                      schedules=_pick(args.schedules, default_schedules(args.step_every), "schedules"),

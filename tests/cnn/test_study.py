@@ -29,7 +29,7 @@ def test_study_grid_cli_writes_table_curves_and_scores(easy_images, tmp_path):
     write_cutouts(tmp_path / "tr", x, np.arange(48), y, bands=["g", "r"], chunk=16)
     write_cutouts(tmp_path / "va", vx, np.arange(24), vy, bands=["g", "r"], chunk=16)
     rc = main(["cnn", "study", str(tmp_path / "tr"), "--val", str(tmp_path / "va"), "--out", str(tmp_path / "st"),
-               "--width", "0.25", "--epochs", "2", "--batch-size", "16", "--augment", "none,mild",
+               "--width", "0.25", "--stages", "1", "--units", "1", "--epochs", "2", "--batch-size", "16", "--augment", "none,mild",
                "--schedules", "cosine"])
     assert rc == 0
     table = pd.read_csv(tmp_path / "st" / "study.csv")
