@@ -65,6 +65,33 @@ def _timer_callback(budget_s: float):
     return EpochTimer()
 
 
+def _sim_chunk(args):
+    from lia_dask.archive import open_cutouts
+    from lia_dask.cnn.simulate_lenses import _plan, _render
+
+    path, n, cfg, seed, start, stop = args
+    is_lens, seeds = _plan(n, cfg, seed)
+    open_cutouts(path).zarr_images[start:stop] = _render(is_lens[start:stop], seeds[start:stop], cfg)[0]
+    return stop - start
+
+
+def simulate_parallel(path, n, cfg, seed, chunk, workers=2):
+    """``simulate_lens_store`` with the chunks rendered by ``workers`` processes (same images)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from lia_dask.archive import create_cutout_store, open_cutouts
+    from lia_dask.cnn.simulate_lenses import LENS, NONLENS, _plan
+
+    is_lens, _ = _plan(n, cfg, seed)
+    create_cutout_store(path, n, (cfg.image_size, cfg.image_size, len(cfg.bands)), np.arange(n),
+                        np.where(is_lens, LENS, NONLENS), bands=list(cfg.bands), pixel_scale=cfg.pixel_scale,
+                        chunk=chunk)
+    jobs = [(str(path), n, cfg, seed, s, min(n, s + chunk)) for s in range(0, n, chunk)]
+    with ProcessPoolExecutor(workers) as ex:
+        assert sum(ex.map(_sim_chunk, jobs)) == n
+    return open_cutouts(path)
+
+
 def _train(name, cfg, store, n_seen_per_epoch, budget_s, res, work):
     from lia_dask.cnn import CNNClassifier
 
@@ -153,12 +180,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-train", type=int, default=20000)
     ap.add_argument("--n-test", type=int, default=5000)
-    ap.add_argument("--n-easy", type=int, default=8000)
+    ap.add_argument("--n-easy", type=int, default=4000)
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--budget-s", type=float, default=900.0, help="training seconds per hard-set model")
-    ap.add_argument("--easy-budget-s", type=float, default=240.0)
+    ap.add_argument("--budget-s", type=float, default=780.0, help="training seconds of the ResNet (hard set)")
+    ap.add_argument("--alexnet-budget-s", type=float, default=420.0)
+    ap.add_argument("--easy-budget-s", type=float, default=150.0)
     ap.add_argument("--image-size", type=int, default=44)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--chunk", type=int, default=500)
     ap.add_argument("--models", default="resnet,alexnet,easy")
     ap.add_argument("--skip-cli", action="store_true")
@@ -167,7 +195,7 @@ def main() -> None:
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
 
-    from lia_dask.cnn import AugmentConfig, CNNConfig, LensSimConfig, Normalization, simulate_lens_store
+    from lia_dask.cnn import AugmentConfig, CNNConfig, LensSimConfig, Normalization
     from lia_dask.cnn.data import ZarrSource, fit_normalization
     from lia_dask.cnn.evaluate import plot_roc
 
@@ -183,8 +211,8 @@ def main() -> None:
     models = args.models.split(",")
     t = time.perf_counter()
     hard = LensSimConfig.survey()
-    train = simulate_lens_store(work / "train.zarr", args.n_train, hard, seed=11, chunk=args.chunk)
-    test = simulate_lens_store(work / "test.zarr", args.n_test, hard, seed=12, chunk=args.chunk)
+    train = simulate_parallel(work / "train.zarr", args.n_train, hard, 11, args.chunk)
+    test = simulate_parallel(work / "test.zarr", args.n_test, hard, 12, args.chunk)
     res["simulate_s"] = time.perf_counter() - t
     res["simulate_images_per_s"] = (args.n_train + args.n_test) / res["simulate_s"]
     dump()
@@ -200,14 +228,15 @@ def main() -> None:
                                   **common)}
     curves, p_resnet = {}, None
     for name in [m for m in models if m in archs]:
-        clf = _train(name, archs[name], train, n_seen, args.budget_s, res, work)
+        budget = args.budget_s if name == "resnet" else args.alexnet_budget_s
+        clf = _train(name, archs[name], train, n_seen, budget, res, work)
         p = _score(clf, test, y, name, res)
         curves[name] = (y, p)
         if name == "resnet":
             p_resnet = p
         dump()
     if "easy" in models:
-        easy = simulate_lens_store(work / "easy.zarr", args.n_easy, LensSimConfig(), seed=1, chunk=args.chunk)
+        easy = simulate_parallel(work / "easy.zarr", args.n_easy, LensSimConfig(), 1, args.chunk)
         clf = _train("easy", archs["resnet"], easy, int(round(args.n_easy * 0.9)), args.easy_budget_s, res, work)
         p = _score(clf, test, y, "easy", res)
         curves["easy-set ResNet"] = (y, p)
@@ -219,7 +248,7 @@ def main() -> None:
         p2 = clf.predict_positive(test)
         clf.norm_ = own
         res["easy"]["hard_set_with_refit_normalization"] = challenge_metrics(y, p2)
-        easy_test = simulate_lens_store(work / "easy_test.zarr", 2000, LensSimConfig(), seed=2, chunk=args.chunk)
+        easy_test = simulate_parallel(work / "easy_test.zarr", 2000, LensSimConfig(), 2, args.chunk)
         ye = np.asarray(easy_test.label).astype(str) == "LENS"
         res["easy"]["easy_test_set"] = challenge_metrics(ye, clf.predict_positive(easy_test))
         dump()
