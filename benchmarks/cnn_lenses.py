@@ -66,12 +66,13 @@ def _timer_callback(budget_s: float):
 
 
 def _sim_chunk(args):
-    from lia_dask.archive import open_cutouts
+    import zarr
+
     from lia_dask.cnn.simulate_lenses import _plan, _render
 
     path, n, cfg, seed, start, stop = args
     is_lens, seeds = _plan(n, cfg, seed)
-    open_cutouts(path).zarr_images[start:stop] = _render(is_lens[start:stop], seeds[start:stop], cfg)[0]
+    zarr.open_group(path, mode="r+")["images"][start:stop] = _render(is_lens[start:stop], seeds[start:stop], cfg)[0]
     return stop - start
 
 
