@@ -1,28 +1,38 @@
-"""CNN lens finding on simulated LSST-like cutouts: accuracy and throughput.
+"""CNN lens finding at survey difficulty: challenge metrics, training / inference throughput,
+CLI start-up, partitioned inference.
 
-Measures, in one run:
+Measures, in one run (results written after every stage, so a run cut short keeps what it did):
 
-* ROC AUC and the true-positive rate at 1% false-positive rate of a DeepLens-style ResNet on a
-  held-out simulated set (default 2,000 cutouts), after training on a separate simulated set
-  streamed from a Zarr store;
-* training images/s per core, single-process inference images/s per core;
-* partitioned inference (``predict_cutouts``) on a LocalCluster with 1 vs 2 single-threaded
-  worker processes (TensorFlow limited to one thread per worker), model already loaded.
+* the survey-difficulty set (``LensSimConfig.survey()``: LSST g, r, i, theta_E 0.5-2", source
+  S/N 5-150, eight kinds of confusers; see docs/cnn.md), simulated into Zarr stores: training
+  (seed 11) and held-out test (seed 12) sets;
+* a DeepLens-style ResNet and an AlexNet trained on it (tf.data pipeline, batched TF
+  augmentation), each stopped at the end of the epoch that passes ``--budget-s``; on the test set
+  AUROC, TPR0, TPR10, TPR at 1 % / 0.1 % FPR; ROC curves on a log-FPR axis
+  (``_work/cnn_lenses_roc{tag}.png``);
+* the "old" model: the same ResNet trained on the easy set of the previous stage
+  (``LensSimConfig()``, seed 1) and applied to the hard test set, with its own normalisation and
+  with the normalisation refit on the hard set;
+* steady-state training images/s (epochs after the first; wall clock and per process CPU second),
+  single-process inference images/s;
+* CLI start-up + tracing: ``lia-dask cnn train`` on a small store, total wall time minus the
+  steady-state epoch time Keras reports;
+* partitioned inference (``predict_cutouts``) on a LocalCluster of 1 and 2 single-threaded workers.
 
 Usage::
 
-    .venv/bin/python benchmarks/cnn_lenses.py --n-train 4000 --n-test 2000 --epochs 8
+    .venv/bin/python benchmarks/cnn_lenses.py --n-train 20000 --n-test 5000 --budget-s 900
 
-Results go to ``benchmarks/_work/cnn_lenses_results{tag}.json`` and are printed as Markdown.
-No pyBIA side-by-side: pyBIA's lens data and training loop need its own TensorFlow stack
-(see the README section).
+Results go to ``benchmarks/_work/cnn_lenses_results{tag}.json`` and are printed.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,97 +43,228 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def tpr_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float = 0.01) -> float:
-    from sklearn.metrics import roc_curve
+def _timer_callback(budget_s: float):
+    from lia_dask.cnn._tf import keras
 
-    fpr, tpr, _ = roc_curve(y, p)
-    return float(np.interp(fpr_target, fpr, tpr))
+    class EpochTimer(keras().callbacks.Callback):
+        """Wall and process-CPU seconds per epoch; stops training after the epoch passing the budget."""
+
+        def __init__(self):
+            super().__init__()
+            self.wall, self.cpu, self.t0 = [], [], time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._w, self._c = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.wall.append(time.perf_counter() - self._w)
+            self.cpu.append(time.process_time() - self._c)
+            if time.perf_counter() - self.t0 > budget_s:
+                self.model.stop_training = True
+
+    return EpochTimer()
+
+
+def _sim_chunk(args):
+    import zarr
+
+    from lia_dask.cnn.simulate_lenses import _plan, _render
+
+    path, n, cfg, seed, start, stop = args
+    is_lens, seeds = _plan(n, cfg, seed)
+    zarr.open_group(path, mode="r+")["images"][start:stop] = _render(is_lens[start:stop], seeds[start:stop], cfg)[0]
+    return stop - start
+
+
+def simulate_parallel(path, n, cfg, seed, chunk, workers=2):
+    """``simulate_lens_store`` with the chunks rendered by ``workers`` processes (same images)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from lia_dask.archive import create_cutout_store, open_cutouts
+    from lia_dask.cnn.simulate_lenses import LENS, NONLENS, _plan
+
+    is_lens, _ = _plan(n, cfg, seed)
+    create_cutout_store(path, n, (cfg.image_size, cfg.image_size, len(cfg.bands)), np.arange(n),
+                        np.where(is_lens, LENS, NONLENS), bands=list(cfg.bands), pixel_scale=cfg.pixel_scale,
+                        chunk=chunk)
+    jobs = [(str(path), n, cfg, seed, s, min(n, s + chunk)) for s in range(0, n, chunk)]
+    with ProcessPoolExecutor(workers) as ex:
+        assert sum(ex.map(_sim_chunk, jobs)) == n
+    return open_cutouts(path)
+
+
+def _train(name, cfg, store, n_seen_per_epoch, budget_s, res, work):
+    from lia_dask.cnn import CNNClassifier
+
+    cb = _timer_callback(budget_s)
+    t = time.perf_counter()
+    clf = CNNClassifier(cfg).fit(store, callbacks=[cb])
+    steady = cb.wall[1:] or cb.wall
+    steady_cpu = cb.cpu[1:] or cb.cpu
+    out = {"train_s": time.perf_counter() - t, "epochs_run": len(cb.wall), "epoch_wall_s": cb.wall,
+           "epoch_cpu_s": cb.cpu, "n_params": int(clf.model_.count_params()),
+           "first_epoch_images_per_s": n_seen_per_epoch / cb.wall[0],
+           "steady_images_per_s": n_seen_per_epoch / float(np.mean(steady)),
+           "steady_images_per_s_per_core": n_seen_per_epoch / float(np.mean(steady)) / os.cpu_count(),
+           "steady_images_per_cpu_s": n_seen_per_epoch / float(np.mean(steady_cpu)),
+           "history": clf.history_, "load_average_after": os.getloadavg()}
+    clf.save(work / f"model_{name}", overwrite=True)
+    res[name] = out
+    return clf
+
+
+def _score(clf, test, y, key, res, label=None):
+    from lia_dask.cnn.evaluate import challenge_metrics
+
+    clf.predict_positive(test.images[:64].compute())  # warm the predict function
+    t, c = time.perf_counter(), time.process_time()
+    p = clf.predict_positive(test)
+    dt, dc = time.perf_counter() - t, time.process_time() - c
+    res[key].update(challenge_metrics(y, p), infer_images_per_s=len(p) / dt,
+                    infer_images_per_s_per_core=len(p) / dt / os.cpu_count(), infer_images_per_cpu_s=len(p) / dc)
+    return p
+
+
+def _cli_startup(work, res):
+    """Wall time of a short ``lia-dask cnn train`` minus the steady epoch time Keras prints."""
+    from lia_dask.cnn import LensSimConfig, simulate_lens_store
+
+    simulate_lens_store(work / "cli.zarr", 1024, LensSimConfig.survey(), seed=21, chunk=256, overwrite=True)
+    cmd = [sys.executable, "-m", "lia_dask", "cnn", "train", str(work / "cli.zarr"), "--out", str(work / "cli_model"),
+           "--epochs", "2", "--width", "0.5", "--image-size", "44", "--batch-size", "64", "--flip", "--shift", "2",
+           "--overwrite"]
+    import resource
+
+    def child_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t, c = time.perf_counter(), child_cpu()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    total, total_cpu = time.perf_counter() - t, child_cpu() - c
+    secs = [float(s) for s in re.findall(r"^\s*\d+/\d+ - (\d+(?:\.\d+)?)s", out.stdout + out.stderr, re.M)]
+    steady = secs[1] if len(secs) > 1 else float("nan")
+    t, c = time.perf_counter(), child_cpu()
+    subprocess.run([sys.executable, "-c", "import lia_dask.cli, lia_dask.cnn.train, tensorflow, keras"], env=env,
+                   check=True, capture_output=True)
+    res["cli"] = {"total_s": total, "total_cpu_s": total_cpu, "keras_epoch_s": secs,
+                  "startup_and_tracing_s": total - 2 * steady, "import_s": time.perf_counter() - t,
+                  "import_cpu_s": child_cpu() - c, "images": 1024, "load_average": os.getloadavg()}
+
+
+def _cluster_inference(test, p_ref, work, res):
+    os.environ.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1")
+    from distributed import Client, LocalCluster
+
+    from lia_dask.predict.cutouts import predict_cutouts, read_predictions
+
+    scaling = {}
+    for nw in (1, 2):
+        with LocalCluster(n_workers=nw, threads_per_worker=1, processes=True, dashboard_address=":0",
+                          memory_limit="4GiB") as cluster, Client(cluster) as client:
+            predict_cutouts(test, work / "model_resnet", work / f"warm{nw}", client=client)  # loads the model
+            cpu0 = sum(client.run(time.process_time).values())
+            t = time.perf_counter()
+            s = predict_cutouts(test, work / "model_resnet", work / f"pred{nw}", client=client)
+            dt = time.perf_counter() - t
+            cpu = sum(client.run(time.process_time).values()) - cpu0
+        got = read_predictions(work / f"pred{nw}")
+        scaling[nw] = {"seconds": dt, "images_per_s": s["n_predicted"] / dt, "worker_cpu_s": cpu,
+                       "images_per_worker_cpu_s": s["n_predicted"] / cpu, "load_average": os.getloadavg(),
+                       "max_abs_diff_vs_single_process": float(np.abs(got.prob.to_numpy() - p_ref).max())}
+    scaling["speedup_2_vs_1"] = scaling[1]["seconds"] / scaling[2]["seconds"]
+    res["cluster_inference"] = scaling
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n-train", type=int, default=4000)
-    ap.add_argument("--n-test", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--width", type=float, default=0.5)
+    ap.add_argument("--n-train", type=int, default=20000)
+    ap.add_argument("--n-test", type=int, default=5000)
+    ap.add_argument("--n-easy", type=int, default=4000)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--budget-s", type=float, default=780.0, help="training seconds of the ResNet (hard set)")
+    ap.add_argument("--alexnet-budget-s", type=float, default=420.0)
+    ap.add_argument("--easy-budget-s", type=float, default=150.0)
     ap.add_argument("--image-size", type=int, default=44)
-    ap.add_argument("--cutout", type=int, default=48)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--chunk", type=int, default=250)
-    ap.add_argument("--work", default=str(ROOT / "benchmarks" / "_work" / "cnn_lenses"))
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--models", default="resnet,alexnet,easy")
+    ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--skip-scaling", action="store_true")
-    ap.add_argument("--tag", default="", help="suffix of the results file name")
+    ap.add_argument("--work", default=str(ROOT / "benchmarks" / "_work" / "cnn_lenses"))
+    ap.add_argument("--tag", default="")
     args = ap.parse_args()
 
-    from lia_dask.cnn import AugmentConfig, CNNClassifier, CNNConfig, LensSimConfig, simulate_lens_store
-    from lia_dask.predict.cutouts import predict_cutouts, read_predictions
+    from lia_dask.cnn import AugmentConfig, CNNConfig, LensSimConfig, Normalization
+    from lia_dask.cnn.data import ZarrSource, fit_normalization
+    from lia_dask.cnn.evaluate import plot_roc
 
-    work = Path(args.work)
-    work = work.with_name(work.name + args.tag)
+    work = Path(args.work + args.tag)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    res: dict = {"cores": os.cpu_count(), "args": vars(args)}
-    sim = LensSimConfig(image_size=args.cutout)
+    out_json = work.parent / f"cnn_lenses_results{args.tag}.json"
+    res: dict = {"cores": os.cpu_count(), "args": vars(args), "load_average_start": os.getloadavg()}
+
+    def dump():
+        out_json.write_text(json.dumps(res, indent=1, default=float))
+
+    models = args.models.split(",")
     t = time.perf_counter()
-    train = simulate_lens_store(work / "train.zarr", args.n_train, sim, seed=1, chunk=args.chunk)
-    test = simulate_lens_store(work / "test.zarr", args.n_test, sim, seed=2, chunk=args.chunk)
+    hard = LensSimConfig.survey()
+    train = simulate_parallel(work / "train.zarr", args.n_train, hard, 11, args.chunk)
+    test = simulate_parallel(work / "test.zarr", args.n_test, hard, 12, args.chunk)
     res["simulate_s"] = time.perf_counter() - t
+    res["simulate_images_per_s"] = (args.n_train + args.n_test) / res["simulate_s"]
+    dump()
+    y = np.asarray(test.label).astype(str) == "LENS"
+    n_seen = int(round(args.n_train * 0.9))
+    aug = AugmentConfig(horizontal_flip=True, vertical_flip=True, width_shift=2, height_shift=2, rotation=0.0)
+    common = dict(image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
+                  validation_fraction=0.1, monitor="val_auc", patience=4, verbose=2, augment=aug,
+                  lr_schedule="cosine", warmup_epochs=1)
+    archs = {"resnet": CNNConfig(architecture="resnet", model_params=dict(width=0.5, stages=3, units_per_stage=2),
+                                 learning_rate=2e-3, **common),
+             "alexnet": CNNConfig(architecture="alexnet", model_params=dict(width=0.25), learning_rate=1e-3,
+                                  **common)}
+    curves, p_resnet = {}, None
+    for name in [m for m in models if m in archs]:
+        budget = args.budget_s if name == "resnet" else args.alexnet_budget_s
+        clf = _train(name, archs[name], train, n_seen, budget, res, work)
+        p = _score(clf, test, y, name, res)
+        curves[name] = (y, p)
+        if name == "resnet":
+            p_resnet = p
+        dump()
+    if "easy" in models:
+        easy = simulate_parallel(work / "easy.zarr", args.n_easy, LensSimConfig(), 1, args.chunk)
+        clf = _train("easy", archs["resnet"], easy, int(round(args.n_easy * 0.9)), args.easy_budget_s, res, work)
+        p = _score(clf, test, y, "easy", res)
+        curves["easy-set ResNet"] = (y, p)
+        from lia_dask.cnn.evaluate import challenge_metrics
 
-    cfg = CNNConfig(architecture="resnet", model_params=dict(width=args.width, stages=3, units_per_stage=2),
-                    image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size, learning_rate=2e-3,
-                    lr_drop_every=max(2, args.epochs // 3), lr_drop_factor=0.5, warmup_epochs=1,
-                    validation_fraction=0.1, monitor="val_auc", patience=3, verbose=2,
-                    augment=AugmentConfig(horizontal_flip=True, vertical_flip=True, width_shift=2, height_shift=2))
-    t, c = time.perf_counter(), time.process_time()
-    clf = CNNClassifier(cfg).fit(train)
-    train_s, train_cpu = time.perf_counter() - t, time.process_time() - c
-    n_epochs = len(clf.history_["loss"])
-    n_seen = n_epochs * int(round(args.n_train * (1 - cfg.validation_fraction)))
-    res.update(train_s=train_s, epochs_run=n_epochs, train_images_per_s=n_seen / train_s,
-               train_images_per_s_per_core=n_seen / train_s / os.cpu_count(), train_cpu_s=train_cpu,
-               train_images_per_cpu_s=n_seen / train_cpu, history=clf.history_,
-               n_params=int(clf.model_.count_params()))
-    clf.save(work / "model")
-
-    # single-process inference (all cores), accuracy on the held-out set
-    clf.predict_proba(test.images[:64].compute())  # warm up the predict function
-    t, c = time.perf_counter(), time.process_time()
-    p = clf.predict_positive(test)
-    inf_s, inf_cpu = time.perf_counter() - t, time.process_time() - c
-    y = (test.label.astype(str) == "LENS").astype(int)
-    from sklearn.metrics import roc_auc_score
-
-    res.update(auc=float(roc_auc_score(y, p)), tpr_at_fpr_1pct=tpr_at_fpr(y, p, 0.01),
-               tpr_at_fpr_10pct=tpr_at_fpr(y, p, 0.10), accuracy=float(((p >= 0.5) == y).mean()),
-               infer_images_per_s=args.n_test / inf_s, infer_images_per_s_per_core=args.n_test / inf_s / os.cpu_count(),
-               infer_images_per_cpu_s=args.n_test / inf_cpu, load_average=os.getloadavg())
-
-    if not args.skip_scaling:
-        os.environ.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1")
-        from distributed import Client, LocalCluster
-
-        scaling = {}
-        for nw in (1, 2):
-            with LocalCluster(n_workers=nw, threads_per_worker=1, processes=True, dashboard_address=":0",
-                              memory_limit="4GiB") as cluster, Client(cluster) as client:
-                predict_cutouts(test, work / "model", work / f"warm{nw}", client=client)  # loads the model per worker
-                cpu0 = sum(client.run(time.process_time).values())
-                t = time.perf_counter()
-                s = predict_cutouts(test, work / "model", work / f"pred{nw}", client=client)
-                dt = time.perf_counter() - t
-                cpu = sum(client.run(time.process_time).values()) - cpu0
-                from lia_dask.predict.cutouts import worker_load_counts
-
-                loads = worker_load_counts(client)
-            got = read_predictions(work / f"pred{nw}")
-            scaling[nw] = {"seconds": dt, "images_per_s": s["n_predicted"] / dt, "worker_cpu_s": cpu,
-                           "images_per_worker_cpu_s": s["n_predicted"] / cpu, "load_average": os.getloadavg(), "loads_per_worker": list(loads.values()),
-                           "max_abs_diff_vs_single_process": float(np.abs(got.prob.to_numpy() - p).max())}
-        scaling["speedup_2_vs_1"] = scaling[1]["seconds"] / scaling[2]["seconds"]
-        res["scaling"] = scaling
-
-    (work.parent / f"cnn_lenses_results{args.tag}.json").write_text(json.dumps(res, indent=1, default=float))
-    print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1, default=float))
+        refit = fit_normalization(ZarrSource(test))
+        own = clf.norm_
+        clf.norm_ = Normalization(refit.min_pixel, refit.max_pixel)
+        p2 = clf.predict_positive(test)
+        clf.norm_ = own
+        res["easy"]["hard_set_with_refit_normalization"] = challenge_metrics(y, p2)
+        easy_test = simulate_parallel(work / "easy_test.zarr", 2000, LensSimConfig(), 2, args.chunk)
+        ye = np.asarray(easy_test.label).astype(str) == "LENS"
+        res["easy"]["easy_test_set"] = challenge_metrics(ye, clf.predict_positive(easy_test))
+        dump()
+    if curves:
+        plot_roc(curves, work.parent / f"cnn_lenses_roc{args.tag}.png",
+                 title=f"survey-difficulty test set ({args.n_test} cutouts)")
+    if not args.skip_cli:
+        _cli_startup(work, res)
+        dump()
+    if not args.skip_scaling and p_resnet is not None:
+        _cluster_inference(test, p_resnet, work, res)
+    res["load_average_end"] = os.getloadavg()
+    dump()
+    print(json.dumps({k: ({kk: vv for kk, vv in v.items() if kk not in ("history",)} if isinstance(v, dict) else v)
+                      for k, v in res.items()}, indent=1, default=float))
 
 
 if __name__ == "__main__":

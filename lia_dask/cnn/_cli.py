@@ -1,4 +1,4 @@
-"""``lia-dask cnn simulate | train | predict``."""
+"""``lia-dask cnn simulate | train | evaluate | study | predict``."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--image-size", type=int, default=48, help="cutout side in pixels (default %(default)s)")
     s.add_argument("--bands", default="g,r,i", help="comma-separated band names")
     s.add_argument("--lens-fraction", type=float, default=0.5, help="fraction of lenses, 0 to 1 (default %(default)s)")
+    s.add_argument("--difficulty", default="easy", choices=["easy", "survey"],
+                   help="easy: bright arcs (tests, demos); survey: Lens Finding Challenge difficulty, LSST bands, "
+                        "confusers (docs/cnn.md)")
     s.add_argument("--chunk", type=int, default=256, help="images per Zarr chunk (default %(default)s)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
@@ -38,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patience", type=int, default=None, help="stop after this many epochs without improvement (default: never)")
     t.add_argument("--lr-drop-every", type=int, default=0, help="divide the learning rate every N epochs (0: never)")
     t.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear learning-rate warm-up (default %(default)s)")
+    t.add_argument("--lr-schedule", default="step", choices=["constant", "step", "cosine"],
+                   help="learning-rate schedule: constant, step drops (--lr-drop-every) or warm-up + cosine (default %(default)s)")
     t.add_argument("--flip", action="store_true", help="random horizontal and vertical flips")
     t.add_argument("--shift", type=int, default=0, help="random shifts up to this many pixels")
     t.add_argument("--rotation", type=float, default=0.0, help="random rotations up to this many degrees")
@@ -45,6 +50,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing artifact at --out")
     t.set_defaults(func=_train)
+
+    e = csub.add_parser("evaluate", help="challenge metrics (AUROC, TPR0, TPR10, TPR at 1%% / 0.1%% FPR) and a "
+                                         "log-FPR ROC plot of a model on a labelled cutout store")
+    e.add_argument("store")
+    e.add_argument("--model", required=True, help="CNN artifact directory or zip")
+    e.add_argument("--out", required=True, help="directory for metrics.json and roc.png")
+    e.add_argument("--batch-size", type=int, default=256)
+    e.set_defaults(func=_evaluate)
+
+    st = csub.add_parser("study", help="train one model under augmentation strengths x learning-rate schedules; "
+                                       "write study.csv and curves.png (loss / AUC per epoch, train vs validation)")
+    st.add_argument("store", help="training cutout store")
+    st.add_argument("--val", required=True, help="labelled validation cutout store (never augmented)")
+    st.add_argument("--out", required=True)
+    st.add_argument("--arch", default="resnet", choices=["resnet", "alexnet", "vgg16"])
+    st.add_argument("--width", type=float, default=0.5)
+    st.add_argument("--stages", type=int, default=3, help="ResNet stages (resnet only)")
+    st.add_argument("--units", type=int, default=2, help="ResNet bottleneck units per stage (resnet only)")
+    st.add_argument("--epochs", type=int, default=8)
+    st.add_argument("--batch-size", type=int, default=64)
+    st.add_argument("--lr", type=float, default=2e-3)
+    st.add_argument("--image-size", type=int, default=None)
+    st.add_argument("--augment", default="none,mild,strong", help="comma-separated names among none, mild, strong")
+    st.add_argument("--schedules", default="constant,step,cosine", help="comma-separated among constant, step, cosine")
+    st.add_argument("--step-every", type=int, default=3, help="epochs between halvings of the step schedule")
+    st.add_argument("--search", default="grid", choices=["grid", "optuna"])
+    st.add_argument("--trials", type=int, default=6, help="Optuna trials (with --search optuna)")
+    st.add_argument("--seed", type=int, default=0)
+    st.set_defaults(func=_study)
 
     p = csub.add_parser("predict", help="classify every cutout of a store, one task per Zarr chunk (resumable)")
     p.add_argument("store", help="Zarr cutout store to classify")
@@ -58,8 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _simulate(args) -> int:
     from .simulate_lenses import LensSimConfig, simulate_lens_store
 
-    cfg = LensSimConfig(image_size=args.image_size, bands=tuple(args.bands.split(",")),
-                        lens_fraction=args.lens_fraction)
+    kw = dict(image_size=args.image_size, bands=tuple(args.bands.split(",")), lens_fraction=args.lens_fraction)
+    cfg = LensSimConfig.survey(**kw) if args.difficulty == "survey" else LensSimConfig(**kw)
     st = simulate_lens_store(args.out, args.n, cfg, seed=args.seed, chunk=args.chunk, overwrite=args.overwrite)
     print(st)
     return 0
@@ -81,12 +115,50 @@ def _train(args) -> int:
                 epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, optimizer=args.optimizer,
                 image_size=args.image_size, positive_class=args.positive_class, balance=args.balance,
                 validation_fraction=args.val_fraction, monitor=args.monitor, patience=args.patience,
-                lr_drop_every=args.lr_drop_every, warmup_epochs=args.warmup_epochs, seed=args.seed, verbose=2)
+                lr_drop_every=args.lr_drop_every, warmup_epochs=args.warmup_epochs, lr_schedule=args.lr_schedule,
+                seed=args.seed, verbose=2)
     if aug is not None:
         base["augment"] = aug
     clf = CNNClassifier(CNNConfig.from_dict(base)).fit(args.store)
     m = clf.save(args.out, overwrite=args.overwrite)
     print(json.dumps({"artifact": args.out, "digest": m["digest"], "metrics": m["metrics"]}, indent=1))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .evaluate import evaluate_cutouts
+
+    res = evaluate_cutouts(args.store, args.model, args.out, batch_size=args.batch_size)
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+def _pick(names: str, available: dict, what: str) -> dict:
+    from ..errors import InputError
+
+    want = [n.strip() for n in names.split(",") if n.strip()]
+    bad = [n for n in want if n not in available]
+    if bad or not want:
+        raise InputError(f"--{what} takes names among {sorted(available)}, got {names!r}.")
+    return {n: available[n] for n in want}
+
+
+def _study(args) -> int:
+    from .study import StudyConfig, default_augmentations, default_schedules, run_study, write_study
+    from .train import CNNConfig
+
+    params = {"width": args.width}
+    if args.arch == "resnet":
+        params.update(stages=args.stages, units_per_stage=args.units)
+    base = CNNConfig(architecture=args.arch, model_params=params, epochs=args.epochs,
+                     batch_size=args.batch_size, learning_rate=args.lr, image_size=args.image_size, seed=args.seed)
+    sc = StudyConfig(augmentations=_pick(args.augment, default_augmentations(), "augment"),
+                     schedules=_pick(args.schedules, default_schedules(args.step_every), "schedules"),
+                     search=args.search, n_trials=args.trials, seed=args.seed)
+    table, hist = run_study(args.store, args.val, base, sc)
+    paths = write_study(table, hist, args.out)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(json.dumps(paths, indent=1))
     return 0
 
 

@@ -1,23 +1,26 @@
 """Input for the image CNNs: per-band min-max normalisation and tf.data pipelines that stream
-from a Zarr cutout store (or an in-memory array) one chunk at a time.
+from a Zarr cutout store (or an in-memory array) chunk by chunk.
 
 A *source* is anything with ``n``, ``shape`` (H, W, C), ``chunk`` and ``read(start, stop)``:
-:class:`ArraySource` wraps a NumPy array, :class:`ZarrSource` a cutout store. The generators
-read one chunk, normalise it, optionally augment each image with a per-image seeded draw, crop
-it, and yield images; shuffling permutes the chunk order and the images within a chunk, so
-at most one chunk is in memory and the store is never loaded whole. An in-memory array and a
-store with the same chunking give the same stream.
+:class:`ArraySource` wraps a NumPy array, :class:`ZarrSource` a cutout store. The pipeline
+(:func:`image_dataset`) is all tf.data: a dataset of chunk numbers (shuffled per epoch) is
+mapped in parallel to whole normalised chunks (one ``tf.numpy_function`` call per chunk, so Zarr
+chunks are read and decompressed concurrently), unbatched, optionally cached in memory,
+shuffled in a buffer, batched, and augmented *per batch* with TensorFlow ops
+(:func:`lia_dask.cnn.augment_tf.augment_batch`, stateless random draws seeded by
+``(seed, batch number)``), then cropped and prefetched. No Python runs per image. An in-memory
+array and a store with the same chunking give the same stream.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import InputError
-from .augment import AugmentConfig, center_crop, random_transform
+from .augment import AugmentConfig
 
 
 # --------------------------------------------------------------------- normalisation (kernel)
@@ -141,10 +144,16 @@ def as_source(x, chunk: int = 256):
     return ArraySource(x, chunk)
 
 
-# --------------------------------------------------------------------- generators
+# --------------------------------------------------------------------- tf.data pipelines
 @dataclass
 class StreamSpec:
-    """What one stream yields: which images, in which order, transformed how."""
+    """What one stream yields: which images, in which order, transformed how.
+
+    ``cache`` keeps the normalised images in memory after the first pass (then the shuffle
+    buffer spans the whole set); otherwise chunks are re-read each epoch and shuffled within a
+    buffer of ``shuffle_chunks`` chunks. ``repeat`` makes the stream endless (use with
+    ``steps_per_epoch``).
+    """
 
     indices: np.ndarray
     norm: Normalization
@@ -153,99 +162,116 @@ class StreamSpec:
     shuffle: bool = False
     seed: int = 0
     repeat: bool = False
+    cache: bool = False
+    shuffle_chunks: int = 4
 
 
-def iter_images(source, spec: StreamSpec, y: np.ndarray | None = None,
-                w: np.ndarray | None = None) -> Iterator[tuple]:
-    """Yield ``(image,)``, ``(image, y)`` or ``(image, y, w)`` for ``spec.indices``, chunk by chunk.
+def _chunk_table(source, indices: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    idx = np.asarray(indices, dtype=np.int64)
+    by_chunk = {int(c): idx[idx // source.chunk == c] for c in np.unique(idx // source.chunk)}
+    return np.array(sorted(by_chunk), dtype=np.int64), by_chunk
 
-    Epoch ``e`` (each pass over the indices; several when ``repeat``) shuffles with seed
-    ``(spec.seed, e)`` and augments image ``i`` with the generator seeded ``(spec.seed, e, i)``.
-    """
-    idx = np.asarray(spec.indices, dtype=np.int64)
-    by_chunk: dict[int, np.ndarray] = {}
-    for c in np.unique(idx // source.chunk):
-        by_chunk[int(c)] = idx[idx // source.chunk == c]
-    epoch = 0
-    while True:
-        rng = np.random.default_rng([spec.seed, epoch])
-        order = list(by_chunk)
-        if spec.shuffle:
-            order = [order[k] for k in rng.permutation(len(order))]
-        for c in order:
-            rows = by_chunk[c]
-            start = c * source.chunk
-            block = source.read(start, min(source.n, start + source.chunk))
-            if spec.shuffle:
-                rows = rows[rng.permutation(len(rows))]
-            xs = spec.norm(block[rows - start])
-            for j, i in enumerate(rows):
-                x = xs[j]
-                if spec.augment is not None:
-                    x = random_transform(x, spec.augment, np.random.default_rng([spec.seed, epoch, int(i)]), crop=False)
-                x = center_crop(x, spec.image_size)
-                if y is None:
-                    yield (x,)
-                elif w is None:
-                    yield x, y[i]
-                else:
-                    yield x, y[i], w[i]
-        epoch += 1
-        if not spec.repeat:
-            return
+
+def _chunk_stream(source, spec: StreamSpec, y: np.ndarray | None, w: np.ndarray | None):
+    """Unbatched (image[, y[, w]]) elements of ``spec.indices``, read one chunk per parallel call."""
+    from ._tf import tf
+
+    T = tf()
+    H, W, C = source.shape
+    chunk_ids, by_chunk = _chunk_table(source, spec.indices)
+    yv = np.zeros(source.n, np.float32) if y is None else np.asarray(y, np.float32)
+    wv = np.ones(source.n, np.float32) if w is None else np.asarray(w, np.float32)
+
+    def read(c):
+        rows = by_chunk[int(c)]
+        start = int(c) * source.chunk
+        block = source.read(start, min(source.n, start + source.chunk))
+        return spec.norm(block[rows - start]), yv[rows], wv[rows]
+
+    def tf_read(c):
+        x, yy, ww = T.numpy_function(read, [c], [T.float32, T.float32, T.float32], stateful=False)
+        x.set_shape((None, H, W, C))
+        yy.set_shape((None,))
+        ww.set_shape((None,))
+        return x, yy, ww
+
+    ds = T.data.Dataset.from_tensor_slices(chunk_ids)
+    if spec.shuffle and not spec.cache:
+        ds = ds.shuffle(len(chunk_ids), seed=spec.seed, reshuffle_each_iteration=True)
+    ds = ds.map(_plain(tf_read), num_parallel_calls=T.data.AUTOTUNE, deterministic=True).unbatch()
+    if spec.cache:
+        ds = ds.cache()
+    if spec.shuffle:
+        buf = len(spec.indices) if spec.cache else spec.shuffle_chunks * source.chunk
+        ds = ds.shuffle(max(1, buf), seed=spec.seed + 1, reshuffle_each_iteration=True)
+    if spec.repeat:
+        ds = ds.repeat()
+    n_out = 1 if y is None else 2 if w is None else 3
+    return ds.map(_plain(lambda x, yy, ww: (x, yy, ww)[:n_out]))
+
+
+def _plain(fn):
+    """Mark a tf.data map function as plain graph code (no AutoGraph conversion, no warnings)."""
+    from ._tf import tf
+
+    return tf().autograph.experimental.do_not_convert(fn)
+
+
+def _finish(ds, spec: StreamSpec, batch_size: int | None, n_items: int | None):
+    """Batch, augment per batch (seed = (spec.seed, batch number)), crop, prefetch."""
+    from ._tf import tf
+    from .augment_tf import augment_batch, crop_batch
+
+    T = tf()
+    if not batch_size:
+        if spec.augment is not None:
+            raise InputError("augmentation runs per batch; give a batch_size.")
+        ds = ds.map(_plain(lambda x, *r: (crop_batch(x[None], spec.image_size)[0], *r)))
+        return ds.prefetch(T.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if spec.augment is not None:
+        aug, seed = spec.augment, int(spec.seed)
+
+        def f(k, el):
+            x = augment_batch(el[0], T.stack([T.constant(seed, T.int64), k]), aug)
+            return (crop_batch(x, spec.image_size), *el[1:])
+
+        ds = ds.enumerate().map(_plain(f), num_parallel_calls=T.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = ds.map(_plain(lambda x, *r: (crop_batch(x, spec.image_size), *r)), num_parallel_calls=T.data.AUTOTUNE,
+                    deterministic=True)
+    if n_items is not None and not spec.repeat:
+        ds = ds.apply(T.data.experimental.assert_cardinality(-(-n_items // batch_size)))
+    return ds.prefetch(T.data.AUTOTUNE)
 
 
 def image_dataset(source, spec: StreamSpec, y: np.ndarray | None = None, w: np.ndarray | None = None,
                   batch_size: int | None = 32):
-    """A ``tf.data.Dataset`` over :func:`iter_images` (batched when ``batch_size``), prefetched.
+    """A ``tf.data.Dataset`` of batches ``(x,)``, ``(x, y)`` or ``(x, y, w)`` over ``spec.indices``.
 
-    Each iteration of the dataset (each Keras epoch) restarts the generator with a new epoch
-    number, so shuffling and augmentation differ per epoch but are reproducible from the seed.
+    ``x`` is (B, S, S, C) float32 normalised (and augmented when ``spec.augment``); each pass
+    (Keras epoch) reshuffles, reproducibly from ``spec.seed``.
     """
-    from ._tf import tf
-
-    tfm = tf()
-    H, W, C = source.shape
-    S = spec.image_size
-    shape = (S or H, S or W, C)
-    sig = [tfm.TensorSpec(shape=shape, dtype=tfm.float32)]
-    if y is not None:
-        sig.append(tfm.TensorSpec(shape=(), dtype=tfm.float32))
-        if w is not None:
-            sig.append(tfm.TensorSpec(shape=(), dtype=tfm.float32))
-    calls = [0]
-
-    def gen():
-        from dataclasses import replace
-
-        e = calls[0]
-        calls[0] += 1
-        yield from iter_images(source, replace(spec, seed=int(spec.seed) * 1_000_003 + e), y, w)
-
-    ds = tfm.data.Dataset.from_generator(gen, output_signature=tuple(sig))
-    if not spec.repeat:
-        ds = ds.apply(tfm.data.experimental.assert_cardinality(len(spec.indices)))
-    if batch_size:
-        ds = ds.batch(batch_size)
-    return ds.prefetch(2)
+    ds = _chunk_stream(source, spec, y, w)
+    return _finish(ds, spec, batch_size, len(spec.indices))
 
 
 def balanced_dataset(source, spec: StreamSpec, y: np.ndarray, batch_size: int):
     """Endless batches with half positives (``y == 1``) and half negatives, drawn from two streams.
 
-    Each class stream is shuffled, augmented and repeated on its own; batches interleave them
-    with equal probability. Use with ``steps_per_epoch``.
+    Each class stream is read, shuffled and repeated on its own; batches interleave them with
+    equal probability, then are augmented per batch. Use with ``steps_per_epoch``.
     """
     from dataclasses import replace
 
     from ._tf import tf
 
-    tfm = tf()
+    T = tf()
     idx = np.asarray(spec.indices)
     pos, neg = idx[y[idx] == 1], idx[y[idx] == 0]
     if len(pos) == 0 or len(neg) == 0:
         raise InputError("balanced sampling needs both classes in the training set; use balance='weight' instead.")
-    streams = [image_dataset(source, replace(spec, indices=part, repeat=True, shuffle=True, seed=spec.seed + k),
-                             y, None, batch_size=None) for k, part in enumerate((pos, neg))]
-    ds = tfm.data.Dataset.sample_from_datasets(streams, weights=[0.5, 0.5], seed=spec.seed)
-    return ds.batch(batch_size).prefetch(2)
+    streams = [_chunk_stream(source, replace(spec, indices=part, repeat=True, shuffle=True, seed=spec.seed + 7 * k),
+                             y, None) for k, part in enumerate((pos, neg))]
+    ds = T.data.Dataset.sample_from_datasets(streams, weights=[0.5, 0.5], seed=spec.seed)
+    return _finish(ds, replace(spec, repeat=True), batch_size, None)

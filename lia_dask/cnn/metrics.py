@@ -10,17 +10,24 @@ _REGISTERED: dict = {}
 
 
 def learning_rate_at(epoch: int, base: float, drop_every: int = 0, drop_factor: float = 0.5,
-                     warmup_epochs: int = 0, decay: float = 0.0) -> float:
+                     warmup_epochs: int = 0, decay: float = 0.0, schedule: str = "step",
+                     total_epochs: int = 1, min_factor: float = 0.01) -> float:
     """Learning rate of ``epoch`` (0-based).
 
-    ``base`` ramps up linearly over ``warmup_epochs`` (epoch e gets base * (e + 1) / warmup),
-    drops by ``drop_factor`` every ``drop_every`` epochs (0 = never) and decays as
-    ``1 / (1 + decay * epoch)`` (the classic Keras ``decay``, per epoch).
+    ``base`` ramps up linearly over ``warmup_epochs`` (epoch e gets base * (e + 1) / warmup).
+    ``schedule="step"`` then drops by ``drop_factor`` every ``drop_every`` epochs (0 = never);
+    ``"cosine"`` follows ``min + (1 - min) (1 + cos(pi t)) / 2`` times base, t running from 0 at
+    the end of the warm-up to 1 at the last of ``total_epochs`` (``min = min_factor``);
+    ``"constant"`` keeps base. All divide by ``1 + decay * epoch`` (the classic Keras ``decay``).
     """
     lr = float(base)
     if warmup_epochs and epoch < warmup_epochs:
         lr *= (epoch + 1) / warmup_epochs
-    if drop_every:
+    elif schedule == "cosine":
+        span = max(1, total_epochs - 1 - warmup_epochs)
+        t = min(1.0, max(0.0, (epoch - warmup_epochs) / span))
+        lr *= min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * t))
+    if schedule == "step" and drop_every:
         lr *= drop_factor ** (epoch // drop_every)
     return lr / (1.0 + decay * epoch)
 
@@ -122,7 +129,8 @@ def callbacks(cfg) -> list:
     K = keras()
     out = [K.callbacks.LearningRateScheduler(
         lambda e, lr=None: learning_rate_at(e, cfg.learning_rate, cfg.lr_drop_every, cfg.lr_drop_factor,
-                                            cfg.warmup_epochs, cfg.decay))]
+                                            cfg.warmup_epochs, cfg.decay, cfg.lr_schedule, cfg.epochs,
+                                            cfg.lr_min_factor))]
     if cfg.patience is not None:
         out.append(K.callbacks.EarlyStopping(monitor=cfg.monitor, mode=monitor_mode(cfg.monitor),
                                              patience=int(cfg.patience), min_delta=cfg.min_delta,

@@ -49,7 +49,7 @@ def alexnet(input_shape: tuple[int, int, int], width: float = 1.0, dropout: floa
     for _ in range(2):
         x = L.Dense(_n(4096, width), activation="relu")(x)
         x = L.Dropout(dropout)(x)
-    out = L.Dense(1, activation="sigmoid")(x)
+    out = L.Dense(1, activation="sigmoid", dtype="float32")(x)
     return K.Model(inp, out, name="alexnet")
 
 
@@ -70,7 +70,7 @@ def vgg16(input_shape: tuple[int, int, int], width: float = 1.0, dropout: float 
     for _ in range(2):
         x = L.Dense(_n(4096, width), activation="relu")(x)
         x = L.Dropout(dropout)(x)
-    out = L.Dense(1, activation="sigmoid")(x)
+    out = L.Dense(1, activation="sigmoid", dtype="float32")(x)
     return K.Model(inp, out, name="vgg16")
 
 
@@ -107,7 +107,7 @@ def resnet_deeplens(input_shape: tuple[int, int, int], width: float = 1.0, stage
     x = L.GlobalAveragePooling2D()(x)
     if dropout:
         x = L.Dropout(dropout)(x)
-    out = L.Dense(1, activation="sigmoid")(x)
+    out = L.Dense(1, activation="sigmoid", dtype="float32")(x)
     return K.Model(inp, out, name="resnet_deeplens")
 
 
@@ -130,7 +130,7 @@ def cnn1d(input_shape: tuple[int, int], width: float = 1.0, blocks: int = 4, dro
     x = L.GlobalMaxPooling1D()(x)
     x = L.Dense(_n(64, width), activation="relu")(x)
     x = L.Dropout(dropout)(x)
-    out = L.Dense(1, activation="sigmoid")(x)
+    out = L.Dense(1, activation="sigmoid", dtype="float32")(x)
     return K.Model(inp, out, name="cnn1d")
 
 

@@ -27,7 +27,13 @@ LENS, NONLENS = "LENS", "NONLENS"
 class LensSimConfig:
     """Settings of :func:`simulate_lenses` (angles in arcsec, fluxes in counts).
 
-    The default is an LSST-like ``g, r, i`` cutout of 48 x 48 pixels at 0.2 arcsec / pixel.
+    The default is an LSST-like ``g, r, i`` cutout of 48 x 48 pixels at 0.2 arcsec / pixel with
+    the easy settings (bright arcs, Gaussian PSF and noise, counts in arbitrary units);
+    :meth:`survey` gives the Strong-Lens-Finding-Challenge difficulty rendered by
+    :mod:`lia_dask.cnn.survey_lenses` (``difficulty="survey"``: LSST seeing / sky / zero points per
+    band, counts in e- of ``exposure_s`` per band, lensed-source S/N in ``source_snr``, i-band
+    lens magnitudes in ``lens_mag``, non-lens kinds drawn with ``confuser_weights``, shared
+    nuisances at ``nuisance_rate``).
     """
 
     image_size: int = 48
@@ -48,7 +54,24 @@ class LensSimConfig:
     max_companions: int = 2
     companion_flux: tuple[float, float] = (30.0, 300.0)
     oversample: int = 2
+    difficulty: str = "easy"
+    exposure_s: float = 300.0
+    lens_mag: tuple[float, float] = (18.0, 21.0)
+    source_snr: tuple[float, float] = (5.0, 150.0)
+    confuser_weights: dict | None = None
+    nuisance_rate: float = 0.3
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.difficulty not in ("easy", "survey"):
+            raise InputError(f"difficulty must be 'easy' or 'survey', got {self.difficulty!r}.")
+        self.bands = tuple(self.bands)
+
+    @classmethod
+    def survey(cls, **overrides) -> "LensSimConfig":
+        """Challenge-difficulty settings: theta_E 0.5-2.0" (log-uniform), compact faint sources."""
+        base = dict(difficulty="survey", theta_e=(0.5, 2.0), source_reff=(0.05, 0.35), lens_reff=(0.3, 1.2))
+        return cls(**{**base, **overrides})
 
 
 def _sersic_b(n: float) -> float:
@@ -158,8 +181,12 @@ def _plan(n: int, cfg: LensSimConfig, seed) -> tuple[np.ndarray, np.ndarray]:
 def _render(is_lens: np.ndarray, seeds: np.ndarray, cfg: LensSimConfig) -> tuple[np.ndarray, list[dict]]:
     images = np.empty((len(seeds), cfg.image_size, cfg.image_size, len(cfg.bands)), np.float32)
     rows = []
+    if cfg.difficulty == "survey":
+        from .survey_lenses import render_survey as render
+    else:
+        render = _render_one
     for i in range(len(seeds)):
-        images[i], t = _render_one(np.random.default_rng(seeds[i]), cfg, bool(is_lens[i]))
+        images[i], t = render(np.random.default_rng(seeds[i]), cfg, bool(is_lens[i]))
         rows.append(t)
     return images, rows
 
@@ -168,6 +195,10 @@ def _check(n: int, cfg: LensSimConfig) -> None:
     if n < 0 or cfg.image_size < 8 or not cfg.bands:
         raise InputError(f"simulate_lenses needs n >= 0, image_size >= 8 and at least one band (got n={n}, "
                          f"image_size={cfg.image_size}, bands={cfg.bands}).")
+    if cfg.difficulty == "survey":
+        from .survey_lenses import band_table
+
+        band_table(cfg.bands)
 
 
 def simulate_lenses(n: int, config: LensSimConfig | None = None, seed: int | None = 0
@@ -182,7 +213,9 @@ def simulate_lenses(n: int, config: LensSimConfig | None = None, seed: int | Non
         ``"LENS"`` or ``"NONLENS"``.
     truth : pandas.DataFrame
         One row per cutout: ``is_lens``, ``theta_e`` (arcsec), ``source_flux``, ``magnification``,
-        ``n_companions``, ``seeing`` (arcsec FWHM).
+        ``n_companions``, ``seeing`` (arcsec FWHM); for ``difficulty="survey"`` ``source_snr``
+        replaces ``source_flux`` and ``kind`` (``lens`` or the non-lens kind) and ``artefacts``
+        are added.
     """
     cfg = config or LensSimConfig()
     _check(n, cfg)

@@ -40,8 +40,10 @@ class CNNConfig:
         Per-band normalisation bounds (counts); default: 0.5 / 99.5 percentiles of the training set.
     epochs, batch_size, learning_rate, optimizer, momentum
         Optimisation (``optimizer`` in adam, adamw, sgd, rmsprop).
-    decay, lr_drop_every, lr_drop_factor, warmup_epochs
-        Learning-rate schedule, see :func:`lia_dask.cnn.metrics.learning_rate_at`.
+    lr_schedule, decay, lr_drop_every, lr_drop_factor, warmup_epochs, lr_min_factor
+        Learning-rate schedule (``constant``, ``step``: drop by ``lr_drop_factor`` every
+        ``lr_drop_every`` epochs, ``cosine``: warm-up then cosine decay to ``lr_min_factor`` x
+        the base over the run), see :func:`lia_dask.cnn.metrics.learning_rate_at`.
     balance : {"weight", "sample", "none"}
         Class balance by a positive-class weight in the loss, by half-positive batches, or not.
     pos_weight : float or "auto"
@@ -58,6 +60,14 @@ class CNNConfig:
         ``cnn1d`` only: boxcar width of the smoothed channel; random circular shifts.
     chunk : int
         Images per read for in-memory arrays (stores use their own chunks).
+    cache : bool or "auto"
+        Keep the normalised training images in memory after the first epoch (``auto``: when
+        they take at most ``cache_limit_mb``); otherwise Zarr chunks are re-read every epoch.
+    mixed_precision, jit_compile : bool or "auto"
+        float16 compute (float32 output and loss) and XLA compilation; ``auto`` = only when a GPU
+        is visible to TensorFlow.
+    steps_per_execution : int
+        Training steps per call into the compiled graph (fewer Python round trips on CPU).
     seed : int
     verbose : int
         Keras verbosity.
@@ -78,6 +88,8 @@ class CNNConfig:
     lr_drop_every: int = 0
     lr_drop_factor: float = 0.5
     warmup_epochs: int = 0
+    lr_schedule: str = "step"
+    lr_min_factor: float = 0.01
     balance: str = "weight"
     pos_weight: float | str = "auto"
     monitor: str = "val_loss"
@@ -88,6 +100,11 @@ class CNNConfig:
     smooth: int = 9
     shift_augment: bool = True
     chunk: int = 256
+    cache: bool | str = "auto"
+    cache_limit_mb: float = 1024.0
+    mixed_precision: bool | str = "auto"
+    jit_compile: bool | str = "auto"
+    steps_per_execution: int = 1
     seed: int = 0
     verbose: int = 0
 
@@ -96,6 +113,8 @@ class CNNConfig:
             self.augment = AugmentConfig(**self.augment)
         if self.balance not in ("weight", "sample", "none"):
             raise InputError(f"balance must be 'weight', 'sample' or 'none', got {self.balance!r}.")
+        if self.lr_schedule not in ("constant", "step", "cosine"):
+            raise InputError(f"lr_schedule must be 'constant', 'step' or 'cosine', got {self.lr_schedule!r}.")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise InputError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}.")
 
@@ -134,6 +153,27 @@ def _split(y01: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.
         va.append(idx[:k])
         tr.append(idx[k:])
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
+
+
+def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU."""
+    from ._tf import tf
+
+    return bool(tf().config.list_physical_devices("GPU"))
+
+
+def accelerator_settings(cfg: "CNNConfig") -> tuple[bool, bool]:
+    """(mixed precision, XLA) for ``cfg``: ``auto`` turns both on only when a GPU is present."""
+    gpu = None
+
+    def resolve(v) -> bool:
+        nonlocal gpu
+        if v == "auto":
+            gpu = gpu_available() if gpu is None else gpu
+            return gpu
+        return bool(v)
+
+    return resolve(cfg.mixed_precision), resolve(cfg.jit_compile)
 
 
 def predict_block(model, images: np.ndarray, norm: Normalization, image_size: int | None,
@@ -215,9 +255,21 @@ class CNNClassifier:
         pw = cfg.pos_weight
         if pw == "auto":
             pw = n_neg / n_pos if cfg.balance == "weight" else 1.0
-        self.model_ = build_model(cfg.architecture, self.input_shape_, **cfg.model_params)
-        self.model_.compile(optimizer=make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum),
-                            loss=weighted_bce(float(pw)), metrics=default_metrics())
+        mixed, jit = accelerator_settings(cfg)
+        K = keras()
+        policy = K.mixed_precision.dtype_policy()
+        try:
+            if mixed:
+                K.mixed_precision.set_dtype_policy("mixed_float16")
+            self.model_ = build_model(cfg.architecture, self.input_shape_, **cfg.model_params)
+        finally:
+            K.mixed_precision.set_dtype_policy(policy)
+        opt = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum)
+        if mixed:
+            opt = K.optimizers.LossScaleOptimizer(opt)
+        self.model_.compile(optimizer=opt, loss=weighted_bce(float(pw)), metrics=default_metrics(),
+                            jit_compile=jit, steps_per_execution=max(1, int(cfg.steps_per_execution)))
+        self.accelerator_ = {"device": "GPU" if gpu_available() else "CPU", "mixed_precision": mixed, "jit_compile": jit}
         cbs = make_callbacks(cfg) if val_ds is not None or cfg.patience is None else \
             make_callbacks(replace(cfg, monitor=cfg.monitor.removeprefix("val_")))
         hist = self.model_.fit(train_ds, epochs=cfg.epochs, validation_data=val_ds, steps_per_epoch=steps,
@@ -257,16 +309,21 @@ class CNNClassifier:
             self.norm_ = fit_normalization(src, indices=idx)
         S = cfg.image_size or src.shape[0]
         self.input_shape_ = (S, S, src.shape[-1])
-        spec = StreamSpec(idx, self.norm_, cfg.image_size, cfg.augment, shuffle=True, seed=cfg.seed)
-        steps = None
+        cache = cfg.cache
+        if cache == "auto":
+            cache = len(idx) * int(np.prod(src.shape)) * 4 <= cfg.cache_limit_mb * 2**20
+        spec = StreamSpec(idx, self.norm_, cfg.image_size, cfg.augment, shuffle=True, seed=cfg.seed, repeat=True,
+                          cache=bool(cache))
+        # endless streams with steps_per_epoch: augmentation seeds keep counting across epochs
+        steps = max(1, math.ceil(len(idx) / cfg.batch_size))
         if cfg.balance == "sample":
             train = balanced_dataset(src, spec, y01, cfg.batch_size)
-            steps = max(1, math.ceil(len(idx) / cfg.batch_size))
         else:
             train = image_dataset(src, spec, y01, batch_size=cfg.batch_size)
         vds = None
         if val is not None:
-            vds = image_dataset(val[0], StreamSpec(val[1], self.norm_, cfg.image_size), val[2], batch_size=cfg.batch_size)
+            vds = image_dataset(val[0], StreamSpec(val[1], self.norm_, cfg.image_size, cache=True), val[2],
+                                batch_size=cfg.batch_size)
         ids = getattr(getattr(src, "store", None), "object_id", None)
         digest = array_digest(np.asarray(y).astype(str), ids if ids is not None else np.arange(src.n),
                               np.asarray(src.shape), np.asarray(self.norm_.min_pixel), np.asarray(self.norm_.max_pixel))

@@ -10,7 +10,7 @@ pytest.importorskip("tensorflow")
 
 from lia_dask.archive import write_cutouts  # noqa: E402
 from lia_dask.cnn import AugmentConfig, CNNClassifier, CNNConfig, fit_normalization, normalize  # noqa: E402
-from lia_dask.cnn.data import ArraySource, StreamSpec, iter_images, Normalization  # noqa: E402
+from lia_dask.cnn.data import ArraySource, StreamSpec, Normalization, image_dataset  # noqa: E402
 from lia_dask.cnn.metrics import f1_metric, learning_rate_at, weighted_bce  # noqa: E402
 from lia_dask.cnn.models import build_model  # noqa: E402
 from lia_dask.errors import ArtifactError, InputError  # noqa: E402
@@ -89,7 +89,7 @@ def test_streaming_from_zarr_matches_in_memory(tmp_path, easy_images, tiny):
     np.testing.assert_allclose(b.predict_proba(x), b.predict_proba(store), atol=1e-6)
 
 
-def test_stream_reads_one_chunk_at_a_time_and_is_seeded(easy_images, tiny):
+def test_stream_reads_whole_chunks_and_is_seeded(easy_images, tiny):
     class Counting(ArraySource):
         reads: list = []
 
@@ -100,12 +100,28 @@ def test_stream_reads_one_chunk_at_a_time_and_is_seeded(easy_images, tiny):
     x, _ = easy_images(40)
     src = Counting(x, chunk=8)
     spec = StreamSpec(np.arange(40), Normalization([0, 0], [1, 1]), None, shuffle=True, seed=4)
-    first = [t[0] for t in iter_images(src, spec)]
-    assert max(Counting.reads) == 8 and len(Counting.reads) == 5
-    again = [t[0] for t in iter_images(src, spec)]
-    assert all(np.array_equal(u, v) for u, v in zip(first, again))
+    first = np.concatenate([b[0].numpy() for b in image_dataset(src, spec, batch_size=16)])
+    assert max(Counting.reads) == 8 and len(Counting.reads) == 5  # one read per chunk, never the whole array
+    again = np.concatenate([b[0].numpy() for b in image_dataset(src, spec, batch_size=16)])
+    np.testing.assert_array_equal(first, again)
     order = [int(np.argmin([np.abs(normalize(x[i], [0, 0], [1, 1]) - f).sum() for i in range(40)])) for f in first]
     assert sorted(order) == list(range(40)) and order != list(range(40))
+    # augmented: one seeded draw per batch and per epoch; labels travel with their images
+    y = np.arange(40, dtype=np.float32)
+    aug = StreamSpec(np.arange(40), Normalization([0, 0], [1, 1]), 12, AugmentConfig(horizontal_flip=True, width_shift=2),
+                     shuffle=True, seed=1, repeat=True, cache=True)
+    ds = image_dataset(ArraySource(x, chunk=8), aug, y, batch_size=8)
+    ep = [(b[0].numpy(), b[1].numpy()) for b in ds.take(10)]
+    assert ep[0][0].shape == (8, 12, 12, 2)
+    assert sorted(np.concatenate([e[1] for e in ep[:5]]).tolist()) == list(range(40))
+    xs = normalize(x, [0, 0], [1, 1])
+    for imgs, labs in ep[:2]:
+        for im, k in zip(imgs, labs.astype(int)):
+            ref = xs[k]
+            cands = [np.roll(r, d, axis=1)[2:14, 2:14] for r in (ref, ref[:, ::-1]) for d in range(-2, 3)]
+            assert min(np.abs(c - im)[:, 2:10].max() for c in cands) < 1e-5
+    again = [(b[0].numpy(), b[1].numpy()) for b in image_dataset(ArraySource(x, chunk=8), aug, y, batch_size=8).take(10)]
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(ep, again))
 
 
 def test_artifact_round_trip_gives_identical_predictions(tiny_lens_model, tmp_path):
