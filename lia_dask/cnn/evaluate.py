@@ -94,7 +94,12 @@ def positive_class_metrics(y, p, threshold: float = 0.5) -> dict:
 
 
 def _figure():
-    import matplotlib
+    from ..errors import MissingExtraError
+
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise MissingExtraError.for_extra("ROC / PR / study plots", "plots", "matplotlib") from exc
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
