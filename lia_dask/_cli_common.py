@@ -129,12 +129,13 @@ def validate_args(args: argparse.Namespace) -> None:
         if isinstance(v, float) and not 0.0 <= v <= 1.0:
             raise InputError(f"{_flag(dest)} must lie between 0 and 1, got {v}.")
     for dest in INPUT_ARGS.get(cmd, ()):
-        v = getattr(args, dest, None)
-        if v is None or _is_url(v):
-            continue
-        if not Path(v).exists():
-            what = dest.upper() if dest in getattr(args, "positional_args", ()) else _flag(dest)
-            raise MissingInputError(f"{what} {v} does not exist; check the path (`lia-dask {cmd} --help`).")
+        value = getattr(args, dest, None)
+        for v in value if isinstance(value, (list, tuple)) else [value]:  # nargs="+" gives a list
+            if v is None or _is_url(v):
+                continue
+            if not Path(v).exists():
+                what = dest.upper() if dest in getattr(args, "positional_args", ()) else _flag(dest)
+                raise MissingInputError(f"{what} {v} does not exist; check the path (`lia-dask {cmd} --help`).")
     for dest in GLOB_ARGS.get(cmd, ()):
         for pattern in getattr(args, dest, None) or ():
             if not _is_url(pattern) and not glob.glob(pattern):

@@ -472,7 +472,7 @@ def candidates(predictions: str | os.PathLike, top: int = 20, *, plots: str | os
             summary = Path(predictions) / "_summary.json"
             if not summary.exists():
                 raise InputError(f"{predictions} has no _summary.json naming its archive; pass archive=... .")
-            archive = json.loads(summary.read_text())["archive"]
+            archive = json.loads(summary.read_text())["input"]
         cands.attrs["plots"] = [str(p) for p in plot_candidates(cands, open_archive(archive), plots)]
     return cands
 

@@ -13,7 +13,7 @@ import numpy as np
 from lia_dask.batch import LightcurveBatch
 from lia_dask.features.extract import extract_batch_with_reasons
 from lia_dask.features.registry import FeatureSettings
-from lia_dask.predict.fitfilter import fit_pspl_batch
+from lia_dask.predict.fitfilter import fit_batch
 
 
 def main() -> None:
@@ -23,8 +23,7 @@ def main() -> None:
     b = LightcurveBatch.from_lightcurves([0, 1], [t, t], [mag, mag[::-1]], [np.full(60, 0.05)] * 2)
     values, names, _ = extract_batch_with_reasons(b, FeatureSettings.from_dict({"zp": 22.0, "convert": None,
                                                                                 "apply_weights": True}))
-    fb = b.to_flux()
-    fit = fit_pspl_batch(fb.offsets, fb.time, fb.y, fb.yerr, np.arange(2, dtype=np.int64))
+    fit = fit_batch(b.offsets, b.time, b.y, b.yerr, np.arange(2, dtype=np.int64), zp=22.0, convert=True)
     print(f"warm-up: {values.shape[1]} features, PSPL fit {fit.shape}, {time.perf_counter() - t0:.1f} s")
 
 

@@ -20,7 +20,7 @@ def test_cli_chunk_zero_is_one_sentence(tmp_path, capsys):
 
     np.save(tmp_path / "x.npy", np.zeros((4, 8, 8, 1), np.float32))
     assert main(["ingest", "cutouts", str(tmp_path / "x.npy"), "--out", str(tmp_path / "s"), "--chunk", "0"]) == 2
-    assert "chunk must be a positive integer" in capsys.readouterr().err
+    assert "--chunk must be at least 1" in capsys.readouterr().err
 
 
 def test_overwrite_never_replaces_a_lightcurve_archive(make_archive, fx):

@@ -177,7 +177,7 @@ def test_cli_min_points_zero_is_one_sentence(tmp_path, fx, capsys):
     src = _src(tmp_path, fx, 2)
     assert main(["ingest", "text", str(src), "--out", str(tmp_path / "a"), "--min-points", "0"]) == 2
     err = capsys.readouterr().err
-    assert "min_points must be a positive integer" in err and "Traceback" not in err
+    assert "--min-points must be at least 1" in err and "Traceback" not in err
     assert not (tmp_path / "a").exists()
 
 

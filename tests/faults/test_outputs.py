@@ -195,7 +195,7 @@ def test_cli_candidates_top_negative_is_refused(make_archive, tiny_model, tmp_pa
     a = make_archive()
     predict_archive(a, tiny_model, tmp_path / "p")
     assert main(["candidates", str(tmp_path / "p"), "--top", "-1"]) == 2
-    assert "--top must be a positive integer" in capsys.readouterr().err
+    assert "--top must be at least 1" in capsys.readouterr().err
 
 
 def test_cli_predict_refuses_incomplete_archive_and_reads_with_opt_in(make_archive, tiny_model, tmp_path, capsys):
