@@ -36,7 +36,7 @@ PRESETS: dict[str, dict] = {
     "rubin-dia": {
         "columns": {"diaObjectId": S.OBJECT_ID, "midpointMjdTai": S.TIME, "psfFlux": S.FLUX,
                     "psfFluxErr": S.FLUX_ERR, "band": S.BAND},
-        "photometry": "flux", "zeropoint": 31.4, "time_system": "MJD-TAI",
+        "photometry": "flux", "zeropoint": 31.4, "time_system": "MJD-TAI", "allow_nonpositive_flux": True,
     },
     "rubin-forced": {
         "columns": {"diaObjectId": S.OBJECT_ID, "midpointMjdTai": S.TIME, "psfFlux": S.FLUX,
@@ -277,9 +277,33 @@ def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestC
     batch = LightcurveBatch.from_long(df, object_col=S.OBJECT_ID, time_col=S.TIME, y_col=ycol, yerr_col=ecol,
                                       band_col=S.BAND, label_col=S.LABEL if has_label else None,
                                       photometry=cfg.photometry, zeropoint=cfg.zeropoint, assume_sorted=True)
+    good, quarantine, stats = validate_batch(batch, cfg.photometry, cfg.validation, source)
+    part = write_partition(good, out, index, cfg.time_system, storage_options)
+    part.update(read=len(batch), **stats)
+    return part, quarantine
+
+
+def validate_batch(batch: LightcurveBatch, photometry: str, validation: ValidationConfig, source: str
+                   ) -> tuple[LightcurveBatch, list[dict], dict]:
+    """Check every (object, band) lightcurve of a batch; ``min_points`` counts an object's epochs over all bands.
+
+    Returns the good lightcurves (repaired losslessly), the quarantine records and the counts
+    ``{"repaired", "duplicates"}``. A band with too few points of an object that has enough in
+    total is kept (its features may be NaN); rows of one object must be adjacent.
+    """
+    from dataclasses import replace as _replace
+
+    per_band = _replace(validation, min_points=1)
+    lengths = batch.lengths
+    ids = batch.object_id
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(batch) else np.zeros(0, np.int64)
+    totals = np.repeat(np.add.reduceat(lengths, starts) if len(starts) else lengths,
+                       np.diff(np.r_[starts, len(batch)]))
     keep, times, ys, es, quarantine, repaired, dups = [], [], [], [], [], 0, 0
     for i, lc in enumerate(batch):
-        t, y, e, reason = check_lightcurve(lc.time, lc.y, lc.yerr, cfg.photometry, cfg.validation)
+        t, y, e, reason = check_lightcurve(lc.time, lc.y, lc.yerr, photometry, per_band)
+        if reason is None and totals[i] < validation.min_points:
+            reason = f"too few points ({int(totals[i])} over all bands < min_points={validation.min_points})"
         if reason:
             quarantine.append({"object_id": str(lc.object_id), "source": f"{source} band={lc.band}", "reason": reason})
             continue
@@ -291,10 +315,8 @@ def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestC
         es.append(e)
     kept = batch.take(np.asarray(keep, dtype=np.int64))
     good = LightcurveBatch.from_lightcurves(kept.object_id, times, ys, es, bands=kept.band, labels=kept.label,
-                                            photometry=cfg.photometry, zeropoint=cfg.zeropoint)
-    part = write_partition(good, out, index, cfg.time_system, storage_options)
-    part.update(read=len(batch), repaired=repaired, duplicates=dups)
-    return part, quarantine
+                                            photometry=photometry, zeropoint=batch.zeropoint, extra=kept.extra)
+    return good, quarantine, {"repaired": repaired, "duplicates": dups}
 
 
 def ingest_long(
@@ -333,7 +355,12 @@ def ingest_long(
             raise InputError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
         p = PRESETS[preset]
         columns = {**p["columns"], **(columns or {})}
-        cfg = IngestConfig(p["photometry"], p["zeropoint"], p["time_system"], cfg.band, cfg.validation,
+        val = cfg.validation
+        if p.get("allow_nonpositive_flux"):  # difference fluxes: negative values are valid
+            from dataclasses import replace as _replace
+
+            val = _replace(val, allow_nonpositive_flux=True)
+        cfg = IngestConfig(p["photometry"], p["zeropoint"], p["time_system"], cfg.band, val,
                            cfg.files_per_partition, cfg.partition_bytes, cfg.overwrite)
     if not columns:
         raise InputError("ingest_long needs a column mapping (columns=...) or a preset.")
