@@ -108,3 +108,16 @@ def test_ingest_hats_counts_min_points_over_the_object_and_keeps_negative_fluxes
     assert (kept["flux"] < 0).any()  # difference fluxes are valid, not quarantined
     q = arch.quarantine()
     assert q["reason"].str.contains("over all bands").all() and len(q) == report.quarantined
+
+
+def test_long_table_rubin_dia_preset_keeps_difference_fluxes(tmp_path):
+    batch = _dia_batch(n=20)
+    df = batch.to_long().rename(columns={"object_id": "diaObjectId", "time": "midpointMjdTai", "flux": "psfFlux",
+                                         "flux_err": "psfFluxErr"})
+    df.to_parquet(tmp_path / "dia.parquet")
+    from lia_dask.archive import ingest_long
+
+    rep = ingest_long(str(tmp_path / "dia.parquet"), tmp_path / "a", preset="rubin-dia", npartitions=1,
+                      config=IngestConfig(validation=ValidationConfig(min_points=1)))
+    assert rep.quarantined == 0 and rep.archived == len(batch)
+    assert (open_archive(tmp_path / "a").read_batch(0).y < 0).mean() > 0.3
