@@ -16,6 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wide", action="store_true",
                    help="also write <out>.wide.parquet: one row per object, columns <band>_<feature>")
     p.add_argument("--feature-set", default=None, help="registered feature set (default microlia-2.8.1)")
+    p.add_argument("--multiband", action="store_true",
+                   help="one row per object: <band>_<feature> for each band plus the joint point-lens fit features")
+    p.add_argument("--bands", default=None, metavar="B1,B2,...", help="with --multiband: bands (default: the archive's)")
+    p.add_argument("--min-band-points", type=int, default=5, help="with --multiband: NaN features below this")
     p.set_defaults(func=_features)
 
 
@@ -25,6 +29,8 @@ def _features(args) -> int:
     from .extract import REASON_COLUMN, extract_archive, to_wide
     from .registry import DEFAULT_FEATURE_SET, FeatureSettings
 
+    if args.multiband:
+        return _multiband(args)
     settings = FeatureSettings(zp=args.zp, convert=False if args.flux else None,
                                apply_weights=not args.no_weights,
                                feature_set=args.feature_set or DEFAULT_FEATURE_SET)
@@ -43,4 +49,22 @@ def _features(args) -> int:
         raise InputError(f"archive {args.archive} produced no feature rows; check it with `lia-dask info`.")
     print(f"features: {n} rows written to {args.out}; {bad} rows all-NaN "
           f"(reasons: {dict(counts.drop(0, errors='ignore'))})")
+    return 0
+
+
+def _multiband(args) -> int:
+    from ..cluster import client_from_args
+    from .extract import REASON_COLUMN
+    from .multiband import MultibandSettings, extract_multiband_archive
+
+    mb = MultibandSettings(bands=tuple(args.bands.split(",")) if args.bands else None,
+                           min_band_points=args.min_band_points, zp=args.zp, apply_weights=not args.no_weights)
+    ddf, mb = extract_multiband_archive(args.archive, mb)
+    with client_from_args(args):
+        ddf.to_parquet(args.out, write_index=False, overwrite=True)
+        import dask.dataframe as dd
+
+        reasons = dd.read_parquet(args.out, columns=[REASON_COLUMN])[REASON_COLUMN].compute()
+    print(f"features: {len(reasons)} objects ({','.join(mb.bands)}) written to {args.out}; "
+          f"{int((reasons != 0).sum())} without any computable feature ({REASON_COLUMN} 1)")
     return 0

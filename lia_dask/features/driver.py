@@ -59,7 +59,7 @@ UNNORMALISED = ("amplitude", "median_buffer_range")
 
 KERNEL_MODULES = ("kernels_a", "kernels_b", "kernels_c")
 _HERE = Path(__file__).resolve().parent
-_NOT_KERNEL_SOURCES = {"__init__.py", "driver.py", "extract.py", "registry.py", "_cli.py", "wide.py"}
+_NOT_KERNEL_SOURCES = {"__init__.py", "driver.py", "extract.py", "registry.py", "_cli.py", "wide.py", "multiband.py"}
 
 
 def _load_tables():

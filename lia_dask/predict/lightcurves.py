@@ -129,12 +129,17 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
         == len(batch)``.
     """
     from ..features.extract import extract_batch_with_reasons
+    from ..features.multiband import is_multiband
     from ..features.preprocess import REASONS
     from ..features.registry import FeatureSettings
 
     cfg = config or PredictConfig()
     m = load_model(model)
     clf = m.classifier
+    if is_multiband(clf.feature_settings_):  # one row per object from all bands
+        from .multiband import predict_multiband_batch
+
+        return predict_multiband_batch(batch, clf, m.digest)
     settings = FeatureSettings.from_dict(dict(clf.feature_settings_ or {}))
     values, names, reason = extract_batch_with_reasons(batch, settings)
     ok = reason == 0
@@ -210,21 +215,26 @@ def _predict_partition(index: int, archive: Archive, model: BroadcastModel, out:
     try:
         _match_threads(model.classifier)
         batch = archive.read_batch(index)
-        step = max(1, int(cfg.slice_rows))
-        parts = [predict_batch(batch.take(np.arange(a, min(a + step, len(batch)))) if len(batch) > step else batch,
-                               model, cfg) for a in range(0, max(len(batch), 1), step)]
+        from .multiband import object_count, object_slices
+
+        slices = object_slices(batch, max(1, int(cfg.slice_rows)))  # an object's bands stay together
+        parts = [predict_batch(batch.take(np.arange(a, b)) if len(slices) > 1 else batch, model, cfg)
+                 for a, b in slices]
         pred = pd.concat([p for p, _ in parts], ignore_index=True)
         quarantine = pd.concat([q for _, q in parts], ignore_index=True)
+        from ..features.multiband import is_multiband
+
+        n_in = object_count(batch) if is_multiband(model.classifier.feature_settings_) else len(batch)
     except Exception as exc:
         raise PartitionError(index, archive.partitions[index], exc) from exc
-    if len(pred) + len(quarantine) != len(batch):
-        raise AssertionError(f"partition {index}: {len(batch)} objects != {len(pred)} predicted + {len(quarantine)} quarantined")
+    if len(pred) + len(quarantine) != n_in:
+        raise AssertionError(f"partition {index}: {n_in} objects != {len(pred)} predicted + {len(quarantine)} quarantined")
     meta = {b"lia_dask.model_digest": model.digest.encode(), b"lia_dask.source": archive.partitions[index].encode()}
     qt = pa.Table.from_pandas(quarantine.astype(str), schema=S.QUARANTINE_SCHEMA, preserve_index=False)
     out.write_table(qt.replace_schema_metadata(meta), q_path)
     pt = pa.Table.from_pandas(pred, preserve_index=False)
     out.write_table(pt.replace_schema_metadata({**(pt.schema.metadata or {}), **meta}), pred_path)
-    return {"index": index, "predicted": len(pred), "quarantined": len(quarantine), "skipped": False,
+    return {"index": index, "predicted": len(pred), "quarantined": len(quarantine), "skipped": False, "n_input": n_in,
             "n_ml": int(np.sum(pred[S.PREDICTION].to_numpy() == ML_CLASS))}
 
 
@@ -302,15 +312,21 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
 
         stats = compute_with_progress(tasks, None, show=show)
     seconds = time.perf_counter() - t0
-    return _reconcile(arch, outp, stats, seconds, m.digest)
+    from ..features.multiband import is_multiband
+
+    return _reconcile(arch, outp, stats, seconds, m.digest, is_multiband(m.classifier.feature_settings_))
 
 
-def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds: float, digest: str) -> PredictReport:
+def _reconcile(arch: Archive, outp: storage.Location, stats: list[dict], seconds: float, digest: str,
+               per_object: bool = False) -> PredictReport:
     predicted = sum(s["predicted"] for s in stats)
     quarantined = sum(s["quarantined"] for s in stats)
     from ..archive.lightcurves import _footer
 
-    n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
+    if per_object:  # multi-band: the unit is the object, counted by each task
+        n_input = sum(s.get("n_input", s["predicted"] + s["quarantined"]) for s in stats)
+    else:
+        n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
     if n_input != predicted + quarantined:
         raise AssertionError(f"prediction counts do not reconcile: {n_input} input != {predicted} predicted + {quarantined} quarantined")
     report = PredictReport(outp.path if outp.remote else Path(outp.path), n_input, predicted, quarantined, len(stats), sum(s["skipped"] for s in stats), seconds, digest)

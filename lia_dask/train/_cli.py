@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zp", type=float, default=None, help="zero point for features extracted from archives")
     p.add_argument("--no-weights", action="store_true", help="unweighted feature variants (apply_weights=False)")
     p.add_argument("--no-eval", action="store_true", help="skip the k-fold evaluation stored in the artifact")
+    p.add_argument("--multiband", action="store_true",
+                   help="one row per object from all bands: <band>_<feature> + joint point-lens fit features")
+    p.add_argument("--bands", default=None, metavar="B1,B2,...",
+                   help="with --multiband: the bands the model uses (default: the archive's bands)")
+    p.add_argument("--min-band-points", type=int, default=5,
+                   help="with --multiband: fewer epochs in a band give NaN features for that band")
     p.add_argument("--plots", metavar="DIR", default=None, help="write diagnostic plots here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing artifact at --out")
     p.set_defaults(func=_train)
@@ -74,7 +80,16 @@ def _train(args) -> int:
     artifact.prepare_dir(args.out, overwrite=args.overwrite)  # fail before any work
     with client_from_args(args) as client:
         settings = _settings(args)
-        table = load_features(args.source, settings, client)
+        if args.multiband:
+            from ..features.multiband import MultibandSettings, load_multiband_features
+
+            if args.reweight_to:
+                raise InputError("--reweight-to does not work with --multiband yet; train without one of them.")
+            mb = MultibandSettings(bands=tuple(args.bands.split(",")) if args.bands else None,
+                                   min_band_points=args.min_band_points, zp=args.zp, apply_weights=not args.no_weights)
+            table = load_multiband_features(args.source, mb, client)
+        else:
+            table = load_features(args.source, settings, client)
         y = table.labels
         if y is None:
             raise InputError(f"{args.source} has no 'label' column; training needs labelled data.")
@@ -122,10 +137,17 @@ def _evaluate(args) -> int:
     from .ensemble import EnsembleClassifier
     from .evaluate import classification_metrics
 
+    from ..features.multiband import MultibandSettings, is_multiband, load_multiband_features
+
     clf = EnsembleClassifier.load(args.model)
-    settings = FeatureSettings.from_dict(dict(clf.feature_settings_)) if clf.feature_settings_ else None
+    multiband = is_multiband(clf.feature_settings_)
+    settings = (FeatureSettings.from_dict(dict(clf.feature_settings_)) if clf.feature_settings_ and not multiband
+                else None)
     with client_from_args(args) as client:
-        table = load_features(args.data, settings, client, feature_names=list(clf.feature_names_in_))
+        if multiband:
+            table = load_multiband_features(args.data, MultibandSettings.from_dict(dict(clf.feature_settings_)), client)
+        else:
+            table = load_features(args.data, settings, client, feature_names=list(clf.feature_names_in_))
     y = table.labels
     if y is None:
         raise InputError(f"{args.data} has no 'label' column; evaluation needs labelled data (use `lia-dask predict`).")
