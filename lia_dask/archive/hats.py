@@ -271,6 +271,7 @@ def open_hats(source: Any, config: HatsConfig | None = None, *, preset: str | No
         cols = list(dict.fromkeys(cfg.object_columns + [cfg.nested]))
         try:
             source = lsdb.open_catalog(str(source), columns=cols, storage_options=storage_options)
+            source.margin = None  # classification needs no margin: one pass over the main pixels
         except (KeyError, ValueError) as exc:
             raise InputError(f"HATS catalog {source} cannot be opened with columns {cols} ({exc}); "
                              "check HatsConfig / --preset against the catalog's columns.") from exc

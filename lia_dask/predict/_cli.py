@@ -5,8 +5,11 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="classify every lightcurve of an archive (resumable)")
-    p.add_argument("archive")
+    from ..archive._cli import add_hats_arguments
+
+    p = sub.add_parser("predict", help="classify every lightcurve of an archive or HATS catalog (resumable)")
+    p.add_argument("archive", help="lightcurve archive, or a HATS catalog directory (detected; output is then a "
+                                   "HATS catalog, one row per object)")
     p.add_argument("--model", required=True, help="ensemble artifact directory or .zip")
     p.add_argument("--out", required=True, help="output directory (one Parquet file per partition)")
     p.add_argument("--resume", dest="resume", action="store_true", default=True,
@@ -16,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tE-max", type=float, default=1000.0)
     p.add_argument("--u0-max", type=float, default=2.0)
     p.add_argument("--chi2-max", type=float, default=10.0)
+    add_hats_arguments(p)
     p.set_defaults(func=_predict)
 
     c = sub.add_parser("candidates", help="list the best microlensing candidates of a prediction output")
@@ -34,6 +38,19 @@ def _predict(args) -> int:
 
     cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter,
                         fit=FitFilterConfig(tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max))
+    from ..archive.hats import is_hats_catalog
+
+    if is_hats_catalog(args.archive):
+        from ..archive._cli import hats_config
+        from .hats import predict_hats
+
+        with client_from_args(args) as client:
+            report = predict_hats(args.archive, args.model, args.out, client=client, config=cfg,
+                                  hats_config=hats_config(args))
+        print(report)
+        print(f"counts: objects={report.n_input} predicted={report.predicted} quarantined={report.quarantined} "
+              f"(objects == predicted + quarantined: {report.n_input == report.predicted + report.quarantined})")
+        return 0
     with client_from_args(args) as client:
         report = predict_archive(args.archive, args.model, args.out, client=client, config=cfg)
     print(report)
