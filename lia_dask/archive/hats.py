@@ -399,12 +399,16 @@ def batch_to_nested(batch: LightcurveBatch, ra: np.ndarray, dec: np.ndarray, con
 
 def write_hats_catalog(frame: pd.DataFrame, path: str | os.PathLike, *, name: str = "dia_object_collection",
                        ra_column: str = RA, dec_column: str = DEC, partition_rows: int = 20_000,
-                       overwrite: bool = False) -> Path:
-    """Write a NestedFrame as a HATS catalog with lsdb (``from_dataframe`` + ``write_catalog``)."""
+                       margin_arcsec: float | None = None, overwrite: bool = False) -> Path:
+    """Write a NestedFrame as a HATS catalog with lsdb (``from_dataframe`` + ``write_catalog``).
+
+    ``margin_arcsec``: also write a margin cache of that width (a collection); None: the main
+    catalog only (classification needs no margin).
+    """
     lsdb = _lsdb()
     cat = lsdb.from_dataframe(frame, ra_column=ra_column, dec_column=dec_column, catalog_name=name,
-                              partition_rows=int(partition_rows))
-    cat.write_catalog(str(path), overwrite=overwrite, progress_bar=False)
+                              partition_rows=int(partition_rows), margin_threshold=margin_arcsec)
+    cat.write_catalog(str(path), overwrite=overwrite, progress_bar=False, as_collection=margin_arcsec is not None)
     return Path(path)
 
 

@@ -15,7 +15,7 @@ blending differs per band — and ``fs_b >= 0``. Working in flux with a free bas
 valid for difference photometry (negative fluxes) as well as for total fluxes. For each
 ``(t0, u0, tE)`` the per-band ``(fs_b, fb_b)`` are the closed-form weighted least-squares solution,
 so the search is over three parameters only: a grid (t0 at the most significant epochs, log tE,
-log u0), then a pattern search. From the fit:
+log u0), then Nelder-Mead (restarted once). From the fit:
 
 ``mb_log_tE``, ``mb_log_u0``, ``mb_t0_frac`` (t0 within the observed span), ``mb_chi2_red_pspl``,
 ``mb_chi2_red_flat`` (per-band constants), ``mb_dchi2_frac`` (share of the flat model's chi² the
@@ -189,6 +189,59 @@ def _chi2(t, f, w, bidx, nb, t0, lu0, ltE, A, fs, fb, chi_b):
 
 
 @_njit
+def _bounded_chi2(t, f, w, bidx, nb, x, lo, hi, A, fs, fb, chi_b):
+    for k in range(3):
+        if x[k] < lo[k] or x[k] > hi[k]:
+            return np.inf
+    return _chi2(t, f, w, bidx, nb, x[0], x[1], x[2], A, fs, fb, chi_b)
+
+
+@_njit
+def _nelder_mead(t, f, w, bidx, nb, x0, step, lo, hi, A, fs, fb, chi_b):
+    """Minimise the chi² over (t0, log u0, log tE) within bounds; returns (x, chi²)."""
+    P = np.empty((4, 3))
+    F = np.empty(4)
+    for i in range(4):
+        P[i] = x0
+        if i > 0:
+            P[i, i - 1] += step[i - 1]
+        F[i] = _bounded_chi2(t, f, w, bidx, nb, P[i], lo, hi, A, fs, fb, chi_b)
+    for it in range(300):
+        o = np.argsort(F)
+        P = P[o].copy()
+        F = F[o].copy()
+        if F[3] - F[0] <= 1e-7 * (abs(F[0]) + 1e-12):
+            break
+        c = (P[0] + P[1] + P[2]) / 3.0
+        xr = c + (c - P[3])
+        fr = _bounded_chi2(t, f, w, bidx, nb, xr, lo, hi, A, fs, fb, chi_b)
+        if fr < F[0]:
+            xe = c + 2.0 * (c - P[3])
+            fe = _bounded_chi2(t, f, w, bidx, nb, xe, lo, hi, A, fs, fb, chi_b)
+            if fe < fr:
+                P[3] = xe
+                F[3] = fe
+            else:
+                P[3] = xr
+                F[3] = fr
+        elif fr < F[2]:
+            P[3] = xr
+            F[3] = fr
+        else:
+            xc = c + 0.5 * (P[3] - c)
+            fc = _bounded_chi2(t, f, w, bidx, nb, xc, lo, hi, A, fs, fb, chi_b)
+            if fc < F[3]:
+                P[3] = xc
+                F[3] = fc
+            else:
+                for i in range(1, 4):
+                    P[i] = P[0] + 0.5 * (P[i] - P[0])
+                    F[i] = _bounded_chi2(t, f, w, bidx, nb, P[i], lo, hi, A, fs, fb, chi_b)
+    k = np.argmin(F)
+    return P[k].copy(), F[k]
+
+
+@_njit
 def _weighted_median_per_band(f, bidx, nb):
     med = np.zeros(nb)
     for k in range(nb):
@@ -264,7 +317,7 @@ def _fit_one(t, f, e, bidx, nb, min_band, out):
             for j in range(n):
                 if bb[j] == k:
                     chi_flat += ww[j] * (ff[j] - m) ** 2
-    # grid
+    # grid over (t0 at the most significant epochs, log tE, log u0)
     best = np.inf
     bt0 = tt[order[0]]
     blu = -1.0
@@ -272,51 +325,25 @@ def _fit_one(t, f, e, bidx, nb, min_band, out):
     n_t0 = min(5, n)
     for a in range(n_t0):
         t0 = tt[order[a]]
-        for lt in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5):
-            for lu in (-1.7, -1.0, -0.5, 0.0):
+        for g in range(11):
+            lt = 0.25 * g
+            for lu in (-2.0, -1.5, -1.0, -0.6, -0.3, 0.0):
                 c2 = _chi2(tt, ff, ww, bb, nb, t0, lu, lt, A, fs, fb, chi_b)
                 if c2 < best:
                     best = c2
                     bt0 = t0
                     blu = lu
                     blt = lt
-    # pattern search on (t0, log u0, log tE)
-    st = 0.3 * 10.0 ** blt
-    su = 0.3
-    sl = 0.25
-    for it in range(40):
-        improved = False
-        for d in range(6):
-            t0 = bt0
-            lu = blu
-            lt = blt
-            if d == 0:
-                t0 += st
-            elif d == 1:
-                t0 -= st
-            elif d == 2:
-                lu += su
-            elif d == 3:
-                lu -= su
-            elif d == 4:
-                lt += sl
-            else:
-                lt -= sl
-            if lu < -3.0 or lu > 0.5 or lt < -0.5 or lt > 3.5 or t0 < tmin - span or t0 > tmax + span:
-                continue
-            c2 = _chi2(tt, ff, ww, bb, nb, t0, lu, lt, A, fs, fb, chi_b)
-            if c2 < best:
-                best = c2
-                bt0 = t0
-                blu = lu
-                blt = lt
-                improved = True
-        if not improved:
-            st *= 0.5
-            su *= 0.5
-            sl *= 0.5
-            if sl < 0.002:
-                break
+    # Nelder-Mead on (t0, log u0, log tE), restarted once from its own optimum
+    lo = np.array([tmin - span, -3.0, -0.5])
+    hi = np.array([tmax + span, 0.5, 3.5])
+    x = np.array([bt0, blu, blt])
+    for restart in range(2):
+        step = np.array([0.3 * 10.0 ** x[2], 0.3, 0.2])
+        x, best = _nelder_mead(tt, ff, ww, bb, nb, x, step, lo, hi, A, fs, fb, chi_b)
+    bt0 = x[0]
+    blu = x[1]
+    blt = x[2]
     chi = _chi2(tt, ff, ww, bb, nb, bt0, blu, blt, A, fs, fb, chi_b)
     tE = 10.0 ** blt
     out[0] = blt

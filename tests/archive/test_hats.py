@@ -42,7 +42,7 @@ def dp1_catalog(tmp_path_factory):
     n = len(np.unique(batch.object_id))
     rng = np.random.default_rng(0)
     nf = batch_to_nested(batch, rng.uniform(50, 70, n), rng.uniform(-35, -20, n))
-    path = write_hats_catalog(nf, tmp_path_factory.mktemp("hats") / "dp1", partition_rows=15)
+    path = write_hats_catalog(nf, tmp_path_factory.mktemp("hats") / "dp1", partition_rows=15, margin_arcsec=5.0)  # a collection, as DP1
     return path, batch, nf
 
 
