@@ -129,7 +129,7 @@ def throughput(sizes: list[int], years: float, work: Path) -> list[dict]:
             s.stop = True
             s.t.join()
             rss1 = _rss()
-        rows.append({"objects": n, "pixels": rep.pixels, "epochs_per_object": n_epochs / max(k, 1),
+        rows.append({"objects": n, "pixels": rep.partitions, "epochs_per_object": n_epochs / max(k, 1),
                      "per_core_objects_s": per_core, "cluster_objects_s": rep.throughput,
                      "cluster_seconds": rep.seconds, "peak_worker_rss_gib": s.peak / 2**30,
                      "client_rss_before_gib": rss0 / 2**30, "client_rss_after_gib": rss1 / 2**30,

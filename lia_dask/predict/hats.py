@@ -29,7 +29,7 @@ import pandas as pd
 from .. import schema as S
 from ..archive.hats import SPATIAL_INDEX, HatsConfig, frame_to_batch, open_hats
 from ..errors import InputError
-from .lightcurves import BroadcastModel, PredictConfig, load_model, predict_batch
+from .lightcurves import BroadcastModel, PredictConfig, PredictReport, load_model, predict_batch
 
 MARKER = "lia_dask_predict.json"
 REASON = "quarantine_reason"
@@ -107,25 +107,14 @@ def _predict_pixel(frame, pixel, model: BroadcastModel, cfg: PredictConfig, hcfg
 
 
 @dataclass
-class HatsPredictReport:
-    """What a HATS prediction did; ``n_input == predicted + quarantined`` (objects)."""
-
-    out: Path
-    n_input: int
-    predicted: int
-    quarantined: int
-    pixels: int
-    skipped: bool
-    seconds: float
-    model_digest: str
-
-    @property
-    def throughput(self) -> float:
-        return self.n_input / self.seconds if self.seconds > 0 else float("nan")
+class HatsPredictReport(PredictReport):
+    """What a HATS prediction did: the unit is the object, ``partitions`` are HATS pixels,
+    ``skipped`` the pixels found done; ``n_input == predicted + quarantined``."""
 
     def __str__(self) -> str:
-        what = "already complete, skipped" if self.skipped else f"{self.seconds:.1f} s, {self.throughput:,.0f} objects/s"
-        return (f"classified {self.n_input} objects in {self.pixels} HATS pixels: predicted {self.predicted}, "
+        what = ("already complete, skipped" if self.skipped == self.partitions and self.partitions
+                else f"{self.seconds:.1f} s, {self.throughput:,.0f} objects/s")
+        return (f"classified {self.n_input} objects in {self.partitions} HATS pixels: predicted {self.predicted}, "
                 f"quarantined {self.quarantined}; {what} -> {self.out}")
 
 
@@ -199,7 +188,7 @@ def predict_hats(source: Any, model: Any, out: str | os.PathLike, *, client=None
                                  "directory or rerun without --resume.")
             if (outp / "hats.properties").exists():
                 pred, quar = _count(outp)
-                return HatsPredictReport(outp, pred + quar, pred, quar, len(src.pixels), True, 0.0, m.digest)
+                return HatsPredictReport(outp, pred + quar, pred, quar, len(src.pixels), len(src.pixels), 0.0, m.digest)
             # else an interrupted write: lsdb resumes it (pixels already done are skipped)
     outp.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"model_digest": m.digest, "source": str(source) if isinstance(source, (str, os.PathLike))
@@ -218,7 +207,7 @@ def predict_hats(source: Any, model: Any, out: str | os.PathLike, *, client=None
     if n_input != pred + quar:
         raise AssertionError(f"HATS prediction counts do not reconcile: {n_input} objects != {pred} predicted + "
                              f"{quar} quarantined")
-    return HatsPredictReport(outp, n_input, pred, quar, len(src.pixels), False, seconds, m.digest)
+    return HatsPredictReport(outp, n_input, pred, quar, len(src.pixels), 0, seconds, m.digest)
 
 
 __all__ = ["HatsPredictReport", "predict_hats"]
