@@ -54,7 +54,8 @@ def test_predict_hats_one_row_per_object_with_position_and_pixel(survey, local_c
     out = survey["dir"] / "pred"
     rep = predict_hats(survey["catalog"], survey["model"], out, client=local_client)
     assert rep.n_input == survey["n"] == rep.predicted + rep.quarantined and rep.quarantined == 1
-    assert all(v in ({rep.model_digest: 1}, {}) for v in local_client.run(received_counts).values())
+    got = local_client.run(received_counts)
+    assert all(v.get(rep.model_digest, 0) <= 1 for v in got.values()), got  # sent once per worker, not per pixel
     cat = lsdb.open_catalog(out)
     assert len(cat.get_healpix_pixels()) == len(lsdb.open_catalog(survey["catalog"]).get_healpix_pixels())
     props = (out / "hats.properties").read_text()
