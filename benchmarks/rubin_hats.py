@@ -67,7 +67,8 @@ def _model(out: Path, n_per_class: int, bands: tuple[str, ...], years: float, cl
     arch = simulate_multiband_archive(pool, n_per_class, out / "train", partition_objects=500, client=client,
                                       overwrite=True)
     table = load_multiband_features(arch.path, MultibandSettings(bands=bands), client)
-    clf = EnsembleClassifier(model="xgb", impute=False, params={"n_estimators": 200, "max_depth": 6}, random_state=0)
+    clf = EnsembleClassifier(model="xgb", impute=False, params={"n_estimators": 200, "max_depth": 6}, random_state=0,
+                             n_jobs=2)
     clf.fit(table.X, table.labels, feature_set="multiband", feature_settings=table.feature_settings)
     clf.save(out / "model", overwrite=True)
     return out / "model"
@@ -163,7 +164,7 @@ def accuracy(n_per_class: int, stars: int, events: int, years: float, work: Path
 
     def score(cols, key):
         clf = EnsembleClassifier(model="xgb", impute=False, params={"n_estimators": 200, "max_depth": 6},
-                                 random_state=0)
+                                 random_state=0, n_jobs=2)
         clf.fit(Xtr[cols], ytr)
         pred = clf.predict(Xte[cols])
         ml = yte == "ML"
