@@ -121,3 +121,15 @@ def test_long_table_rubin_dia_preset_keeps_difference_fluxes(tmp_path):
                       config=IngestConfig(validation=ValidationConfig(min_points=1)))
     assert rep.quarantined == 0 and rep.archived == len(batch)
     assert (open_archive(tmp_path / "a").read_batch(0).y < 0).mean() > 0.3
+
+
+def test_cli_ingest_hats(dp1_catalog, tmp_path, local_client, capsys):
+    from lia_dask.cli import main
+
+    path, batch, _ = dp1_catalog
+    rc = main(["--cluster", local_client.scheduler.address, "ingest", "hats", str(path), "--out", str(tmp_path / "a"),
+               "--min-points", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and f"read={len(batch)} archived={len(batch)} quarantined=0" in out
+    rc = main(["ingest", "hats", str(path), "--out", str(tmp_path / "b"), "--field", "value=psfDiffFlux"])
+    assert rc == 2 and "psfDiffFlux" in capsys.readouterr().err
