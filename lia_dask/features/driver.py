@@ -59,7 +59,7 @@ UNNORMALISED = ("amplitude", "median_buffer_range")
 
 KERNEL_MODULES = ("kernels_a", "kernels_b", "kernels_c")
 _HERE = Path(__file__).resolve().parent
-_NOT_KERNEL_SOURCES = {"__init__.py", "driver.py", "extract.py", "registry.py", "_cli.py", "wide.py", "multiband.py"}
+_NOT_KERNEL_SOURCES = {"__init__.py", "driver.py", "extract.py", "registry.py", "_cli.py", "wide.py", "multiband.py", "multiband_fit.py"}
 
 
 def _load_tables():
