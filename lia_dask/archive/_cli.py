@@ -37,6 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(lg)
     lg.set_defaults(func=_ingest_long)
 
+    h = isub.add_parser("hats", help="HATS / LSDB catalog (e.g. Rubin DP1 dia_object_collection) -> archive, "
+                                     "one part per HATS pixel")
+    h.add_argument("source", help="HATS catalog or collection directory")
+    h.add_argument("--out", required=True)
+    add_hats_arguments(h)
+    h.add_argument("--min-points", type=int, default=5, help="quarantine objects with fewer epochs over all bands")
+    h.add_argument("--overwrite", action="store_true")
+    h.set_defaults(func=_ingest_hats)
+
     c = isub.add_parser("cutouts", help=".npy array (N,H,W,C) or a directory of FITS files -> Zarr store")
     c.add_argument("source", help=".npy array (N, H, W, C) or a directory of FITS files")
     c.add_argument("--out", required=True, help="Zarr cutout store to write")
@@ -138,6 +147,48 @@ def _ingest_long(args) -> int:
         report = ingest_long(args.source if len(args.source) > 1 else args.source[0], args.out, mapping or None, cfg,
                              preset=args.preset, npartitions=args.npartitions, client=client,
                              storage_options=storage_options(args))
+    _print_report(report)
+    return 0
+
+
+def add_hats_arguments(p: argparse.ArgumentParser) -> None:
+    """Options naming where the lightcurves sit in a HATS catalog (``ingest hats``, ``predict``)."""
+    from .hats import HATS_PRESETS
+
+    g = p.add_argument_group("HATS catalog input")
+    g.add_argument("--hats-preset", choices=sorted(HATS_PRESETS), default="rubin",
+                   help="rubin / rubin-forced: DP1 diaObjectForcedSource (default); rubin-dia: diaSource")
+    g.add_argument("--nested", default=None, help="nested column with the epochs (default: the preset's)")
+    g.add_argument("--id-column", default=None, help="object id column (default diaObjectId)")
+    g.add_argument("--label-column", default=None, help="per-object class label column (training catalogs)")
+    g.add_argument("--field", action="append", default=[], metavar="ROLE=NAME",
+                   help="nested field for ROLE in time, value, error, band (repeatable), e.g. --field value=psfDiffFlux")
+
+
+def hats_config(args):
+    """The :class:`~lia_dask.archive.hats.HatsConfig` of the ``add_hats_arguments`` options."""
+    from ..errors import InputError
+    from .hats import HatsConfig
+
+    changes = {k: v for k, v in (("nested", args.nested), ("id_column", args.id_column),
+                                  ("label_column", args.label_column)) if v}
+    for item in args.field:
+        role, sep, name = item.partition("=")
+        if not sep or role not in ("time", "value", "error", "band"):
+            raise InputError(f"--field expects ROLE=NAME with ROLE in time, value, error, band; got {item!r}.")
+        changes[role] = name
+    return HatsConfig.preset(args.hats_preset, **changes)
+
+
+def _ingest_hats(args) -> int:
+    from ..cluster import client_from_args
+    from .hats import ingest_hats
+    from .ingest import IngestConfig
+    from .validate import ValidationConfig
+
+    icfg = IngestConfig(validation=ValidationConfig(min_points=args.min_points), overwrite=args.overwrite)
+    with client_from_args(args) as client:
+        report = ingest_hats(args.source, args.out, hats_config(args), icfg, client=client)
     _print_report(report)
     return 0
 

@@ -40,7 +40,7 @@ PRESETS: dict[str, dict] = {
     "rubin-dia": {
         "columns": {"diaObjectId": S.OBJECT_ID, "midpointMjdTai": S.TIME, "psfFlux": S.FLUX,
                     "psfFluxErr": S.FLUX_ERR, "band": S.BAND},
-        "photometry": "flux", "zeropoint": 31.4, "time_system": "MJD-TAI",
+        "photometry": "flux", "zeropoint": 31.4, "time_system": "MJD-TAI", "allow_nonpositive_flux": True,
     },
     "rubin-forced": {
         "columns": {"diaObjectId": S.OBJECT_ID, "midpointMjdTai": S.TIME, "psfFlux": S.FLUX,
@@ -290,14 +290,45 @@ def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestC
                                       band_col=S.BAND, label_col=S.LABEL if has_label else None,
                                       photometry=cfg.photometry, zeropoint=cfg.zeropoint, assume_sorted=True)
     nonnum = np.add.reduceat(df["_bad_numeric"].to_numpy().astype(np.int64), batch.offsets[:-1]) if len(df) else []
-    keep, times, ys, es, repaired, dups = [], [], [], [], 0, 0
+    columns = f"{names[S.TIME]}, {names[ycol]}, {names[ecol]}"
+    good, more, stats = validate_batch(batch, cfg.photometry, cfg.validation, source, nonnum, columns)
+    return _write_task_part(good, index, out, cfg, job, len(batch) + read_extra, stats["repaired"],
+                            stats["duplicates"], quarantine + more, storage_options)
+
+
+def validate_batch(batch: LightcurveBatch, photometry: str, validation: ValidationConfig, source: str,
+                   non_numeric: np.ndarray | None = None, columns: str = "time, value, error"
+                   ) -> tuple[LightcurveBatch, list[dict], dict]:
+    """Check every (object, band) lightcurve of a batch; ``min_points`` counts an object's epochs over all bands.
+
+    Parameters
+    ----------
+    non_numeric : ndarray of int, shape (len(batch),), optional
+        Epochs per lightcurve whose time / value / error was not a number (the lightcurve is
+        quarantined, naming ``columns``).
+
+    Returns the good lightcurves (repaired losslessly), the quarantine records and the counts
+    ``{"repaired", "duplicates"}``. A band with too few points of an object that has enough in
+    total is kept (its features may be NaN); rows of one object must be adjacent.
+    """
+    from dataclasses import replace as _replace
+
+    per_band = _replace(validation, min_points=1)
+    lengths = batch.lengths
+    ids = batch.object_id
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(batch) else np.zeros(0, np.int64)
+    totals = np.repeat(np.add.reduceat(lengths, starts) if len(starts) else lengths,
+                       np.diff(np.r_[starts, len(batch)]))
+    keep, times, ys, es, quarantine, repaired, dups = [], [], [], [], [], 0, 0
     for i, lc in enumerate(batch):
-        if nonnum[i]:
+        if non_numeric is not None and non_numeric[i]:
             quarantine.append({"object_id": str(lc.object_id), "source": f"{source} band={lc.band}",
-                               "reason": f"{int(nonnum[i])} epochs have a non-numeric time/value/error (columns "
-                                         f"{names[S.TIME]}, {names[ycol]}, {names[ecol]})"})
+                               "reason": f"{int(non_numeric[i])} epochs have a non-numeric time/value/error "
+                                         f"(columns {columns})"})
             continue
-        t, y, e, reason = check_lightcurve(lc.time, lc.y, lc.yerr, cfg.photometry, cfg.validation)
+        t, y, e, reason = check_lightcurve(lc.time, lc.y, lc.yerr, photometry, per_band)
+        if reason is None and totals[i] < validation.min_points:
+            reason = f"too few points ({int(totals[i])} over all bands < min_points={validation.min_points})"
         if reason:
             quarantine.append({"object_id": str(lc.object_id), "source": f"{source} band={lc.band}", "reason": reason})
             continue
@@ -309,9 +340,8 @@ def _long_partition_to_part(df: pd.DataFrame, index: int, out: str, cfg: IngestC
         es.append(e)
     kept = batch.take(np.asarray(keep, dtype=np.int64))
     good = LightcurveBatch.from_lightcurves(kept.object_id, times, ys, es, bands=kept.band, labels=kept.label,
-                                            photometry=cfg.photometry, zeropoint=cfg.zeropoint)
-    return _write_task_part(good, index, out, cfg, job, len(batch) + read_extra, repaired, dups, quarantine,
-                            storage_options)
+                                            photometry=photometry, zeropoint=batch.zeropoint, extra=kept.extra)
+    return good, quarantine, {"repaired": repaired, "duplicates": dups}
 
 
 def ingest_long(
@@ -350,7 +380,12 @@ def ingest_long(
             raise InputError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
         p = PRESETS[preset]
         columns = {**p["columns"], **(columns or {})}
-        cfg = IngestConfig(p["photometry"], p["zeropoint"], p["time_system"], cfg.band, cfg.validation,
+        val = cfg.validation
+        if p.get("allow_nonpositive_flux"):  # difference fluxes: negative values are valid
+            from dataclasses import replace as _replace
+
+            val = _replace(val, allow_nonpositive_flux=True)
+        cfg = IngestConfig(p["photometry"], p["zeropoint"], p["time_system"], cfg.band, val,
                            cfg.files_per_partition, cfg.partition_bytes, cfg.overwrite)
     if not columns:
         raise InputError("ingest_long needs a column mapping (columns=...) or a preset.")

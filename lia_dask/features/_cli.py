@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--select", default=None, metavar="NAMES",
                    help="compute only these comma-separated columns (e.g. stetsonK,amplitude_deriv)")
     p.add_argument("--list", action="store_true", help="print the columns of the feature set and exit")
+    p.add_argument("--multiband", action="store_true",
+                   help="one row per object: <band>_<feature> for each band plus the joint point-lens fit features")
+    p.add_argument("--bands", default=None, metavar="B1,B2,...", help="with --multiband: bands (default: the archive's)")
+    p.add_argument("--min-band-points", type=int, default=5, help="with --multiband: NaN features below this")
     p.set_defaults(func=_features)
 
 
@@ -29,6 +33,8 @@ def _features(args) -> int:
     from .extract import REASON_COLUMN, archive_settings, extract_archive, to_wide, write_feature_table
     from .registry import DEFAULT_FEATURE_SET, FeatureSettings, get_feature_set
 
+    if args.multiband:
+        return _multiband(args)
     name = args.feature_set or DEFAULT_FEATURE_SET
     if args.list:
         print("\n".join(get_feature_set(name).names))
@@ -64,3 +70,21 @@ def _reason_text(counts) -> str:
     if len(counts) == 0:
         return "none"
     return ", ".join(f"{REASONS.get(int(k), k)} ({int(k)}): {int(v)}" for k, v in counts.items())
+
+
+def _multiband(args) -> int:
+    from ..cluster import client_from_args
+    from .extract import REASON_COLUMN
+    from .multiband import MultibandSettings, extract_multiband_archive
+
+    mb = MultibandSettings(bands=tuple(args.bands.split(",")) if args.bands else None,
+                           min_band_points=args.min_band_points, zp=args.zp, apply_weights=not args.no_weights)
+    ddf, mb = extract_multiband_archive(args.archive, mb)
+    with client_from_args(args):
+        ddf.to_parquet(args.out, write_index=False, overwrite=True)
+        import dask.dataframe as dd
+
+        reasons = dd.read_parquet(args.out, columns=[REASON_COLUMN])[REASON_COLUMN].compute()
+    print(f"features: {len(reasons)} objects ({','.join(mb.bands)}) written to {args.out}; "
+          f"{int((reasons != 0).sum())} without any computable feature ({REASON_COLUMN} 1)")
+    return 0

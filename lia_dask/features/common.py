@@ -60,7 +60,9 @@ from numba.core import caching as _caching
 #: options every feature kernel and helper is compiled with (the cache is set by :func:`kernel`)
 KERNEL_OPTIONS = dict(nogil=True, error_model="numpy")
 #: modules of this package that hold no kernel code (orchestration); every other ``*.py`` is a kernel source
-ORCHESTRATION_MODULES = frozenset({"__init__.py", "extract.py", "registry.py", "_cli.py", "driver.py"})
+ORCHESTRATION_MODULES = frozenset({"__init__.py", "extract.py", "registry.py", "_cli.py", "driver.py",
+                                   # blocks with kernels of their own (not helpers of the 168):
+                                   "physical.py", "physical_models.py", "multiband.py", "multiband_fit.py", "wide.py"})
 _HERE = Path(__file__).resolve().parent
 _DIGEST: str | None = None
 

@@ -5,8 +5,11 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="classify every lightcurve of an archive (resumable)")
-    p.add_argument("archive", help="lightcurve archive to classify (directory or URL)")
+    from ..archive._cli import add_hats_arguments
+
+    p = sub.add_parser("predict", help="classify every lightcurve of an archive or HATS catalog (resumable)")
+    p.add_argument("archive", help="lightcurve archive, or a HATS catalog directory (detected; output is then a "
+                                   "HATS catalog, one row per object)")
     p.add_argument("--model", required=True, help="ensemble artifact directory or .zip")
     p.add_argument("--out", required=True, help="output directory (one Parquet file per partition)")
     p.add_argument("--resume", dest="resume", action="store_true", default=True,
@@ -27,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chi2-max", type=float, default=None, help="optional reduced chi2 cut of the PSPL fit")
     p.add_argument("--flag-classes", nargs="+", default=["ML"],
                    help="predicted classes the candidate flag vets (e.g. ML CV LPV to rescue missed events)")
+    add_hats_arguments(p)
     p.set_defaults(func=_predict)
 
     c = sub.add_parser("candidates", help="list the best microlensing candidates of a prediction output")
@@ -48,6 +52,19 @@ def _predict(args) -> int:
                         fit=FitFilterConfig(dbic_const_min=args.dbic_const_min, dbic_min=args.dbic_min,
                                             tE_max=args.tE_max, u0_max=args.u0_max, chi2_red_max=args.chi2_max,
                                             classes=tuple(args.flag_classes)))
+    from ..archive.hats import is_hats_catalog
+
+    if is_hats_catalog(args.archive):
+        from ..archive._cli import hats_config
+        from .hats import predict_hats
+
+        with client_from_args(args) as client:
+            report = predict_hats(args.archive, args.model, args.out, client=client, config=cfg,
+                                  hats_config=hats_config(args))
+        print(report)
+        print(f"counts: objects={report.n_input} predicted={report.predicted} quarantined={report.quarantined} "
+              f"(objects == predicted + quarantined: {report.n_input == report.predicted + report.quarantined})")
+        return 0
     archive = open_archive(args.archive, allow_incomplete=args.allow_incomplete)
     if cfg.resume and not pending_partitions(archive, args.model, args.out):
         report = predict_archive(archive, args.model, args.out, config=cfg)  # nothing to do: no cluster

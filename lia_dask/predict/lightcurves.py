@@ -137,12 +137,17 @@ def predict_batch(batch: LightcurveBatch, model: BroadcastModel | Any, config: P
         == len(batch)``.
     """
     from ..features.extract import extract_batch_with_reasons
+    from ..features.multiband import is_multiband
     from ..features.preprocess import REASONS
     from ..features.registry import model_feature_settings
 
     cfg = config or PredictConfig()
     m = load_model(model)
     clf = m.classifier
+    if is_multiband(clf.feature_settings_):  # one row per object from all bands
+        from .multiband import predict_multiband_batch
+
+        return predict_multiband_batch(batch, clf, m.digest)
     # exactly the features the model learned, and only those it uses
     settings = model_feature_settings(clf.feature_settings_, getattr(clf, "selected_features_", None),
                                       batch.photometry, f"model {m.digest[:12]}")
@@ -226,14 +231,19 @@ def _predict_piece(index: int, model: BroadcastModel, job: OutputJob, archive: A
         batch = archive.read_batch(k)
         if lo is not None:
             batch = batch.take(np.arange(lo, min(hi, len(batch))))
-        step = max(1, int(cfg.slice_rows))
-        parts = [predict_batch(batch.take(np.arange(a, min(a + step, len(batch)))) if len(batch) > step else batch,
-                               model, cfg) for a in range(0, max(len(batch), 1), step)]
+        from .multiband import object_count, object_slices
+
+        slices = object_slices(batch, max(1, int(cfg.slice_rows)))  # an object's bands stay together
+        parts = [predict_batch(batch.take(np.arange(a, b)) if len(slices) > 1 else batch, model, cfg)
+                 for a, b in slices]
         pred = pd.concat([p for p, _ in parts], ignore_index=True)
         quarantine = pd.concat([q for _, q in parts], ignore_index=True)
+        from ..features.multiband import is_multiband
+
+        n_in = object_count(batch) if is_multiband(model.classifier.feature_settings_) else len(batch)
     except Exception as exc:
         raise PartitionError(k, archive.partitions[k], exc) from exc
-    return pred, quarantine, len(batch)
+    return pred, quarantine, n_in
 
 
 def _write_pieces(index: int, loc: storage.Location, job: OutputJob, *pieces: tuple[pd.DataFrame, pd.DataFrame, int]
@@ -321,7 +331,10 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
         raise InputError(f"slice_rows must be a positive integer, got {cfg.slice_rows!r}.")
     arch = archive if isinstance(archive, Archive) else open_archive(archive, storage_options)
     m = load_model(model, require_signature=cfg.require_signature)
-    if hasattr(m.classifier, "feature_settings_"):  # refuse a photometry mismatch before any work
+    from ..features.multiband import is_multiband
+
+    per_object = is_multiband(getattr(m.classifier, "feature_settings_", None))
+    if hasattr(m.classifier, "feature_settings_") and not per_object:  # refuse a photometry mismatch before any work
         from ..features.registry import model_feature_settings
 
         model_feature_settings(m.classifier.feature_settings_, None, arch.photometry, f"model {m.digest[:12]}")
@@ -333,13 +346,17 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     from ..cluster import active_client
 
     client = active_client(client) if todo else None
-    if client is not None and len(todo) < TASKS_PER_THREAD * max(1, sum(client.nthreads().values())):
+    if (client is not None and not per_object
+            and len(todo) < TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))):
         stats += _run_split(todo, m, loc, job, arch, where, cfg, client, cfg.show_progress)
     else:
         stats += run_parts(_run_partition, todo, m, (loc, job, arch, where, cfg), client, cfg.show_progress)
     from ..archive.lightcurves import _footer
 
-    n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
+    if per_object:  # multi-band: the unit is the object, counted by each task (and by a resumed part's files)
+        n_input = sum(st["predicted"] + st["quarantined"] for st in stats)
+    else:
+        n_input = sum(_footer(p, arch.fs).num_rows for p in arch.partitions)
     return finish(loc, str(arch.path), arch.identity, "lightcurves", n_input, stats, time.perf_counter() - t0, m.digest,
                   input_complete=arch.complete)
 

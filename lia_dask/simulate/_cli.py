@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
+import pandas as pd
+
 from .. import schema as S
 
 
@@ -50,6 +53,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features-out", default=None, metavar="DIR", help="also write the feature table here")
     p.add_argument("--out", required=True, metavar="TRAIN_ARCHIVE", help="training archive directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing archive at --out")
+    q = p.add_argument_group("quality cuts of the microlia cut (--ml-cut microlia; an event must be visible in its cadence)")
+    q.add_argument("--ml-n1", type=int, default=None, help="ML: epochs within t0 ± tE (default 7)")
+    q.add_argument("--ml-frac-significant", type=float, default=None, help="ML: share of event epochs >= 3σ (0.33)")
+    q.add_argument("--ml-min-brightening", type=float, default=None, help="ML: mean brightening in mag (0.05)")
+    q.add_argument("--cv-n1", type=int, default=None, help="CV: epochs within one outburst (7)")
+    q.add_argument("--cv-n2", type=int, default=None, help="CV: epochs in its rise or decline (1)")
+    mb = p.add_argument_group("multi-band (one physical model for all bands of an object)")
+    mb.add_argument("--multiband", action="store_true",
+                    help="simulate every band of the cadences together (achromatic ML, chromatic variables), "
+                         "LSST depth noise in nJy; --cadence may be a HATS catalog")
+    mb.add_argument("--difference", action="store_true", help="with --multiband: write difference fluxes")
+    mb.add_argument("--m5", action="append", default=[], metavar="BAND=MAG",
+                    help="with --multiband: single-visit 5σ depth of a band (default LSST's), repeatable")
     p.set_defaults(func=_simulate)
 
 
@@ -112,10 +128,14 @@ def _simulate(args) -> int:
                    noise=noise, noise_zeropoint=args.noise_zp, exptime=args.exptime, archive_zeropoint=args.archive_zp,
                    photometry="flux" if args.flux else "mag", partition_size=args.partition_size)
     optional = {"ml_cut": args.ml_cut, "ml_n_detect": args.ml_n_detect, "ml_min_z": args.ml_min_z,
+                "ml_n1": args.ml_n1, "ml_frac_significant": args.ml_frac_significant,
+                "ml_min_brightening": args.ml_min_brightening, "cv_n1": args.cv_n1, "cv_n2": args.cv_n2,
                 "error_scale_range": tuple(args.error_scale) if args.error_scale else None,
                 "outlier_rate": args.outlier_rate}
     changes.update({k: v for k, v in optional.items() if v is not None})
     cfg = SimulationConfig.microlia(**changes) if args.recipe == "microlia" else SimulationConfig(**changes)
+    if args.multiband:
+        return _simulate_multiband(args, cfg)
     if args.synthetic:
         pool = synthetic_cadences(args.synthetic, args.n_cadences, seed=args.seed)
     else:
@@ -128,4 +148,53 @@ def _simulate(args) -> int:
     n_obj = sum(summary["per_class"].values())
     print(f"wrote {n_obj} simulated objects ({arch.n_objects} lightcurve rows) in {arch.n_partitions} partitions "
           f"to {arch.path}: {summary['per_class']}")
+    return 0
+
+
+def _multiband_cadences(args):
+    from .cadence import load_cadences, synthetic_cadences
+
+    if args.synthetic:
+        return synthetic_cadences(args.synthetic, args.n_cadences, seed=args.seed, start=60600.0)
+    from ..archive.hats import is_hats_catalog
+
+    if is_hats_catalog(args.cadence):  # the catalog's own per-band cadences, one task per pixel
+        import dask
+
+        from ..archive.hats import open_hats
+        from ..batch import concat_batches
+        from .cadence import CadencePool
+
+        src = open_hats(args.cadence)
+        batches = dask.compute(*[dask.delayed(lambda i: src.read_batch(i)[0])(i) for i in range(src.n_partitions)])
+        batch = concat_batches(list(batches))
+        if args.max_cadences:
+            keep = np.flatnonzero(np.isin(batch.object_id, pd.unique(batch.object_id)[:args.max_cadences]))
+            batch = batch.take(keep)
+        return CadencePool.from_batch(batch, min_epochs=1)
+    return load_cadences(args.cadence, min_epochs=1, max_cadences=args.max_cadences)
+
+
+def _simulate_multiband(args, cfg) -> int:
+    from ..cluster import client_from_args
+    from ..errors import InputError
+    from .multiband import LSST_M5, MultibandSimConfig, simulate_multiband_archive
+
+    m5 = dict(LSST_M5)
+    for item in args.m5:
+        band, sep, mag = item.partition("=")
+        try:
+            m5[band] = float(mag)
+        except ValueError:
+            raise InputError(f"--m5 expects BAND=MAG, got {item!r}.") from None
+    mcfg = MultibandSimConfig(base=cfg, min_mag=args.min_mag, max_mag=args.max_mag, m5=m5, difference=args.difference)
+    n_per_class = _counts(args.n_per_class, cfg.classes)
+    if isinstance(n_per_class, dict):
+        raise InputError("--multiband takes one number for --n-per-class (the same count for every class).")
+    pool = _multiband_cadences(args)
+    with client_from_args(args) as client:
+        arch = simulate_multiband_archive(pool, n_per_class, args.out, mcfg, client=client,
+                                          overwrite=args.overwrite, partition_objects=args.partition_size)
+    print(f"wrote {n_per_class * len(cfg.classes)} simulated multi-band objects ({arch.n_objects} lightcurve rows, "
+          f"bands {','.join(arch.bands)}) in {arch.n_partitions} partitions to {arch.path}")
     return 0

@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alert-negatives", metavar="ARCHIVE_OR_FEATURES", default=None,
                    help="labelled non-events (e.g. a simulated survey, another seed) that estimate the "
                         "false-alert rate instead of the out-of-fold training non-events")
+    p.add_argument("--multiband", action="store_true",
+                   help="one row per object from all bands: <band>_<feature> + joint point-lens fit features")
+    p.add_argument("--bands", default=None, metavar="B1,B2,...",
+                   help="with --multiband: the bands the model uses (default: the archive's bands)")
+    p.add_argument("--min-band-points", type=int, default=5,
+                   help="with --multiband: fewer epochs in a band give NaN features for that band")
     p.add_argument("--plots", metavar="DIR", default=None, help="write diagnostic plots here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing artifact at --out")
     p.set_defaults(func=_train)
@@ -119,8 +125,17 @@ def _train(args) -> int:
     artifact.prepare_dir(args.out, overwrite=args.overwrite)  # fail before any work
     with client_from_args(args) as client:
         settings = _settings(args)
-        table = load_features(args.source, settings, client)
-        _refuse_conflicting_options(args, table)
+        if args.multiband:
+            from ..features.multiband import MultibandSettings, load_multiband_features
+
+            if args.reweight_to:
+                raise InputError("--reweight-to does not work with --multiband yet; train without one of them.")
+            mb = MultibandSettings(bands=tuple(args.bands.split(",")) if args.bands else None,
+                                   min_band_points=args.min_band_points, zp=args.zp, apply_weights=not args.no_weights)
+            table = load_multiband_features(args.source, mb, client)
+        else:
+            table = load_features(args.source, settings, client)
+            _refuse_conflicting_options(args, table)
         y = table.labels
         if y is None:
             raise InputError(f"{args.source} has no 'label' column; training needs labelled data.")
@@ -237,7 +252,11 @@ def _features_for(source, clf, client, cache):
     from ..features import FeatureSettings
     from .data import load_features
 
+    from ..features.multiband import MultibandSettings, is_multiband, load_multiband_features
+
     key = (source, json.dumps(clf.feature_settings_ or {}, sort_keys=True), tuple(clf.feature_names_in_))
+    if key not in cache and is_multiband(clf.feature_settings_):
+        cache[key] = load_multiband_features(source, MultibandSettings.from_dict(dict(clf.feature_settings_)), client)
     if key not in cache:
         settings = FeatureSettings.from_dict(dict(clf.feature_settings_)) if clf.feature_settings_ else None
         cache[key] = load_features(source, settings, client, feature_names=list(clf.feature_names_in_),

@@ -116,7 +116,8 @@ def test_long_parquet_rubin_preset_with_dask_shuffle(tmp_path, local_client):
     for i, chunk in enumerate(np.array_split(np.arange(len(df)), 4)):  # several input files
         chunk = df.iloc[chunk]
         chunk.to_parquet(src / f"dia_{i}.parquet")
-    rep = ingest_long(str(src / "*.parquet"), tmp_path / "a", preset="rubin-dia", npartitions=3, client=local_client)
+    # rubin-forced (direct-image fluxes): non-positive flux is quarantined; rubin-dia keeps it (tests/archive/test_hats.py)
+    rep = ingest_long(str(src / "*.parquet"), tmp_path / "a", preset="rubin-forced", npartitions=3, client=local_client)
     a = open_archive(tmp_path / "a")
     assert a.photometry == "flux" and a.zeropoint == 31.4 and a.time_system == "MJD-TAI"
     assert a.n_partitions == 3 and a.bands == ["g", "r"]
