@@ -51,6 +51,9 @@ EXAMPLES: dict[str, str] = {
     "cnn simulate": "lia-dask cnn simulate --n 2000 --out stores/sim_lenses",
     "cnn train": "lia-dask cnn train stores/sim_lenses --out models/cnn --epochs 20 --flip",
     "cnn predict": "lia-dask cnn predict stores/survey --model models/cnn --out predictions/cnn",
+    "cnn evaluate": "lia-dask cnn evaluate stores/test_lenses --model models/cnn --out reports/cnn",
+    "cnn study": "lia-dask cnn study stores/sim_lenses --val stores/val_lenses --out reports/study --epochs 8",
+    "ingest hats": "lia-dask ingest hats dp1/dia_object_collection --hats-preset rubin --out archives/dp1",
 }
 
 #: per sub-command: arguments naming inputs that must exist (local paths; URLs are checked later)

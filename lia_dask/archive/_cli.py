@@ -40,10 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = isub.add_parser("hats", help="HATS / LSDB catalog (e.g. Rubin DP1 dia_object_collection) -> archive, "
                                      "one part per HATS pixel")
     h.add_argument("source", help="HATS catalog or collection directory")
-    h.add_argument("--out", required=True)
+    h.add_argument("--out", required=True, help="lia_dask archive directory to write (one part per HATS pixel)")
     add_hats_arguments(h)
     h.add_argument("--min-points", type=int, default=5, help="quarantine objects with fewer epochs over all bands")
-    h.add_argument("--overwrite", action="store_true")
+    h.add_argument("--overwrite", action="store_true", help="replace an existing lia_dask archive at --out")
     h.set_defaults(func=_ingest_hats)
 
     c = isub.add_parser("cutouts", help=".npy array (N,H,W,C) or a directory of FITS files -> Zarr store")

@@ -45,7 +45,7 @@ def test_s3_ingest_then_predict_through_tcp_cluster(loopback_cluster, s3, s3_env
     assert (got["prediction"] == want["prediction"]).all()
     # 4. a rerun (e.g. after preemption) finds every partition done
     assert main(["--cluster", loopback_cluster, "predict", url, "--model", str(tiny_model), "--out", str(out)]) == 0
-    assert "(3 already done" in capsys.readouterr().out
+    assert "nothing to do: all 3 partitions" in capsys.readouterr().out
     pd.testing.assert_frame_equal(read_predictions(out), pred)
 
 
