@@ -148,10 +148,14 @@ def boruta_shap(X: np.ndarray, y: np.ndarray, names: list[str] | None = None, n_
     history = np.full((n_trials, d), np.nan)
     smax, smean = np.full(n_trials, np.nan), np.full(n_trials, np.nan)
     n_done = 0
+    from ..cluster import progress_bar
+
+    bar = progress_bar(n_trials, "feature selection (Boruta-SHAP trials)")
     for trial in range(n_trials):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
+        bar.update(1)
         real = X[:, idx]
         shadow = np.empty_like(real)
         for j in range(idx.size):
@@ -177,6 +181,7 @@ def boruta_shap(X: np.ndarray, y: np.ndarray, names: list[str] | None = None, n_
             elif p_rej < p_value:
                 rejected[j] = True
                 active[j] = False
+    bar.close()
     decision = np.where(accepted, "accepted", np.where(rejected, "rejected", "tentative"))
     return SelectionResult(names, decision, hits, history[:n_done], smax[:n_done], smean[:n_done],
                            dict(n_trials=n_done, p_value=p_value, train_fraction=train_fraction,

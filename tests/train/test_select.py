@@ -44,3 +44,15 @@ def test_shap_importance_binary_and_errors():
     assert imp.shape == (3,) and imp.argmax() == 1
     with pytest.raises(InputError, match="at least 10 rows"):
         boruta_shap(X[:5], y[:5])
+
+
+def test_selection_shows_a_progress_bar_over_its_trials(capsys):
+    """Feature selection is a long step: with progress on, a text bar counts its trials on stderr."""
+    import dask
+
+    df, y = make_table(n=120, d=6, informative=2, seed=3)
+    codes = np.unique(y, return_inverse=True)[1]
+    with dask.config.set({"lia_dask.progress": True}):
+        boruta_shap(df.to_numpy(), codes, n_trials=3, random_state=0, n_estimators=10, n_jobs=1)
+    err = capsys.readouterr().err
+    assert "feature selection (Boruta-SHAP trials)" in err and "3/3" in err
