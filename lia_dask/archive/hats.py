@@ -295,19 +295,17 @@ def open_hats(source: Any, config: HatsConfig | None = None, *, preset: str | No
 
 
 # ------------------------------------------------------------------------ catalog -> archive
-def _ingest_pixel(frame: pd.DataFrame, index: int, where: str, out: str, cfg: HatsConfig, icfg,
+def _ingest_pixel(frame: pd.DataFrame, index: int, where: str, out: str, cfg: HatsConfig, icfg, job: str,
                   storage_options: dict | None = None) -> tuple[dict, list[dict]]:
-    from .ingest import validate_batch
-    from .lightcurves import write_partition
+    from .ingest import _write_task_part, validate_batch
 
     batch, objects = frame_to_batch(frame, cfg, where)
     good, quarantine, stats = validate_batch(batch, cfg.photometry, icfg.validation, where)
     empty = objects.loc[objects["n_epochs"] == 0, S.OBJECT_ID]
     quarantine += [{"object_id": str(o), "source": where, "reason": "no unflagged epochs in "
                     f"{cfg.nested}"} for o in empty]
-    part = write_partition(good, out, index, cfg.time_system, storage_options)
-    part.update(read=len(batch) + len(empty), **stats)
-    return part, quarantine
+    return _write_task_part(good, index, out, icfg, job, len(batch) + len(empty), stats["repaired"],
+                            stats["duplicates"], quarantine, storage_options)
 
 
 def ingest_hats(source: Any, out: str | os.PathLike, config: HatsConfig | None = None, ingest_config=None, *,
@@ -330,7 +328,7 @@ def ingest_hats(source: Any, out: str | os.PathLike, config: HatsConfig | None =
     """
     import dask
 
-    from .ingest import IngestConfig, _compute, _finish, _prepare_out
+    from .ingest import IngestConfig, _compute, _finish, _prepare_out, job_digest
 
     src = source if isinstance(source, HatsSource) else open_hats(source, config, preset=preset,
                                                                    storage_options=storage_options)
@@ -340,10 +338,15 @@ def ingest_hats(source: Any, out: str | os.PathLike, config: HatsConfig | None =
                   or (cfg.photometry == "flux" and cfg.allow_nonpositive_flux))
     icfg = IngestConfig(cfg.photometry, cfg.zeropoint, cfg.time_system, cfg.default_band, val,
                         base.files_per_partition, base.partition_bytes, base.overwrite)
-    outp = _prepare_out(out, icfg.overwrite, storage_options)
-    tasks = [dask.delayed(_ingest_pixel)(p, i, src.describe(i), str(outp), cfg, icfg, storage_options)
-             for i, p in enumerate(src.partitions)]
-    return _finish(outp, _compute(tasks, client), icfg, storage_options)
+    n = len(src.partitions)
+    job = job_digest("hats", [src.describe(i) for i in range(n)], repr(cfg), repr(replace(icfg, overwrite=False)))
+    outp, done = _prepare_out(out, icfg.overwrite, job, n, storage_options)  # a rerun resumes an unfinished ingest
+    todo = [i for i in range(n) if i not in done]
+    tasks = [dask.delayed(_ingest_pixel)(src.partitions[i], i, src.describe(i), str(outp), cfg, icfg, job,
+                                         storage_options) for i in todo]
+    results = dict(done)
+    results.update(zip(todo, _compute(tasks, client)))
+    return _finish(outp, [results[i] for i in range(n)], icfg, storage_options, {"resumed_parts": len(done)})
 
 
 # ------------------------------------------------------------------------ batch -> catalog

@@ -118,6 +118,11 @@ class HatsPredictReport(PredictReport):
                 f"quarantined {self.quarantined}; {what} -> {self.out}")
 
 
+def _describe(source: Any) -> str:
+    """The input of a report: the catalog's path, or what it is when it was given in memory."""
+    return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+
+
 def _meta(model: BroadcastModel, hcfg: HatsConfig, id_dtype) -> pd.DataFrame:
     from .multiband import BANDS_COLUMN
     from ..features.multiband import is_multiband
@@ -188,7 +193,8 @@ def predict_hats(source: Any, model: Any, out: str | os.PathLike, *, client=None
                                  "directory or rerun without --resume.")
             if (outp / "hats.properties").exists():
                 pred, quar = _count(outp)
-                return HatsPredictReport(outp, pred + quar, pred, quar, len(src.pixels), len(src.pixels), 0.0, m.digest)
+                return HatsPredictReport(outp, _describe(source), pred + quar, pred, quar, len(src.pixels), len(src.pixels),
+                                         0.0, m.digest, n_classified=0)
             # else an interrupted write: lsdb resumes it (pixels already done are skipped)
     outp.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"model_digest": m.digest, "source": str(source) if isinstance(source, (str, os.PathLike))
@@ -207,7 +213,7 @@ def predict_hats(source: Any, model: Any, out: str | os.PathLike, *, client=None
     if n_input != pred + quar:
         raise AssertionError(f"HATS prediction counts do not reconcile: {n_input} objects != {pred} predicted + "
                              f"{quar} quarantined")
-    return HatsPredictReport(outp, n_input, pred, quar, len(src.pixels), 0, seconds, m.digest)
+    return HatsPredictReport(outp, _describe(source), n_input, pred, quar, len(src.pixels), 0, seconds, m.digest)
 
 
 __all__ = ["HatsPredictReport", "predict_hats"]

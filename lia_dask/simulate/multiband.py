@@ -349,7 +349,7 @@ def simulate_multiband_archive(pool: CadencePool, n_per_class: int | dict, out: 
     import dask
 
     from ..archive import open_archive
-    from ..archive.ingest import _prepare_out
+    from .simulate import _prepare_out
     from ..archive.lightcurves import write_summary
     from ..cluster import compute_with_progress
 
@@ -359,7 +359,8 @@ def simulate_multiband_archive(pool: CadencePool, n_per_class: int | dict, out: 
         _check_cadences(label, pool, cfg.base)  # fail before any task runs
     total = sum(counts.values())
     n_parts = max(1, int(np.ceil(total / partition_objects)))
-    outp = _prepare_out(out, overwrite)
+    outp = Path(out)
+    _prepare_out(outp, overwrite)
     tasks, id_offset = [], 0
     for i in range(n_parts):
         share = {c: (v * (i + 1)) // n_parts - (v * i) // n_parts for c, v in counts.items()}
