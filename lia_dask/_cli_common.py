@@ -160,11 +160,9 @@ def _command_checks(cmd: str, args: argparse.Namespace) -> None:
                          "(one object per file), so put the file(s) in a directory and give that.")
     if cmd == "info" and not _is_url(args.path):
         p = Path(args.path)
-        if (p / "manifest.json").is_file() or (p.is_file() and p.suffix == ".zip"):
-            raise InputError(f"{p} is a model artifact, not an archive; `lia-dask info` describes lightcurve "
-                             f"archives and cutout stores (the model's settings are in {p / 'manifest.json'}).")
-        if p.is_file():
-            raise InputError(f"{p} is a file; `lia-dask info` takes an archive or cutout store directory.")
+        if p.is_file() and p.suffix != ".zip":
+            raise InputError(f"{p} is a file; `lia-dask info` takes an archive or cutout store directory, or a "
+                             "model artifact (directory or .zip).")
 
 
 def check_output_dir(path: Path, what: str = "--out") -> None:

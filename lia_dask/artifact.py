@@ -324,6 +324,51 @@ def digest(path: str | Path) -> str:
     return read_manifest(path)["digest"]
 
 
+def describe(path: str | Path) -> dict[str, Any]:
+    """What ``lia-dask info MODEL`` prints: a verified artifact's kind, classes, features and settings.
+
+    Every file's digest is checked first (:func:`read_manifest`), so a damaged artifact is refused
+    with the same sentence ``load`` would give.
+
+    Parameters
+    ----------
+    path : path
+        Artifact directory or ``.zip`` file.
+
+    Returns
+    -------
+    dict
+        JSON-able summary: ``kind``, ``classes``, ``model``, ``feature_set``, ``feature_settings``,
+        ``features`` (counts) and ``selected_features``, ``imputer``, ``training`` (rows per class,
+        k-fold metrics), ``alerts`` (calibration and threshold) where present, ``signed``,
+        ``created``, ``lia_dask_version``, ``digest``.
+    """
+    m = read_manifest(path)
+    settings = m.get("settings") or {}
+    spec = settings.get("model") if isinstance(settings.get("model"), dict) else {}
+    names, selected = m.get("feature_names") or [], m.get("selected_features") or []
+    metrics = m.get("metrics") or {}
+    out: dict[str, Any] = {
+        "path": str(path), "kind": m.get("kind"), "classes": m.get("classes"),
+        "model": (spec or {}).get("kind") or (settings.get("config") or {}).get("model") or settings.get("architecture"),
+        "feature_set": m.get("feature_set"), "feature_settings": m.get("feature_settings"),
+        "features": {"input": len(names), "selected": len(selected)} if names else None,
+        "selected_features": selected if len(selected) <= 40 else selected[:40] + [f"... {len(selected) - 40} more"],
+        "imputer": m.get("imputer"),
+        "input_shape": settings.get("input_shape"), "bands": settings.get("bands"),
+        "training": {k: v for k, v in metrics.items() if not isinstance(v, (list, dict)) or k == "class_counts"},
+    }
+    alerts = m.get("alerts")
+    if alerts:
+        out["alerts"] = {k: alerts.get(k) for k in (
+            "target", "calibration", "temperature", "survey_prior", "threshold", "max_false_alerts_per_million",
+            "expected_false_alerts_per_million", "resolved", "false_alerts_from", "oof_recall_at_threshold")
+            if k in alerts}
+    out["signed"] = (Path(m["path"]) / SIGNATURE).is_file()
+    out.update(created=m.get("created"), lia_dask_version=m.get("lia_dask_version"), digest=m.get("digest"))
+    return {k: v for k, v in out.items() if v is not None}
+
+
 # ------------------------------------------------------------------------ keyed signatures
 #: signature file beside the manifest (not in ``files``: it signs the digest that covers them)
 SIGNATURE = "signature.json"

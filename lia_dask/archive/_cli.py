@@ -57,8 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _storage_option(c)
     c.set_defaults(func=_ingest_cutouts)
 
-    info = sub.add_parser("info", help="summary of a lightcurve archive or cutout store")
-    info.add_argument("path", help="lightcurve archive or cutout store (directory or URL)")
+    info = sub.add_parser("info", help="summary of a lightcurve archive, cutout store or model artifact")
+    info.add_argument("path", help="lightcurve archive, cutout store (directory or URL) or model artifact "
+                                   "(directory or .zip)")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--allow-incomplete", action="store_true",
                       help="summarize the intact parts of an archive whose parts do not match its _archive.json")
@@ -257,6 +258,10 @@ def _info(args) -> int:
     from .cutouts import open_cutouts
 
     so = storage_options(args)
+    if not storage.is_url(args.path) and _is_artifact(Path(args.path)):
+        from ..artifact import describe
+
+        return _print_info(describe(args.path), args.json)
     if storage.is_url(args.path):
         fs, root = storage.filesystem(args.path, so)
         is_store = fs.exists(storage.join(root, "zarr.json"))
@@ -268,9 +273,25 @@ def _info(args) -> int:
                 "pixel_scale": s.pixel_scale, "chunk": s.chunk, "quarantined": int(len(s.quarantine()))}
     else:
         info = archive_info(args.path, so, getattr(args, "allow_incomplete", False))
-    if args.json:
-        print(json.dumps(info, indent=1))
+    return _print_info(info, args.json)
+
+
+def _is_artifact(p: Path) -> bool:
+    """A model artifact: a directory with ``manifest.json`` or a ``.zip`` file."""
+    from ..artifact import MANIFEST
+
+    return (p / MANIFEST).is_file() or (p.is_file() and p.suffix == ".zip")
+
+
+def _print_info(info: dict, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(info, indent=1, default=str))
         return 0
     for k, v in info.items():
-        print(f"{k:>18}: {v}")
+        if isinstance(v, dict):
+            print(f"{k:>18}:")
+            for kk, vv in v.items():
+                print(f"{'':>18}  {kk}: {vv}")
+        else:
+            print(f"{k:>18}: {v}")
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -182,7 +182,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
                     full_imputer = KNNImputer(n_neighbors=cfg.n_neighbors).fit(Xc)
-                    Xi = full_imputer.transform(Xc)
+                    Xi = full_imputer.transform(Xc, progress=_bar("KNN imputation (rows)"))
             self.selection_ = boruta_shap(Xi, codes, names, cfg.select_trials, random_state=cfg.random_state,
                                           sample_weight=sample_weight, n_jobs=cfg.n_jobs)
             acc = np.flatnonzero(self.selection_.decision == "accepted")
@@ -204,7 +204,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
                 self.imputer_ = KNNImputer(n_neighbors=cfg.n_neighbors).fit(Xc[:, sel])
             for w in caught:
                 warnings.warn(str(w.message), UserWarning, stacklevel=3)
-            Xs = self.imputer_.transform(Xc[:, sel])
+            Xs = self.imputer_.transform(Xc[:, sel], progress=_bar("KNN imputation (rows)"))
         # 3. tuning
         self.tuning_ = None
         params = dict(cfg.params)
@@ -230,7 +230,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         est = make_estimator(cfg.model, params, len(self.classes_), cfg.random_state, n_jobs=cfg.n_jobs)
         with warnings.catch_warnings(), threadpool_limits(cfg.n_jobs):
             warnings.simplefilter("ignore", category=UserWarning)
-            fit_estimator(est, Xs, codes, sample_weight)
+            fit_estimator(est, Xs, codes, sample_weight, progress=_bar(f"final {cfg.model} fit"))
         self.estimator_ = est
         self.predictor_ = to_portable(cfg.model, est, len(self.classes_))
 
@@ -385,6 +385,13 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         clf.digest_ = m["digest"]
         clf.manifest_ = m
         return clf
+
+
+def _bar(desc: str) -> Callable[[int], Any]:
+    """A progress-bar factory for one training step (see :func:`lia_dask.cluster.progress_bar`)."""
+    from ..cluster import progress_bar
+
+    return lambda total: progress_bar(total, desc)
 
 
 def _is_dask_frame(X: Any) -> bool:

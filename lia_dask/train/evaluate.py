@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..cluster import progress_bar, show_progress
 from .models import fit_estimator, make_estimator
 from .tune import _executor
 
@@ -60,12 +61,16 @@ def cross_val_proba(clf: Any, X: Any, y: Any, cv: int = 10, sample_weight: np.nd
         Xf, yf, wf = client.scatter([Xs, codes, sample_weight], broadcast=True, hash=False)
         futs = [client.submit(_fold_proba, model, params, K, Xf, yf, wf, tr, va, clf.random_state, 1, pure=False)
                 for tr, va in folds]
+        show_progress(futs)
         for (tr, va), f in zip(folds, futs):
             out[va] = f.result()
         client.cancel([Xf, yf, wf])
     else:
+        bar = progress_bar(len(folds), f"{cv}-fold evaluation (folds)")
         for tr, va in folds:
             out[va] = _fold_proba(model, params, K, Xs, codes, sample_weight, tr, va, clf.random_state, clf.n_jobs)
+            bar.update(1)
+        bar.close()
     return out
 
 

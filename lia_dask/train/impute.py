@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -120,8 +121,12 @@ class KNNImputer:
         self.fit_X_ = X
         return self
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Impute NaNs in ``X`` (m, d); returns a new clipped float64 array without NaN."""
+    def transform(self, X: np.ndarray, progress: Callable[[int], Any] | None = None) -> np.ndarray:
+        """Impute NaNs in ``X`` (m, d); returns a new clipped float64 array without NaN.
+
+        ``progress``, if given, is called once with the number of rows to impute and returns a bar
+        (``update(n)`` per block of rows, ``close()`` at the end), e.g. :func:`lia_dask.cluster.progress_bar`.
+        """
         self._check()
         X = clean_features(X)
         if X.ndim != 2 or X.shape[1] != self.fit_X_.shape[1]:
@@ -139,6 +144,7 @@ class KNNImputer:
         Fs = (F - self.center_) / self.scale_
         fmask = ~np.isnan(F)
         k = self.n_neighbors
+        bar = progress(int(rows.size)) if progress is not None else None
         for start in range(0, rows.size, self.chunk):
             r = rows[start:start + self.chunk]
             D = nan_euclidean((X[r] - self.center_) / self.scale_, Fs)
@@ -158,6 +164,10 @@ class KNNImputer:
                 with np.errstate(invalid="ignore", divide="ignore"):
                     est = np.where(ok, vals, 0.0).sum(axis=1) / cnt
                 X[r[need], j] = np.where(cnt > 0, est, self.fill_[j])
+            if bar is not None:
+                bar.update(int(r.size))
+        if bar is not None:
+            bar.close()
         return X
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:

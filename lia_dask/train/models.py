@@ -9,7 +9,7 @@ search are kept; the final MLP is the one cross-validated.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -159,8 +159,57 @@ def _suggest(s: Any, model: str, limit_search: bool) -> dict[str, Any]:
     raise ConfigError(f"model must be one of {MODELS}, got {model!r}.")
 
 
-def fit_estimator(est: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> Any:
-    """Fit ``est`` on ``X`` (n, d), integer ``y`` (n,), optional weights (MLP ignores them)."""
+def fit_estimator(est: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None,
+                  progress: Callable[[int], Any] | None = None) -> Any:
+    """Fit ``est`` on ``X`` (n, d), integer ``y`` (n,), optional weights (MLP ignores them).
+
+    ``progress``, if given, is called with the number of steps (XGBoost boosting rounds, forest
+    trees, 1 for the network) and returns a bar (``update(n)``, ``close()``) that the fit advances:
+    an XGBoost callback per round; the forest grown in ten ``warm_start`` steps (scikit-learn draws
+    the same tree seeds as a single fit, so the forest is the same).
+    """
+    if progress is None:
+        return _fit(est, X, y, sample_weight)
+    import xgboost as xgb
+    from sklearn.ensemble import RandomForestClassifier
+
+    if isinstance(est, xgb.XGBClassifier):
+        bar = progress(int(est.get_params()["n_estimators"] or 100))
+
+        class _Rounds(xgb.callback.TrainingCallback):
+            def after_iteration(self, model, epoch, evals_log):  # noqa: ANN001 - XGBoost's signature
+                bar.update(1)
+                return False
+
+        est.set_params(callbacks=[_Rounds()])
+        try:
+            return _fit(est, X, y, sample_weight)
+        finally:
+            est.set_params(callbacks=None)
+            bar.close()
+    if isinstance(est, RandomForestClassifier) and not est.warm_start:
+        total = int(est.n_estimators)
+        bar = progress(total)
+        try:
+            est.set_params(warm_start=True)
+            for n in np.unique(np.linspace(0, total, 11).round().astype(int))[1:]:
+                done = len(getattr(est, "estimators_", []))
+                est.set_params(n_estimators=int(n))
+                _fit(est, X, y, sample_weight)
+                bar.update(int(n) - done)
+            return est
+        finally:
+            est.set_params(warm_start=False, n_estimators=total)
+            bar.close()
+    bar = progress(1)
+    try:
+        return _fit(est, X, y, sample_weight)
+    finally:
+        bar.update(1)
+        bar.close()
+
+
+def _fit(est: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> Any:
     from sklearn.pipeline import Pipeline
 
     if isinstance(est, Pipeline):

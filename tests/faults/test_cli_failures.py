@@ -77,7 +77,7 @@ def test_every_subcommand_has_an_example_and_every_option_has_help():
     (["ingest", "text", "{file}", "--out", "{tmp}/a"], "{file} is a file; `lia-dask ingest text` reads a directory"),
     (["ingest", "long", "{tmp}/nothing-*.parquet", "--preset", "rubin-dia", "--out", "{tmp}/a"],
      "no file matches {tmp}/nothing-*.parquet"),
-    (["info", "{model}"], "{model} is a model artifact, not an archive"),
+    (["info", "{file}"], "{file} is a file; `lia-dask info` takes an archive"),
     (["candidates", "{tmp}", "--top", "-1"], "--top must be at least 1, got -1"),
     (["ingest", "text", "{archive}", "--out", "{tmp}/a", "--min-points", "0"], "--min-points must be at least 1"),
     (["ingest", "cutouts", "{file}", "--out", "{tmp}/c", "--chunk", "0"], "--chunk must be at least 1"),
@@ -95,6 +95,30 @@ def test_bad_arguments_are_refused_in_one_sentence_before_any_cluster(argv, expe
     assert expected.format(**fill) in line
     assert "cluster" not in err  # refused before lia_dask started (or connected to) any cluster
     assert not (tmp_path / "p").exists() and not (tmp_path / "a").exists()
+
+
+def test_info_describes_a_model_and_refuses_a_damaged_one(model, tmp_path, capsys):
+    import json
+    import shutil
+
+    manifest = json.loads((model / "manifest.json").read_text())
+    rc, out, err = _run(capsys, "info", model, "--json")
+    assert rc == 0, err
+    info = json.loads(out)
+    assert info["kind"] == "ensemble" and info["model"] == "xgb"
+    assert info["classes"] == manifest["classes"] and info["digest"] == manifest["digest"]
+    assert info["features"] == {"input": len(manifest["feature_names"]), "selected": len(manifest["selected_features"])}
+    assert info["feature_set"] == manifest["feature_set"] and info["signed"] is False
+    assert sum(info["training"]["class_counts"].values()) == info["training"]["n_train"]
+    rc, out, _ = _run(capsys, "info", model)
+    assert rc == 0 and "classes" in out and manifest["digest"] in out
+    damaged = tmp_path / "damaged"
+    shutil.copytree(model, damaged)
+    with open(damaged / "model.ubj", "ab") as fh:
+        fh.write(b"x")
+    rc, _, err = _run(capsys, "info", damaged)
+    assert rc != 0
+    assert "model.ubj" in _one_sentence(err)
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):

@@ -144,3 +144,33 @@ def test_dask_dataframe_paths(table, inproc_client):
     assert "distributed" not in small.metrics_ and small.metrics_["n_train"] == len(df)
     with pytest.raises(ConfigError, match="only model 'xgb'"):
         EnsembleClassifier(model="rf", gather_limit_bytes=1).fit(ddf, "label", client=inproc_client)
+
+
+@pytest.mark.parametrize("model", ["xgb", "rf", "nn"])
+def test_imputation_final_fit_and_evaluation_show_progress(model, table, capsys):
+    """The long training steps count on stderr with progress on; the bars change no result."""
+    import dask
+
+    df, y = table
+    quiet = EnsembleClassifier(model=model, random_state=0, params=FAST[model], n_jobs=1).fit(df, y)
+    capsys.readouterr()
+    with dask.config.set({"lia_dask.progress": True}):
+        shown = EnsembleClassifier(model=model, random_state=0, params=FAST[model], n_jobs=1).fit(df, y)
+        cross_val_proba(shown, df, y, cv=3)
+    cap = capsys.readouterr()
+    err = cap.err
+    n_missing = int(df.isna().any(axis=1).sum())
+    assert n_missing > 0
+    assert "KNN imputation (rows)" in err and f"{n_missing}/{n_missing}" in err
+    steps = {"xgb": 30, "rf": 30, "nn": 1}[model]
+    assert f"final {model} fit" in err and f"{steps}/{steps}" in err
+    from lia_dask.train.tune import _executor
+
+    if _executor(None) is None:  # folds run here: lia_dask's bar
+        assert "3-fold evaluation (folds)" in err and "3/3" in err
+    else:  # folds run as tasks on the active client: Dask's text bar
+        assert "100% Completed" in cap.out + cap.err
+    # the forest grown in warm-start steps is the forest of one fit
+    np.testing.assert_allclose(shown.predict_proba(df), quiet.predict_proba(df), rtol=0, atol=1e-12)
+    if model == "rf":
+        assert len(shown.estimator_.estimators_) == 30 and shown.estimator_.warm_start is False
