@@ -39,6 +39,8 @@ _SW, _SG, _SGG, _SF, _SGF, _SFF, _SD, _SDG, _SDF, _SDD = 0, 1, 2, 3, 4, 5, 6, 9,
 FRED_MIN_RATIO = 2.0
 #: amplitude policies (``clip``): a non-positive source flux rejects θ (single band), or is clipped to 0 (per band)
 FS_REJECT, FS_CLIP = False, True
+#: LM stops when an iteration lowers χ² by less than this (absolute, χ² units) or by a relative 1e-7
+LM_TOL = 1e-3
 #: ``amp[b, 3]`` codes
 FREE_NONE, FREE_BOTH, FREE_FS, FREE_FB = 0, 1, 2, 3
 
@@ -53,21 +55,21 @@ def magnification(u2):
 def _pspl_sums(t, f, w, i0, i1, t0, u02, itE, derivs, s):
     """PSPL sums of the epochs ``i0:i1`` into ``s`` (NS,)."""
     sw = sg = sgg = sf = sgf = sff = 0.0
-    for i in range(i0, i1):
-        tau = (t[i] - t0) * itE
-        q = u02 + tau * tau
-        g = (q + 2.0) / math.sqrt(q * (q + 4.0))
-        wi = w[i]
-        fi = f[i]
-        wg = wi * g
-        sw += wi
-        sg += wg
-        sgg += wg * g
-        sf += wi * fi
-        sgf += wg * fi
-        sff += wi * fi * fi
-    s[0], s[1], s[2], s[3], s[4], s[5] = sw, sg, sgg, sf, sgf, sff
     if not derivs:
+        for i in range(i0, i1):
+            tau = (t[i] - t0) * itE
+            q = u02 + tau * tau
+            g = (q + 2.0) / math.sqrt(q * (q + 4.0))
+            wi = w[i]
+            fi = f[i]
+            wg = wi * g
+            sw += wi
+            sg += wg
+            sgg += wg * g
+            sf += wi * fi
+            sgf += wg * fi
+            sff += wi * fi * fi
+        s[0], s[1], s[2], s[3], s[4], s[5] = sw, sg, sgg, sf, sgf, sff
         return
     d0s = d1s = d2s = d0g = d1g = d2g = d0f = d1f = d2f = 0.0
     d00 = d01 = d02 = d11 = d12 = d22 = 0.0
@@ -82,6 +84,13 @@ def _pspl_sums(t, f, w, i0, i1, t0, u02, itE, derivs, s):
         d2 = -2.0 * tau * tau * dq   # dA/dln tE
         wi = w[i]
         fi = f[i]
+        wg = wi * g
+        sw += wi
+        sg += wg
+        sgg += wg * g
+        sf += wi * fi
+        sgf += wg * fi
+        sff += wi * fi * fi
         w0, w1, w2 = wi * d0, wi * d1, wi * d2
         d0s += w0
         d1s += w1
@@ -98,6 +107,7 @@ def _pspl_sums(t, f, w, i0, i1, t0, u02, itE, derivs, s):
         d11 += w1 * d1
         d12 += w1 * d2
         d22 += w2 * d2
+    s[0], s[1], s[2], s[3], s[4], s[5] = sw, sg, sgg, sf, sgf, sff
     s[6], s[7], s[8], s[9], s[10], s[11] = d0s, d1s, d2s, d0g, d1g, d2g
     s[12], s[13], s[14] = d0f, d1f, d2f
     s[15], s[16], s[17], s[18], s[19], s[20] = d00, d01, d02, d11, d12, d22
@@ -370,7 +380,7 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
     for _ in range(iters):
         gauss_newton(S, amp, M, q)
         improved = False
-        rel = 0.0
+        done = False
         for _try in range(8):
             m[:, :] = M
             for k in range(3):
@@ -385,7 +395,8 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
             model_sums(model, t, f, w, bo, trial, S2, True)
             c_new = profile(S2, fbmin, clip, amp2)
             if c_new < chi2:
-                rel = (chi2 - c_new) / max(chi2, 1e-300)
+                gain = chi2 - c_new
+                done = gain < LM_TOL or gain < 1e-7 * chi2
                 theta[:] = trial
                 S[:, :] = S2
                 amp[:, :] = amp2
@@ -394,7 +405,7 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
                 improved = True
                 break
             lam *= 4.0
-        if not improved or rel < 1e-7:
+        if not improved or done:
             break
     return chi2
 
