@@ -229,6 +229,20 @@ def f_shannon_entropy(t, x, s, weighted, order):
     return -hg - hi
 
 
+@kernel
+def _pow10_table(lo, hi):
+    """``10.0 ** float(e)`` for e = lo .. hi, computed by the same compiled expression as in the kernels."""
+    out = np.empty(hi - lo + 1, np.float64)
+    for e in range(lo, hi + 1):
+        out[e - lo] = 10.0 ** float(e)
+    return out
+
+
+#: exponents of the decades a finite double can fall in (floor(log10) of 5e-324 .. 1.8e308)
+_POW10_LO = -330
+_POW10 = _pow10_table(_POW10_LO, 310)
+
+
 @feature("benford_correlation", index=22, series="normalised", needs_order=False)
 def f_benford_correlation(t, x, s, weighted, order):
     """Pearson r between first-digit frequencies of |x| and Benford's law (W: weighted counts). Minimum n: 1."""
@@ -241,7 +255,8 @@ def f_benford_correlation(t, x, s, weighted, order):
         a = abs(x[i])
         if np.isfinite(a) and a > 0.0:
             e = math.floor(math.log10(a))
-            b = 10.0 ** float(e)
+            k = e - _POW10_LO
+            b = _POW10[k] if 0 <= k < _POW10.shape[0] else 10.0 ** float(e)   # the table holds the same values
             d = int(math.floor(a / b))
             dig[i] = d
             if d > 0:

@@ -384,3 +384,22 @@ def test_peakutils_thinning_equals_all_candidates_scan():
         cand = [i for i in range(1, n - 1) if d[i - 1] > 0 > d[i] and a[i] > level]
         want = len(cand) if len(cand) <= 1 else _peakutils_thin_literal(cand, a, min_dist)
         assert peakutils_count(x, a, level, min_dist) == want, (n, min_dist)
+
+
+def test_benford_decade_table_holds_the_kernels_powers():
+    """benford_correlation's table of 10**e equals the expression it replaces, compiled alike, for
+    every decade a finite double falls in."""
+    import numba
+
+    from lia_dask.features.common import KERNEL_OPTIONS
+    from lia_dask.features.entropies import _POW10, _POW10_LO
+
+    @numba.njit(**KERNEL_OPTIONS)
+    def direct(e):
+        return 10.0 ** float(e)
+
+    for k, v in enumerate(_POW10):
+        want = direct(k + _POW10_LO)
+        assert v == want or (v == 0.0 and want == 0.0), k + _POW10_LO
+    assert math.floor(math.log10(5e-324)) - _POW10_LO >= 0
+    assert math.floor(math.log10(1.7976931348623157e308)) - _POW10_LO < len(_POW10)
