@@ -40,6 +40,8 @@ Weighted percentiles (§1.7 WP / WM / WS)
     ``weighted_percentile(x, w, order, q)``        WP(q) (NaN if n = 0 or S_w = 0)
     ``weighted_median(x, w, order)``               WM = WP(0.5)
     ``step_percentile(xs, ws, p)``                 WS(p) on sorted values / weights
+Bits
+    ``popcount(w) -> int``                         number of set bits of a uint64 (LLVM ``ctpop``)
 Runs, correlation, gradients
     ``longest_run(flags) -> int``                  longest block of True
     ``count_clusters(flags, minlen) -> int``        maximal True blocks of length >= minlen
@@ -56,7 +58,9 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from numba import types as _types
 from numba.core import caching as _caching
+from numba.extending import intrinsic as _intrinsic
 
 #: options every feature kernel and helper is compiled with (the cache is set by :func:`kernel`)
 KERNEL_OPTIONS = dict(nogil=True, error_model="numpy")
@@ -492,6 +496,24 @@ def step_percentile(xs, ws, p):
     if lo >= n:
         lo = n - 1  # numpy would index out of range only if cutoff > r[-1]; not reachable for p <= 100
     return xs[lo]
+
+
+# ------------------------------------------------------------------ bits
+@_intrinsic
+def _ctpop(typingctx, w):
+    if w != _types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.ctpop(args[0])
+
+    return _types.uint64(_types.uint64), codegen
+
+
+@kernel
+def popcount(w):
+    """Number of set bits of the uint64 ``w`` (one ``ctpop`` instruction where the CPU has it)."""
+    return _ctpop(w)
 
 
 # ------------------------------------------------------------------ runs, correlation, gradients

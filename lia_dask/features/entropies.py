@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import kernel, mean_var, median_ordered, pearson, safe_weights, std0
+from .common import kernel, mean_var, median_ordered, pearson, popcount, safe_weights, std0
 from .special import invgauss_cdf
 from .registry import feature
 
@@ -60,6 +60,86 @@ def f_permutation_entropy(t, x, s, weighted, order):
     return -h
 
 
+#: words of row bitsets :func:`_sampen_pairs` keeps per block of columns (bounds its memory to 8 MiB)
+SAMPEN_BLOCK_WORDS = 1 << 20
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@kernel
+def _sampen_pairs(x, order, r, block_words):
+    """(A, B): unordered pairs j < k with c(j, k) ∧ c(j+1, k+1) [∧ c(j+2, k+2) for A], c = ``|x_j - x_k| <= r``.
+
+    B over the n-1 length-2 windows, A over the n-2 length-3 windows (``sample_entropy``). The
+    match matrix c is built as bit rows, one uint64 word per 64 columns: sweeping the values in
+    sorted order (``order``), the set of k within r of the current value is a window of the
+    sorted values (the test ``|x_j - x_k| <= r`` is monotone in x_k under rounding) kept as a
+    bitset and copied into row j; a pair of windows then matches where row j AND row j+1 shifted
+    by one column (AND row j+2 shifted by two) has a bit set, counted with ``popcount``. The
+    counts are those of the all-pairs definition; cost O(n²/64) word operations, memory bounded by
+    building the rows for blocks of columns (about ``block_words`` uint64 words). ``x`` finite,
+    r >= 0, n >= 4.
+    """
+    n = x.shape[0]
+    per_row = max(1, block_words // n)
+    bcols = per_row * 64
+    a_tot = np.uint64(0)
+    b_tot = np.uint64(0)
+    for k0 in range(0, n, bcols):
+        k2 = min(n, k0 + bcols)          # columns counted in this block: k0 .. k2-1
+        e = min(n, k2 + 2)               # plus the two columns the shifted rows read
+        nw = (e - k0 + 63) >> 6
+        cols = np.empty(e - k0, np.int64)  # the block's columns in ascending order of x, and their x
+        cv = np.empty(e - k0, np.float64)
+        c = 0
+        for q in range(n):
+            j = order[q]
+            if k0 <= j < e:
+                cols[c] = j - k0
+                cv[c] = x[j]
+                c += 1
+        rows = np.empty((n, nw + 1), np.uint64)   # one zero word more: the shifts read w + 1
+        win = np.zeros(nw, np.uint64)
+        lo = 0
+        hi = 0
+        for q in range(n):
+            j = order[q]
+            v = x[j]
+            while hi < c and cv[hi] - v <= r:
+                k = cols[hi]
+                win[k >> 6] ^= _ONE << np.uint64(k & 63)
+                hi += 1
+            while lo < hi and v - cv[lo] > r:
+                k = cols[lo]
+                win[k >> 6] ^= _ONE << np.uint64(k & 63)
+                lo += 1
+            for w in range(nw):
+                rows[j, w] = win[w]
+            rows[j, nw] = 0
+        nvalid = k2 - k0
+        last = (nvalid - 1) >> 6
+        mask = _ALL >> np.uint64(63 - ((nvalid - 1) & 63))
+        for j in range(n - 1):
+            j2 = j + 2 if j + 2 < n else j + 1      # (row j+1 stands in; A is not counted then)
+            bb = np.uint64(0)
+            aa = np.uint64(0)
+            for w in range(last + 1):
+                m = rows[j, w] & ((rows[j + 1, w] >> _ONE) | (rows[j + 1, w + 1] << np.uint64(63)))
+                m2 = m & ((rows[j2, w] >> np.uint64(2)) | (rows[j2, w + 1] << np.uint64(62)))
+                bb += popcount(m)
+                aa += popcount(m2)
+            # the bits past the block's last column (read only through the shifts) are not counted
+            m = rows[j, last] & ((rows[j + 1, last] >> _ONE) | (rows[j + 1, last + 1] << np.uint64(63)))
+            m2 = m & ((rows[j2, last] >> np.uint64(2)) | (rows[j2, last + 1] << np.uint64(62)))
+            bb -= popcount(m & ~mask)
+            aa -= popcount(m2 & ~mask)
+            b_tot += bb
+            if j + 2 < n:
+                a_tot += aa
+    # the diagonal (j == k) always matches: n-1 windows for B, n-2 for A; each pair counted twice
+    return (np.int64(a_tot) - (n - 2)) // 2, (np.int64(b_tot) - (n - 1)) // 2
+
+
 @feature("sample_entropy", index=67, series="normalised", needs_order=True)
 def f_sample_entropy(t, x, s, weighted, order):
     """Sample entropy, m = 2, r = 0.2 std₀(x): -ln(A/B); weights ignored.
@@ -67,10 +147,9 @@ def f_sample_entropy(t, x, s, weighted, order):
     B (A) = number of ordered pairs j != k of all n-1 (n-2) length-2 (length-3) windows with
     Chebyshev distance <= r. n < 4, A = 0 or B = 0 -> NaN.
 
-    The windows are sorted by their first value (from ``order``) and each is compared only with
-    the following ones whose first value is within r (a sweep; the bound is the same
-    ``x_k - x_j <= r`` test, which is monotone under rounding, so the counts equal those of all
-    pairs). Cost O(n log n + number of pairs within r in the first value).
+    Window j matches window k where ``|x_j - x_k| <= r`` and ``|x_{j+1} - x_{k+1}| <= r`` (and
+    ``|x_{j+2} - x_{k+2}| <= r`` for A): the counts come from bit rows of that one-value match
+    matrix (:func:`_sampen_pairs`, O(n²/64) word operations), equal to the all-pairs counts.
     """
     n = x.shape[0]
     if n < 4:
@@ -78,35 +157,7 @@ def f_sample_entropy(t, x, s, weighted, order):
     r = 0.2 * std0(x)
     if r != r:              # non-finite x: every comparison fails (A = B = 0)
         return NAN
-    # x is finite here (std₀ is NaN otherwise); window values sorted by the first one.
-    m = n - 1
-    a0 = np.empty(m, np.float64)
-    a1 = np.empty(m, np.float64)
-    a2 = np.empty(m, np.float64)        # NaN for the last window (no third value): never matches
-    p = 0
-    for q in range(n):
-        j = order[q]
-        if j == n - 1:
-            continue
-        a0[p] = x[j]
-        a1[p] = x[j + 1]
-        a2[p] = x[j + 2] if j + 2 < n else NAN
-        p += 1
-    b = 0
-    a = 0
-    end = 0
-    for p in range(m):
-        v0 = a0[p]
-        if end < p + 1:
-            end = p + 1
-        while end < m and a0[end] - v0 <= r:
-            end += 1
-        v1 = a1[p]
-        v2 = a2[p]
-        for q in range(p + 1, end):
-            c2 = abs(v1 - a1[q]) <= r
-            b += c2
-            a += c2 & (abs(v2 - a2[q]) <= r)
+    a, b = _sampen_pairs(x, order, r, SAMPEN_BLOCK_WORDS)
     if a == 0 or b == 0:
         return NAN
     return -math.log((2.0 * a) / (2.0 * b))
@@ -157,6 +208,9 @@ def f_shannon_entropy(t, x, s, weighted, order):
         scale = math.sqrt(acc / n)
     den = scale * _SQRT2
     eta = (scale * scale) / mu
+    if not (eta > 0.0):
+        # every invgauss_cdf term is NaN (med < 0, S = 0 or NaN), so H is NaN whatever the rest
+        return NAN
     l2one = math.log2(1.0 + eps)          # log2(p + ε) for the saturated p = 1 and p = 0
     l2eps = math.log2(eps)
     hg = 0.0
@@ -175,6 +229,20 @@ def f_shannon_entropy(t, x, s, weighted, order):
     return -hg - hi
 
 
+@kernel
+def _pow10_table(lo, hi):
+    """``10.0 ** float(e)`` for e = lo .. hi, computed by the same compiled expression as in the kernels."""
+    out = np.empty(hi - lo + 1, np.float64)
+    for e in range(lo, hi + 1):
+        out[e - lo] = 10.0 ** float(e)
+    return out
+
+
+#: exponents of the decades a finite double can fall in (floor(log10) of 5e-324 .. 1.8e308)
+_POW10_LO = -330
+_POW10 = _pow10_table(_POW10_LO, 310)
+
+
 @feature("benford_correlation", index=22, series="normalised", needs_order=False)
 def f_benford_correlation(t, x, s, weighted, order):
     """Pearson r between first-digit frequencies of |x| and Benford's law (W: weighted counts). Minimum n: 1."""
@@ -187,7 +255,8 @@ def f_benford_correlation(t, x, s, weighted, order):
         a = abs(x[i])
         if np.isfinite(a) and a > 0.0:
             e = math.floor(math.log10(a))
-            b = 10.0 ** float(e)
+            k = e - _POW10_LO
+            b = _POW10[k] if 0 <= k < _POW10.shape[0] else 10.0 ** float(e)   # the table holds the same values
             d = int(math.floor(a / b))
             dig[i] = d
             if d > 0:

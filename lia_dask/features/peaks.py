@@ -105,24 +105,32 @@ def f_mean_n_abs_max(t, x, s, weighted, order):
     if n < 10:
         return NAN
     a = np.abs(x)
-    taken = np.zeros(n, np.bool_)
     w = safe_weights(s)
+    # the 10 largest |x| in selection order: NaN counts as largest (as in NumPy's argpartition),
+    # ties go to the earlier index; one pass keeping them in that order
+    top = np.empty(10, np.int64)
+    k = 0
+    for i in range(n):
+        # i (later than every kept index) goes below every kept entry it does not beat
+        pos = k
+        while pos > 0 and (a[i] > a[top[pos - 1]] or (np.isnan(a[i]) and not np.isnan(a[top[pos - 1]]))):
+            pos -= 1
+        if pos >= 10:
+            continue
+        last = k if k < 10 else 9
+        for q in range(last, pos, -1):
+            top[q] = top[q - 1]
+        top[pos] = i
+        if k < 10:
+            k += 1
     acc = 0.0
     num = 0.0
     den = 0.0
-    for _ in range(10):
-        # next largest |x| not yet taken (NaN counts as largest, as in NumPy's argpartition);
-        # strict ">" keeps the earliest index among ties
-        best = -1
-        for i in range(n):
-            if taken[i]:
-                continue
-            if best < 0 or a[i] > a[best] or (np.isnan(a[i]) and not np.isnan(a[best])):
-                best = i
-        taken[best] = True
-        acc += a[best]
-        num += w[best] * a[best]
-        den += w[best]
+    for q in range(10):
+        b = top[q]
+        acc += a[b]
+        num += w[b] * a[b]
+        den += w[b]
     if weighted and den != 0.0:
         return num / den
     return acc / 10.0

@@ -132,6 +132,10 @@ def find_peaks_prom_width(y, pmin, wmin):
                         left_min = y[k]
                         left_base = k
                     k -= 1
+                if not (yp - left_min >= pmin):
+                    # prom = yp - max(left_min, right_min) <= yp - left_min < pmin: not kept
+                    i = j + 1
+                    continue
                 right_min = yp
                 right_base = p
                 k = p
@@ -360,23 +364,24 @@ def peakutils_count(x, a, level, min_dist):
     ca = np.empty(nc)
     for j in range(nc):
         ca[j] = a[cand[j]]
-    # ascending order of a by insertion sort (ties keep index order; the reference's tie order is
-    # NumPy's unspecified argsort order, and the conformance data do not depend on it)
-    rank = np.empty(nc, np.int64)
-    for j in range(nc):
-        k = j
-        while k > 0 and ca[rank[k - 1]] > ca[j]:
-            rank[k] = rank[k - 1]
-            k -= 1
-        rank[k] = j
+    # ascending order of a, ties in index order (a stable sort; the reference's tie order is
+    # NumPy's unspecified argsort order, and the conformance data do not depend on it); ca holds
+    # no NaN (every candidate has a_i > level)
+    rank = np.argsort(ca, kind="mergesort")
     alive = np.ones(nc, np.bool_)
     for jj in range(nc - 1, -1, -1):
         j = rank[jj]
         if alive[j]:
             p = cand[j]
-            for k in range(nc):
-                if k != j and abs(cand[k] - p) <= min_dist:
-                    alive[k] = False
+            # cand is ascending: the candidates within min_dist of p are the neighbours of j
+            k = j - 1
+            while k >= 0 and p - cand[k] <= min_dist:
+                alive[k] = False
+                k -= 1
+            k = j + 1
+            while k < nc and cand[k] - p <= min_dist:
+                alive[k] = False
+                k += 1
     kept = 0
     for j in range(nc):
         if alive[j]:

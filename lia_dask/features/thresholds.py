@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import (
-    count_clusters, kernel, longest_run, median_ordered, median_sorted, safe_weights, std0, std1,
-    take_sorted, weighted_median, wsum,
+    count_clusters, kernel, longest_run, median_ordered, safe_weights, std0, std1, weighted_median, wsum,
 )
 from .registry import feature
 
@@ -24,7 +23,9 @@ def _beyond(x, s, weighted, order, sgn):
     n = x.shape[0]
     if n == 0:
         return np.nan
-    m = median_sorted(take_sorted(x, order))
+    # med(x) from the order (no sorted copy); where x holds NaN or ±inf, std₀ is NaN and no point
+    # passes, so the NaN rule of median_ordered changes nothing
+    m = median_ordered(x, order)
     sd = std0(x)
     if sd == 0.0:
         return 0.0

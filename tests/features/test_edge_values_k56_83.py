@@ -297,3 +297,109 @@ def test_shannon_saturation_shortcuts_are_exact():
         want = math.log1p(-0.5 * math.erfc(v * math.sqrt(0.5)))  # the kernel multiplies by 1/√2
         got = log_ndtr(v)
         assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
+
+
+def test_sample_entropy_bit_rows_in_column_blocks_equal_all_pairs():
+    """The bit-row counts of sample_entropy do not depend on the column blocks the rows are built
+    in (down to one 64-column word per block), and equal the all-pairs counts."""
+    from lia_dask.features.entropies import SAMPEN_BLOCK_WORDS, _sampen_pairs
+
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        n = int(rng.integers(4, 700))
+        x, _s = _tied_series(rng, n)
+        r = 0.2 * float(np.std(x))
+        order = np.argsort(x)
+        win2 = np.lib.stride_tricks.sliding_window_view(x, 2)
+        win3 = np.lib.stride_tricks.sliding_window_view(x, 3)
+        want = []
+        for win in (win3, win2):
+            close = np.ones((len(win), len(win)), bool)
+            for j in range(win.shape[1]):
+                close &= np.abs(win[:, None, j] - win[None, :, j]) <= r
+            want.append((int(close.sum()) - len(win)) // 2)
+        for words in (1, 2, 3, 7, SAMPEN_BLOCK_WORDS):
+            assert tuple(_sampen_pairs(x, order, r, words)) == tuple(want), (n, words)
+
+
+def _mean_n_abs_max_literal(x, s, weighted):
+    """§2.51 as ten selections: the largest |x| not yet taken, NaN first, ties to the earlier index."""
+    a = np.abs(x)
+    w = np.where(np.isfinite(s) & (s > 0), 1.0 / np.where(s > 0, s, 1.0) ** 2, 0.0)
+    taken = []
+    for _ in range(10):
+        rest = [i for i in range(len(a)) if i not in taken]
+        nan = [i for i in rest if np.isnan(a[i])]
+        taken.append(nan[0] if nan else max(rest, key=lambda i: (a[i], -i)))
+    acc = num = den = 0.0
+    for i in taken:
+        acc += a[i]
+        num += w[i] * a[i]
+        den += w[i]
+    return num / den if weighted and den != 0.0 else acc / 10.0
+
+
+def test_mean_n_abs_max_one_pass_equals_ten_selections():
+    kern = {sp.name: sp.kernel for sp in kernel_table()}["mean_n_abs_max"]
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n = int(rng.integers(10, 60))
+        x, s = _tied_series(rng, n)
+        if rng.random() < 0.3:
+            x = np.round(x, 0)                      # many ties at the 10th place
+        if rng.random() < 0.2:
+            x[rng.integers(0, n, 3)] = np.nan
+        t = np.arange(n, dtype=np.float64)
+        for weighted in (True, False):
+            got = kern(t, x, s, weighted, np.argsort(x))
+            want = _mean_n_abs_max_literal(x, s, weighted)
+            assert got == want or (math.isnan(got) and math.isnan(want)), (n, weighted)
+
+
+def _peakutils_thin_literal(cand, a, min_dist):
+    """Thinning as written in peakutils: visit candidates by descending a (ties: later index
+    first), each kept one removes every other candidate within min_dist."""
+    rank = sorted(range(len(cand)), key=lambda j: (a[cand[j]], j))
+    alive = [True] * len(cand)
+    for j in reversed(rank):
+        if alive[j]:
+            for k in range(len(cand)):
+                if k != j and abs(cand[k] - cand[j]) <= min_dist:
+                    alive[k] = False
+    return sum(alive)
+
+
+def test_peakutils_thinning_equals_all_candidates_scan():
+    """The neighbour scan of the thinning keeps the peaks the scan over all candidates keeps
+    (slopes without zero blocks, so the candidates are the sign changes; ranking amplitudes with ties)."""
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        n = int(rng.integers(3, 800))
+        x = rng.normal(0, 1, n).cumsum() * 0.1 + rng.normal(0, 1, n)
+        a = np.round(x * rng.choice([1.0, -1.0, 0.5]), int(rng.integers(0, 2)))
+        level = float(np.min(a) + rng.uniform(0, 0.6) * (np.max(a) - np.min(a)))
+        min_dist = int(rng.integers(0, 40))
+        d = np.diff(x)
+        assert np.all(d != 0)
+        cand = [i for i in range(1, n - 1) if d[i - 1] > 0 > d[i] and a[i] > level]
+        want = len(cand) if len(cand) <= 1 else _peakutils_thin_literal(cand, a, min_dist)
+        assert peakutils_count(x, a, level, min_dist) == want, (n, min_dist)
+
+
+def test_benford_decade_table_holds_the_kernels_powers():
+    """benford_correlation's table of 10**e equals the expression it replaces, compiled alike, for
+    every decade a finite double falls in."""
+    import numba
+
+    from lia_dask.features.common import KERNEL_OPTIONS
+    from lia_dask.features.entropies import _POW10, _POW10_LO
+
+    @numba.njit(**KERNEL_OPTIONS)
+    def direct(e):
+        return 10.0 ** float(e)
+
+    for k, v in enumerate(_POW10):
+        want = direct(k + _POW10_LO)
+        assert v == want or (v == 0.0 and want == 0.0), k + _POW10_LO
+    assert math.floor(math.log10(5e-324)) - _POW10_LO >= 0
+    assert math.floor(math.log10(1.7976931348623157e308)) - _POW10_LO < len(_POW10)
