@@ -29,6 +29,7 @@ import pandas as pd
 from .. import schema as S
 from ..archive.hats import SPATIAL_INDEX, HatsConfig, frame_to_batch, open_hats
 from ..errors import InputError
+from .engine import InstalledModel, install_model, resolve_model
 from .lightcurves import BroadcastModel, PredictConfig, PredictReport, load_model, predict_batch
 
 MARKER = "lia_dask_predict.json"
@@ -82,7 +83,8 @@ def _classify_objects(batch, objects: pd.DataFrame, model: BroadcastModel, cfg: 
     return out
 
 
-def _predict_pixel(frame, pixel, model: BroadcastModel, cfg: PredictConfig, hcfg: HatsConfig) -> pd.DataFrame:
+def _predict_pixel(frame, pixel, model: BroadcastModel | InstalledModel, cfg: PredictConfig, hcfg: HatsConfig
+                   ) -> pd.DataFrame:
     """One HATS pixel -> its predictions (a NestedFrame with the input's spatial index)."""
     import nested_pandas as npd
 
@@ -90,6 +92,7 @@ def _predict_pixel(frame, pixel, model: BroadcastModel, cfg: PredictConfig, hcfg
     from .lightcurves import _match_threads
 
     try:
+        model = resolve_model(model)
         _match_threads(model.classifier)
         batch, objects = frame_to_batch(frame, hcfg, f"pixel {pixel}")
         res = _classify_objects(batch, objects, model, cfg)
@@ -202,11 +205,19 @@ def predict_hats(source: Any, model: Any, out: str | os.PathLike, *, client=None
     t0 = time.perf_counter()
     cat = src.catalog
     id_dtype = cat.dtypes[src.config.id_column] if src.config.id_column in cat.columns else "int64"
-    ref = client.scatter(m, broadcast=True, hash=False) if client is not None else m
-    mapped = cat.map_partitions(_predict_pixel, ref, cfg, src.config, include_pixel=True,
-                                meta=_meta(m, src.config, id_dtype))
-    mapped.write_catalog(str(outp), catalog_name=OUTPUT_NAME, as_collection=False, resume=True, progress_bar=False,
-                         addl_hats_properties={"lia_dask_model_digest": m.digest}, error_if_empty=False)
+    from ..cluster import active_client
+
+    client = active_client(client)
+    # the model reaches each worker once as a plugin; lsdb's graph carries only its digest
+    ref, remove = install_model(client, m) if client is not None else (m, lambda: None)
+    try:
+        mapped = cat.map_partitions(_predict_pixel, ref, cfg, src.config, include_pixel=True,
+                                    meta=_meta(m, src.config, id_dtype))
+        mapped.write_catalog(str(outp), catalog_name=OUTPUT_NAME, as_collection=False, resume=True,
+                             progress_bar=False, addl_hats_properties={"lia_dask_model_digest": m.digest},
+                             error_if_empty=False)
+    finally:
+        remove()
     seconds = time.perf_counter() - t0
     pred, quar = _count(outp)
     n_input = int(cat.hc_structure.catalog_info.total_rows or (pred + quar))

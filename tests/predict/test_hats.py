@@ -52,12 +52,16 @@ def survey(tmp_path_factory):
 
 def test_predict_hats_one_row_per_object_with_position_and_pixel(survey, local_client):
     out = survey["dir"] / "pred"
+    before = local_client.run(received_counts)
     rep = predict_hats(survey["catalog"], survey["model"], out, client=local_client)
     assert rep.n_input == survey["n"] == rep.predicted + rep.quarantined and rep.quarantined == 1
     got = local_client.run(received_counts)
-    # scattered with broadcast: one receipt per worker is the aim; through lsdb's graph a worker was seen
-    # receiving it twice (open point), never once per pixel or per object
-    assert sum(v.get(rep.model_digest, 0) for v in got.values()) <= len(got) + 1 < rep.partitions + len(got), got
+    # the model reaches every worker exactly once per job (a plugin, not a graph argument), whatever the pixels
+    assert rep.partitions > len(got)
+    assert {w: v.get(rep.model_digest, 0) - before.get(w, {}).get(rep.model_digest, 0) for w, v in got.items()} \
+        == {w: 1 for w in got}, (before, got)
+    assert local_client.run(lambda: __import__("lia_dask.predict.engine", fromlist=["_INSTALLED"])._INSTALLED) \
+        == {w: {} for w in got}  # removed from the workers when the job ends
     cat = lsdb.open_catalog(out)
     assert len(cat.get_healpix_pixels()) == len(lsdb.open_catalog(survey["catalog"]).get_healpix_pixels())
     props = (out / "hats.properties").read_text()
