@@ -40,7 +40,7 @@ OUTPUT_NAME = "lia_dask_predictions"
 def _classify_objects(batch, objects: pd.DataFrame, model: BroadcastModel, cfg: PredictConfig) -> pd.DataFrame:
     """Predictions aligned with ``objects`` (one row each, same order)."""
     from ..features.multiband import is_multiband
-    from .multiband import BANDS_COLUMN
+    from .multiband import BANDS_COLUMN, VETTING_COLUMNS
 
     clf = model.classifier
     classes = [str(c) for c in clf.classes_]
@@ -66,7 +66,7 @@ def _classify_objects(batch, objects: pd.DataFrame, model: BroadcastModel, cfg: 
     take = at[has].astype(np.int64)
     out[S.PREDICTION] = pd.Series([None] * len(objects), dtype="str")
     out.loc[has, S.PREDICTION] = pred[S.PREDICTION].to_numpy()[take]
-    for c in probs + [c for c in ("mb_log_tE", "mb_log_u0", "mb_chi2_red_pspl") if c in pred.columns]:
+    for c in probs + [c for c in VETTING_COLUMNS if c in pred.columns]:
         v = np.full(len(objects), np.nan)
         v[has] = pred[c].to_numpy(dtype=np.float64)[take]
         out[c] = v
@@ -127,7 +127,7 @@ def _describe(source: Any) -> str:
 
 
 def _meta(model: BroadcastModel, hcfg: HatsConfig, id_dtype) -> pd.DataFrame:
-    from .multiband import BANDS_COLUMN
+    from .multiband import BANDS_COLUMN, VETTING_COLUMNS
     from ..features.multiband import is_multiband
 
     clf = model.classifier
@@ -139,7 +139,7 @@ def _meta(model: BroadcastModel, hcfg: HatsConfig, id_dtype) -> pd.DataFrame:
     for c in clf.classes_:
         cols[f"{S.PROB_PREFIX}{c}"] = pd.Series([], dtype="float64")
     if is_multiband(clf.feature_settings_):
-        for c in ("mb_log_tE", "mb_log_u0", "mb_chi2_red_pspl"):
+        for c in VETTING_COLUMNS:
             cols[c] = pd.Series([], dtype="float64")
     cols[BANDS_COLUMN] = pd.Series([], dtype="str")
     cols[REASON] = pd.Series([], dtype="str")
