@@ -72,7 +72,7 @@ def _model(out: Path, n_per_class: int, bands: tuple[str, ...], years: float, se
         top = sorted(gain, key=gain.get, reverse=True)[:selected]
         cols = [names[int(k[1:])] if k.startswith("f") and k[1:].isdigit() else k for k in top]
         fit([c for c in table.X.columns if c in set(cols)], f"model_top{selected}")
-        paths.append(out / f"model_top{selected}")
+        paths.insert(0, out / f"model_top{selected}")  # the cheaper model first
     return paths
 
 
