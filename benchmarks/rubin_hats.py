@@ -1,14 +1,18 @@
 """Rubin-native path: HATS catalog -> multi-band predictions -> HATS catalog, and multi-band vs single-band.
 
-Run: .venv/bin/python benchmarks/rubin_hats.py [--sizes 2000,8000] [--years 10] [--survey-stars 5000]
-     [--survey-events 200] [--n-per-class 300] [--skip-throughput] [--skip-accuracy]
+Run: .venv/bin/python benchmarks/rubin_hats.py [--sizes 10000,100000] [--objects-per-pixel 5000]
+     [--selected 40] [--years 10] [--survey-stars 5000] [--survey-events 200] [--n-per-class 300]
+     [--skip-throughput] [--skip-accuracy] [--json OUT]
 
 1. Throughput and memory (``--sizes``): a synthetic LSST-like catalog (ugrizy, ``--years`` of
-   visits, constant stars with 2 % microlensing events) written as HATS by lsdb, classified by a
-   multi-band model (g, r, i, z) with ``predict_hats``:
-   - single-process path (one pixel at a time, ``_predict_pixel``): objects/s per core;
-   - LocalCluster of 2 workers x 1 thread: objects/s, peak worker RSS (sampled every 0.5 s),
-     client RSS before / after (it must not grow with the catalog).
+   visits, 98 % constant stars + 2 % microlensing events) generated and written pixel by pixel on
+   the cluster (``simulate_hats_catalog``: one task per HATS pixel, lsdb's writer; the catalog is
+   never in memory), then classified by multi-band models (g, r, i, z) with ``predict_hats``:
+   - per core: ``_predict_pixel`` on 1,000 objects of one pixel in this process, warm;
+   - LocalCluster of 2 workers x 1 thread: objects/s from opening the catalog to the finished HATS
+     output, peak worker RSS (sampled every 0.5 s), client RSS before / peak / after;
+   - models: all 4 x 168 + 14 joint-fit columns, and (``--selected K``) a model of the K most
+     important columns (XGBoost gain; only those are computed at prediction).
 2. Multi-band vs best single band (``--survey-*``): one simulated training set (all classes), one
    simulated test survey of constant stars + events + variables; the multi-band model against
    single-band models that see only one band's 168 features (each band tried, the best kept).
@@ -37,41 +41,39 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def _catalog(n: int, years: float, out: Path, seed: int) -> Path:
-    from lia_dask.archive.hats import batch_to_nested, write_hats_catalog
-    from lia_dask.simulate.cadence import synthetic_cadences
-    from lia_dask.simulate.multiband import MultibandSimConfig, simulate_multiband
-
-    pool = synthetic_cadences("lsst", 200, seed=seed, years=years, start=60600.0)
-    frames = []
-    step = 2000
-    for k in range(0, n, step):  # build in chunks so the generator itself stays small
-        m = min(step, n - k)
-        mix = {"CONSTANT": m - m // 50, "ML": m // 50}
-        b = simulate_multiband(pool, mix, MultibandSimConfig(), seed=seed + k, id_offset=k)
-        rng = np.random.default_rng(k)
-        frames.append(batch_to_nested(b, rng.uniform(50, 70, m), rng.uniform(-35, -20, m), detection_snr=None))
-    import nested_pandas as npd
-
-    frame = npd.NestedFrame(pd.concat(frames, ignore_index=True))
-    return write_hats_catalog(frame, out, partition_rows=1000, overwrite=True)
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def _model(out: Path, n_per_class: int, bands: tuple[str, ...], years: float, client=None) -> Path:
+def _model(out: Path, n_per_class: int, bands: tuple[str, ...], years: float, selected: int, client) -> list[Path]:
+    """A multi-band model on every column, and (selected > 0) one on the ``selected`` most important."""
     from lia_dask.features.multiband import MultibandSettings, load_multiband_features
     from lia_dask.simulate.cadence import synthetic_cadences
     from lia_dask.simulate.multiband import simulate_multiband_archive
     from lia_dask.train.ensemble import EnsembleClassifier
 
     pool = synthetic_cadences("lsst", 200, seed=99, years=years, start=60600.0)
-    arch = simulate_multiband_archive(pool, n_per_class, out / "train", partition_objects=500, client=client,
+    arch = simulate_multiband_archive(pool, n_per_class, out / "train", partition_objects=250, client=client,
                                       overwrite=True)
     table = load_multiband_features(arch.path, MultibandSettings(bands=bands), client)
-    clf = EnsembleClassifier(model="xgb", impute=False, params={"n_estimators": 200, "max_depth": 6}, random_state=0,
-                             n_jobs=2)
-    clf.fit(table.X, table.labels, feature_set="multiband", feature_settings=table.feature_settings)
-    clf.save(out / "model", overwrite=True)
-    return out / "model"
+
+    def fit(cols, name):
+        clf = EnsembleClassifier(model="xgb", impute=False, params={"n_estimators": 200, "max_depth": 6},
+                                 random_state=0, n_jobs=2)
+        clf.fit(table.X[cols], table.labels, feature_set="multiband", feature_settings=table.feature_settings)
+        clf.save(out / name, overwrite=True)
+        return clf
+
+    full = fit(list(table.X.columns), "model_all")
+    paths = [out / "model_all"]
+    if selected:
+        gain = full.predictor_.booster.get_score(importance_type="gain")
+        names = list(full.selected_features_)
+        top = sorted(gain, key=gain.get, reverse=True)[:selected]
+        cols = [names[int(k[1:])] if k.startswith("f") and k[1:].isdigit() else k for k in top]
+        fit([c for c in table.X.columns if c in set(cols)], f"model_top{selected}")
+        paths.insert(0, out / f"model_top{selected}")  # the cheaper model first
+    return paths
 
 
 def _warm() -> int:
@@ -86,58 +88,85 @@ def _warm() -> int:
 
 
 class _Sampler:
+    """Peak RSS of the workers (``client.run``) and of this process, every 0.5 s."""
+
     def __init__(self, client):
-        self.client, self.peak, self.stop = client, 0, False
+        self.client, self.peak, self.client_peak, self.stop = client, 0, _rss(), False
         self.t = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
         while not self.stop:
             try:
                 self.peak = max(self.peak, max(self.client.run(_rss).values()))
-            except Exception:
+            except Exception:  # a worker restarting: sample again
                 pass
+            self.client_peak = max(self.client_peak, _rss())
             time.sleep(0.5)
 
+    def __enter__(self):
+        self.t.start()
+        return self
 
-def throughput(sizes: list[int], years: float, work: Path) -> list[dict]:
-    from distributed import Client, LocalCluster
+    def __exit__(self, *exc):
+        self.stop = True
+        self.t.join()
 
+
+def _per_core(cat: Path, model: Path, n: int = 1000) -> tuple[float, float]:
+    """Objects/s and epochs per object of ``_predict_pixel`` on ``n`` objects of the first pixel, warm."""
     from lia_dask.archive.hats import open_hats
-    from lia_dask.predict.hats import _predict_pixel, predict_hats
+    from lia_dask.predict.hats import _predict_pixel
     from lia_dask.predict.lightcurves import PredictConfig, load_model
 
-    model = _model(work / "m", 150, ("g", "r", "i", "z"), years)
+    src = open_hats(cat)
+    m = load_model(model)
+    frame = src.partitions[0].compute(scheduler="sync").iloc[:n]
+    _predict_pixel(frame.iloc[:20], src.pixels[0], m, PredictConfig(), src.config)  # warm
+    t0 = time.perf_counter()
+    k = len(_predict_pixel(frame, src.pixels[0], m, PredictConfig(), src.config))
+    rate = k / (time.perf_counter() - t0)
+    return rate, frame["diaObjectForcedSource"].nest.flat_length / max(k, 1)
+
+
+def throughput(sizes: list[int], years: float, work: Path, per_pixel: int, selected: int) -> list[dict]:
+    from distributed import Client, LocalCluster
+
+    from lia_dask.predict.hats import predict_hats
+    from lia_dask.predict.lightcurves import PredictConfig
+    from lia_dask.simulate.cadence import synthetic_cadences
+    from lia_dask.simulate.multiband import simulate_hats_catalog
+
     rows = []
-    for n in sizes:
-        cat = _catalog(n, years, work / f"cat{n}", seed=n)
-        src = open_hats(cat)
-        m = load_model(model)
-        # single process, one core: the first pixel warms numba, then time the others
-        frames = [p.compute(scheduler="sync") for p in src.partitions[:4]]
-        _predict_pixel(frames[0], src.pixels[0], m, PredictConfig(), src.config)
-        t0 = time.perf_counter()
-        k = sum(len(_predict_pixel(f, p, m, PredictConfig(), src.config)) for f, p in zip(frames[1:], src.pixels[1:4]))
-        per_core = k / (time.perf_counter() - t0)
-        n_epochs = int(sum(f["diaObjectForcedSource"].nest.flat_length for f in frames[1:]))
-        del frames
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="3GiB") as lc, \
-                Client(lc) as client:
-            client.run(_warm)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="4GiB",
+                      dashboard_address=":0") as lc, Client(lc) as client:
+        client.run(_warm)
+        models = _model(work / "m", 150, ("g", "r", "i", "z"), years, selected, client)
+        pool = synthetic_cadences("lsst", 200, seed=7, years=years, start=60600.0)
+        for n in sizes:
+            cat = work / f"cat{n}"
             rss0 = _rss()
-            s = _Sampler(client)
-            s.t.start()
-            rep = predict_hats(cat, model, work / f"pred{n}", client=client, config=PredictConfig(resume=False))
-            s.stop = True
-            s.t.join()
-            rss1 = _rss()
-        rows.append({"objects": n, "pixels": rep.partitions, "epochs_per_object": n_epochs / max(k, 1),
-                     "per_core_objects_s": per_core, "cluster_objects_s": rep.throughput,
-                     "cluster_seconds": rep.seconds, "peak_worker_rss_gib": s.peak / 2**30,
-                     "client_rss_before_gib": rss0 / 2**30, "client_rss_after_gib": rss1 / 2**30,
-                     "predicted": rep.predicted, "quarantined": rep.quarantined})
-        print(json.dumps(rows[-1]), flush=True)
-        shutil.rmtree(work / f"cat{n}", ignore_errors=True)
-        shutil.rmtree(work / f"pred{n}", ignore_errors=True)
+            t0 = time.perf_counter()
+            with _Sampler(client) as sb:
+                simulate_hats_catalog(pool, n, cat, objects_per_pixel=per_pixel, seed=n, overwrite=True)
+            build = {"build_seconds": time.perf_counter() - t0, "build_objects_s": n / (time.perf_counter() - t0),
+                     "catalog_gib": _du(cat) / 2**30, "build_peak_worker_rss_gib": sb.peak / 2**30,
+                     "build_client_rss_gib": [rss0 / 2**30, sb.client_peak / 2**30, _rss() / 2**30]}
+            print(json.dumps({"objects": n, **build}), flush=True)
+            for model in models:
+                per_core, epochs = _per_core(cat, model)
+                out = work / f"pred{n}"
+                rss0 = _rss()
+                with _Sampler(client) as s:
+                    rep = predict_hats(cat, model, out, client=client, config=PredictConfig(resume=False))
+                rows.append({"objects": n, "model": model.name, "pixels": rep.partitions, "epochs_per_object": epochs,
+                             "per_core_objects_s": per_core, "cluster_objects_s": rep.throughput,
+                             "cluster_seconds": rep.seconds, "peak_worker_rss_gib": s.peak / 2**30,
+                             "client_rss_gib": [rss0 / 2**30, s.client_peak / 2**30, _rss() / 2**30],
+                             "predicted": rep.predicted, "quarantined": rep.quarantined,
+                             "load_average": os.getloadavg(), **build})
+                print(json.dumps(rows[-1]), flush=True)
+                shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(cat, ignore_errors=True)
     return rows
 
 
@@ -186,7 +215,10 @@ def accuracy(n_per_class: int, stars: int, events: int, years: float, work: Path
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="2000,8000")
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--objects-per-pixel", type=int, default=5000)
+    ap.add_argument("--selected", type=int, default=40, help="also a model of the K most important columns (0: no)")
+    ap.add_argument("--workdir", default=None, help="scratch directory (default: a temporary one)")
     ap.add_argument("--years", type=float, default=10.0)
     ap.add_argument("--n-per-class", type=int, default=300)
     ap.add_argument("--survey-stars", type=int, default=5000)
@@ -195,13 +227,14 @@ def main() -> None:
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="rubin_hats_"))
+    work = Path(tempfile.mkdtemp(prefix="rubin_hats_", dir=args.workdir))
     res = {"load_average": os.getloadavg(), "started": time.strftime("%H:%M UTC", time.gmtime())}
     try:
         if not args.skip_accuracy:
             res["accuracy"] = accuracy(args.n_per_class, args.survey_stars, args.survey_events, args.years, work)
         if not args.skip_throughput:
-            res["throughput"] = throughput([int(s) for s in args.sizes.split(",")], args.years, work)
+            res["throughput"] = throughput([int(s) for s in args.sizes.split(",")], args.years, work,
+                                           args.objects_per_pixel, args.selected)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     res["load_average_end"] = os.getloadavg()

@@ -415,5 +415,57 @@ def write_hats_catalog(frame: pd.DataFrame, path: str | os.PathLike, *, name: st
     return Path(path)
 
 
-__all__ = ["batch_to_nested", "write_hats_catalog", "HATS_PRESETS", "HatsConfig", "HatsSource", "RA", "DEC", "SPATIAL_INDEX", "frame_to_batch",
+def write_generated_catalog(generate, pixels: list, meta: pd.DataFrame, path: str | os.PathLike, *,
+                            name: str = "dia_object_collection", ra_column: str = RA, dec_column: str = DEC,
+                            map_kwargs: dict | None = None, compression_level: int | None = None,
+                            overwrite: bool = False) -> Path:
+    """Write a HATS catalog whose pixels a function generates, one task per pixel, with lsdb's writer.
+
+    Nothing is built on the client: each task generates one pixel and lsdb writes it (Parquet file,
+    histogram); lsdb then writes the catalog's metadata (``_metadata``, partition info, skymap,
+    ``hats.properties``). Peak memory is one pixel per worker thread, whatever the catalog size.
+    The tasks run on Dask's current scheduler (the active distributed Client, if any).
+
+    Parameters
+    ----------
+    generate : callable
+        ``generate(pixel: HealpixPixel, **kwargs) -> NestedFrame``: the rows of that pixel, index
+        ``_healpix_29`` (sorted, inside the pixel), columns ``ra_column`` / ``dec_column``.
+    pixels : list of hats.pixel_math.HealpixPixel
+        The catalog's pixels (non-overlapping).
+    meta : NestedFrame
+        Empty frame with the columns and dtypes ``generate`` returns (the catalog's schema).
+    path : path-like
+    map_kwargs : dict of lists, optional
+        Per-pixel keyword arguments of ``generate`` (each list as long as ``pixels``).
+    compression_level : int, optional
+        ZSTD level of the pixel files (None: hats' default, 15, several times slower to write;
+        reading speed is about the same).
+    overwrite : bool
+
+    Returns
+    -------
+    Path of the catalog.
+    """
+    lsdb = _lsdb()
+    import hats
+    from hats.catalog import CatalogType, TableProperties
+    from hats.pixel_math.spatial_index import healpix_to_spatial_index
+    from lsdb.io.schema import get_arrow_schema
+    from lsdb.operations.lsdb_ops import FromHealpixMap
+
+    order = np.argsort([int(healpix_to_spatial_index(p.order, p.pixel)) for p in pixels], kind="stable")
+    pixels = [pixels[i] for i in order]
+    kw = {k: [v[i] for i in order] for k, v in (map_kwargs or {}).items()}
+    op = FromHealpixMap(generate, pixels, meta=meta, map_kwargs=kw or None)
+    info = TableProperties(catalog_name=name, catalog_type=CatalogType.OBJECT, ra_column=ra_column,
+                           dec_column=dec_column, healpix_column=SPATIAL_INDEX, healpix_order=29)
+    structure = hats.catalog.Catalog(info, pixels, schema=get_arrow_schema(meta))
+    zstd = None if compression_level is None else {"compression": "zstd", "compression_level": int(compression_level)}
+    lsdb.Catalog(op, structure).write_catalog(str(path), overwrite=overwrite, progress_bar=False, as_collection=False,
+                                              write_table_kwargs=zstd)
+    return Path(path)
+
+
+__all__ = ["batch_to_nested", "write_generated_catalog", "write_hats_catalog", "HATS_PRESETS", "HatsConfig", "HatsSource", "RA", "DEC", "SPATIAL_INDEX", "frame_to_batch",
            "ingest_hats", "is_hats_catalog", "open_hats"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from functools import partial
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -136,8 +137,8 @@ def _group_objects(batch: LightcurveBatch) -> tuple[LightcurveBatch, np.ndarray]
     return batch, np.r_[starts, len(codes)].astype(np.int64)
 
 
-def multiband_frame(batch: LightcurveBatch, settings: MultibandSettings | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def multiband_frame(batch: LightcurveBatch, settings: MultibandSettings | None = None,
+                    columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Multi-band feature table of a batch: one row per object (layout in the module docstring).
 
     Parameters
@@ -146,6 +147,10 @@ def multiband_frame(batch: LightcurveBatch, settings: MultibandSettings | None =
         Rows per (object, band); magnitudes (converted with the zero point) or fluxes.
     settings : MultibandSettings, optional
         ``bands=None`` uses the bands of this batch.
+    columns : sequence of str, optional
+        Only these feature columns (e.g. a model's selected features) are computed and returned,
+        in table order: per band only its listed statistics, the joint fit only when a ``mb_*``
+        column is listed. None: every column.
 
     Returns
     -------
@@ -157,7 +162,7 @@ def multiband_frame(batch: LightcurveBatch, settings: MultibandSettings | None =
         is the number of distinct objects.
     """
     from .extract import extract_batch_with_reasons
-    from .registry import FeatureSettings
+    from .registry import FeatureSettings, get_feature_set
 
     cfg = settings or MultibandSettings()
     bands = cfg.bands if cfg.bands is not None else sort_bands(batch.band)
@@ -167,27 +172,39 @@ def multiband_frame(batch: LightcurveBatch, settings: MultibandSettings | None =
     rank = {b: k for k, b in enumerate(bands)}
     row_band = np.array([rank.get(str(b), -1) for b in batch.band], dtype=np.int64)
     row_obj = np.repeat(np.arange(n_obj), np.diff(obj_off))
-    names = cfg.feature_names(bands)
-    n_per = len(names) - len(CROSS_NAMES)
+    want = None if columns is None else set(map(str, columns))
+    names = [n for n in cfg.feature_names(bands) if want is None or n in want]
+    col = {n: i for i, n in enumerate(names)}
     X = np.full((n_obj, len(names)), np.nan)
-    use = np.flatnonzero((row_band >= 0) & (batch.lengths >= cfg.min_band_points))
-    if len(use):
-        vals, fnames, reason = extract_batch_with_reasons(batch.take(use), fs)
-        nf = len(fnames)
+    base = get_feature_set(cfg.band_feature_set).names
+    groups: dict[tuple[str, ...], list[int]] = {}  # per-band statistics -> the bands that need exactly them
+    for k, b in enumerate(bands):
+        stats = tuple(n for n in base if f"{b}_{n}" in col)
+        if stats:
+            groups.setdefault(stats, []).append(k)
+    for stats, ks in groups.items():  # one kernel call per distinct list (all bands alike: one call)
+        use = np.flatnonzero(np.isin(row_band, ks) & (batch.lengths >= cfg.min_band_points))
+        if not len(use):
+            continue
+        sub = fs if want is None else replace(fs, features=stats)
+        vals, fnames, reason = extract_batch_with_reasons(batch.take(use), sub)
         good = reason == 0
         r = use[good]
-        cols = row_band[r][:, None] * nf + np.arange(nf)[None, :]
-        X[row_obj[r][:, None], cols] = vals[good]
-    # joint fit over every band of the model (epochs of other bands are not used)
-    sel = np.flatnonzero(row_band >= 0)
-    fl = batch.take(sel).to_flux()
-    lens = np.zeros(len(batch), np.int64)
-    lens[sel] = fl.lengths
-    per_obj = np.add.reduceat(lens, obj_off[:-1]) if n_obj else np.zeros(0, np.int64)
-    o_off = np.r_[0, np.cumsum(per_obj)].astype(np.int64)
-    bidx = np.repeat(row_band[sel], fl.lengths).astype(np.int64)
-    X[:, n_per:] = joint_pspl_features(o_off, fl.time.astype(np.float64), fl.y.astype(np.float64),
-                                       fl.yerr.astype(np.float64), bidx, len(bands), int(cfg.min_band_points))
+        at = np.array([[col[f"{bands[k]}_{n}"] for n in fnames] if k in ks else [0] * len(fnames)
+                       for k in range(len(bands))], dtype=np.int64)
+        X[row_obj[r][:, None], at[row_band[r]]] = vals[good]
+    cross = [c for c in CROSS_NAMES if c in col]
+    if cross:  # joint fit over every band of the model (epochs of other bands are not used)
+        sel = np.flatnonzero(row_band >= 0)
+        fl = batch.take(sel).to_flux()
+        lens = np.zeros(len(batch), np.int64)
+        lens[sel] = fl.lengths
+        per_obj = np.add.reduceat(lens, obj_off[:-1]) if n_obj else np.zeros(0, np.int64)
+        o_off = np.r_[0, np.cumsum(per_obj)].astype(np.int64)
+        bidx = np.repeat(row_band[sel], fl.lengths).astype(np.int64)
+        J = joint_pspl_features(o_off, fl.time.astype(np.float64), fl.y.astype(np.float64),
+                                fl.yerr.astype(np.float64), bidx, len(bands), int(cfg.min_band_points))
+        X[:, [col[c] for c in cross]] = J[:, [CROSS_NAMES.index(c) for c in cross]]
     ids = batch.object_id[obj_off[:-1]]
     ok = ~np.all(np.isnan(X), axis=1)
     head = {S.OBJECT_ID: pd.Series(ids[ok], dtype="int64" if ids.dtype.kind in "iu" else "str")}
@@ -199,7 +216,9 @@ def multiband_frame(batch: LightcurveBatch, settings: MultibandSettings | None =
     out = pd.concat([pd.DataFrame(head), pd.DataFrame(X[ok], columns=names)], axis=1)
     bad = np.flatnonzero(~ok)
     quarantine = pd.DataFrame({"object_id": ids[bad].astype(str), "source": "multiband",
-                               "reason": [NO_FEATURES + f" (min_band_points={cfg.min_band_points})"] * len(bad)},
+                               "reason": [(NO_FEATURES if want is None else f"none of the {len(names)} selected "
+                                           "features is computable") + f" (min_band_points={cfg.min_band_points})"]
+                               * len(bad)},
                               columns=S.QUARANTINE_SCHEMA.names)
     return out, quarantine
 

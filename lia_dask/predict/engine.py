@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 from ..archive import storage
 
 _RECEIVED: Counter = Counter()  # digest -> times this process received (deserialized) the model
@@ -92,6 +94,74 @@ class BroadcastModel:
 def received_counts() -> dict[str, int]:
     """How many times this process received each model (run on workers via ``client.run``)."""
     return dict(_RECEIVED)
+
+
+class InstalledModel:
+    """What a task graph carries instead of the model: its digest (see :func:`install_model`).
+
+    The model itself reached each worker once, outside the graph and outside the worker's data
+    store (so no spill, peer transfer or recomputation makes a worker receive it again).
+    """
+
+    def __init__(self, name: str, digest: str):
+        self.name = name
+        self.digest = digest
+
+    def resolve(self) -> BroadcastModel:
+        """The model installed in this process by this job's plugin."""
+        try:
+            return _INSTALLED[self.name]
+        except KeyError:
+            from ..errors import ArtifactError
+
+            raise ArtifactError(f"model {self.digest[:12]} is not installed on this worker (the job was cancelled "
+                                "or the worker joined after it ended); rerun the job.") from None
+
+    @property
+    def classifier(self) -> Any:
+        return self.resolve().classifier
+
+
+_INSTALLED: dict[str, BroadcastModel] = {}  # plugin name -> model installed in this process by ModelPlugin
+
+
+class ModelPlugin(WorkerPlugin):
+    """Carries a :class:`BroadcastModel` to every worker once (workers that join later get it on arrival)."""
+
+    def __init__(self, name: str, model: BroadcastModel):
+        self.name = name
+        self.model = model
+
+    def setup(self, worker) -> None:
+        _INSTALLED[self.name] = self.model
+
+    def teardown(self, worker) -> None:
+        _INSTALLED.pop(self.name, None)
+
+
+def install_model(client, model: BroadcastModel) -> tuple[InstalledModel, Callable[[], None]]:
+    """Send ``model`` to every worker of ``client`` once, as a worker plugin; for graphs built by others.
+
+    A graph built by another library (lsdb) carries the returned :class:`InstalledModel` (a digest);
+    a task resolves it to the model with ``.resolve()``. Returns the handle and the function that
+    removes the model from the workers when the job ends. ``received_counts()`` on a worker shows
+    one receipt per job.
+    """
+    name = f"lia-dask-model-{model.digest[:16]}-{uuid.uuid4().hex[:8]}"
+    client.register_plugin(ModelPlugin(name, model), name=name)
+
+    def remove() -> None:
+        try:
+            client.unregister_worker_plugin(name)
+        except Exception:  # the cluster went away: nothing left to remove
+            pass
+
+    return InstalledModel(name, model.digest), remove
+
+
+def resolve_model(model: Any) -> Any:
+    """A task's model argument as the model: an :class:`InstalledModel` is looked up, others pass."""
+    return model.resolve() if isinstance(model, InstalledModel) else model
 
 
 def loaded_models() -> list[str]:

@@ -29,6 +29,7 @@ import pandas as pd
 from .. import schema as S
 from ..archive.hats import SPATIAL_INDEX, HatsConfig, frame_to_batch, open_hats
 from ..errors import InputError
+from .engine import InstalledModel, install_model, resolve_model
 from .lightcurves import BroadcastModel, PredictConfig, PredictReport, load_model, predict_batch
 
 MARKER = "lia_dask_predict.json"
@@ -39,7 +40,7 @@ OUTPUT_NAME = "lia_dask_predictions"
 def _classify_objects(batch, objects: pd.DataFrame, model: BroadcastModel, cfg: PredictConfig) -> pd.DataFrame:
     """Predictions aligned with ``objects`` (one row each, same order)."""
     from ..features.multiband import is_multiband
-    from .multiband import BANDS_COLUMN
+    from .multiband import BANDS_COLUMN, VETTING_COLUMNS
 
     clf = model.classifier
     classes = [str(c) for c in clf.classes_]
@@ -65,7 +66,7 @@ def _classify_objects(batch, objects: pd.DataFrame, model: BroadcastModel, cfg: 
     take = at[has].astype(np.int64)
     out[S.PREDICTION] = pd.Series([None] * len(objects), dtype="str")
     out.loc[has, S.PREDICTION] = pred[S.PREDICTION].to_numpy()[take]
-    for c in probs + [c for c in ("mb_log_tE", "mb_log_u0", "mb_chi2_red_pspl") if c in pred.columns]:
+    for c in probs + [c for c in VETTING_COLUMNS if c in pred.columns]:
         v = np.full(len(objects), np.nan)
         v[has] = pred[c].to_numpy(dtype=np.float64)[take]
         out[c] = v
@@ -82,7 +83,8 @@ def _classify_objects(batch, objects: pd.DataFrame, model: BroadcastModel, cfg: 
     return out
 
 
-def _predict_pixel(frame, pixel, model: BroadcastModel, cfg: PredictConfig, hcfg: HatsConfig) -> pd.DataFrame:
+def _predict_pixel(frame, pixel, model: BroadcastModel | InstalledModel, cfg: PredictConfig, hcfg: HatsConfig
+                   ) -> pd.DataFrame:
     """One HATS pixel -> its predictions (a NestedFrame with the input's spatial index)."""
     import nested_pandas as npd
 
@@ -90,6 +92,7 @@ def _predict_pixel(frame, pixel, model: BroadcastModel, cfg: PredictConfig, hcfg
     from .lightcurves import _match_threads
 
     try:
+        model = resolve_model(model)
         _match_threads(model.classifier)
         batch, objects = frame_to_batch(frame, hcfg, f"pixel {pixel}")
         res = _classify_objects(batch, objects, model, cfg)
@@ -124,7 +127,7 @@ def _describe(source: Any) -> str:
 
 
 def _meta(model: BroadcastModel, hcfg: HatsConfig, id_dtype) -> pd.DataFrame:
-    from .multiband import BANDS_COLUMN
+    from .multiband import BANDS_COLUMN, VETTING_COLUMNS
     from ..features.multiband import is_multiband
 
     clf = model.classifier
@@ -136,7 +139,7 @@ def _meta(model: BroadcastModel, hcfg: HatsConfig, id_dtype) -> pd.DataFrame:
     for c in clf.classes_:
         cols[f"{S.PROB_PREFIX}{c}"] = pd.Series([], dtype="float64")
     if is_multiband(clf.feature_settings_):
-        for c in ("mb_log_tE", "mb_log_u0", "mb_chi2_red_pspl"):
+        for c in VETTING_COLUMNS:
             cols[c] = pd.Series([], dtype="float64")
     cols[BANDS_COLUMN] = pd.Series([], dtype="str")
     cols[REASON] = pd.Series([], dtype="str")
@@ -202,11 +205,19 @@ def predict_hats(source: Any, model: Any, out: str | os.PathLike, *, client=None
     t0 = time.perf_counter()
     cat = src.catalog
     id_dtype = cat.dtypes[src.config.id_column] if src.config.id_column in cat.columns else "int64"
-    ref = client.scatter(m, broadcast=True, hash=False) if client is not None else m
-    mapped = cat.map_partitions(_predict_pixel, ref, cfg, src.config, include_pixel=True,
-                                meta=_meta(m, src.config, id_dtype))
-    mapped.write_catalog(str(outp), catalog_name=OUTPUT_NAME, as_collection=False, resume=True, progress_bar=False,
-                         addl_hats_properties={"lia_dask_model_digest": m.digest}, error_if_empty=False)
+    from ..cluster import active_client
+
+    client = active_client(client)
+    # the model reaches each worker once as a plugin; lsdb's graph carries only its digest
+    ref, remove = install_model(client, m) if client is not None else (m, lambda: None)
+    try:
+        mapped = cat.map_partitions(_predict_pixel, ref, cfg, src.config, include_pixel=True,
+                                    meta=_meta(m, src.config, id_dtype))
+        mapped.write_catalog(str(outp), catalog_name=OUTPUT_NAME, as_collection=False, resume=True,
+                             progress_bar=False, addl_hats_properties={"lia_dask_model_digest": m.digest},
+                             error_if_empty=False)
+    finally:
+        remove()
     seconds = time.perf_counter() - t0
     pred, quar = _count(outp)
     n_input = int(cat.hc_structure.catalog_info.total_rows or (pred + quar))

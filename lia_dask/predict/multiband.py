@@ -17,6 +17,8 @@ from ..batch import LightcurveBatch
 
 #: column listing the bands an object was observed in (multi-band predictions have no ``band``)
 BANDS_COLUMN = "bands"
+#: joint-fit columns carried into multi-band predictions for vetting
+VETTING_COLUMNS = ("mb_log_tE", "mb_log_u0", "mb_chi2_red_pspl")
 
 
 def object_count(batch: LightcurveBatch) -> int:
@@ -46,15 +48,17 @@ def predict_multiband_batch(batch: LightcurveBatch, classifier: Any, digest: str
     predictions : pandas.DataFrame
         One row per object with features: ``object_id``, ``bands`` (observed, comma-separated),
         ``prediction``, ``prob_<CLASS>``, ``label`` (training data), ``ra`` / ``dec`` /
-        ``_healpix_29`` (HATS input), ``model_digest``.
+        ``_healpix_29`` (HATS input), :data:`VETTING_COLUMNS`, ``model_digest``. Only the model's
+        selected features are computed.
     quarantine : pandas.DataFrame
         Objects without any computable feature; predictions + quarantine = distinct objects.
     """
     from ..features.multiband import MultibandSettings, multiband_frame
 
     settings = MultibandSettings.from_dict(dict(classifier.feature_settings_))
-    feats, quarantine = multiband_frame(batch, settings)
-    X = feats.reindex(columns=[str(c) for c in classifier.feature_names_in_])
+    used = [str(c) for c in getattr(classifier, "selected_features_", None) or classifier.feature_names_in_]
+    feats, quarantine = multiband_frame(batch, settings, columns=used)  # only the columns the model uses
+    X = feats.reindex(columns=used)
     proba = classifier.predict_proba(X) if len(X) else np.zeros((0, len(classifier.classes_)))
     classes = [str(c) for c in classifier.classes_]
     observed = (pd.DataFrame({"o": batch.object_id.astype(str), "b": batch.band.astype(str)})
@@ -69,7 +73,7 @@ def predict_multiband_batch(batch: LightcurveBatch, classifier: Any, digest: str
     for c in (S.LABEL, "ra", "dec", "_healpix_29"):
         if c in feats.columns:
             pred[c] = feats[c].to_numpy()
-    for c in ("mb_log_tE", "mb_log_u0", "mb_chi2_red_pspl"):  # the joint point-lens fit, for vetting
-        pred[c] = feats[c].to_numpy()
+    for c in VETTING_COLUMNS:  # the joint point-lens fit, for vetting (NaN when the model uses no mb_* feature)
+        pred[c] = feats[c].to_numpy() if c in feats.columns else np.full(len(feats), np.nan)
     pred[S.MODEL_DIGEST] = digest
     return pred, quarantine

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .. import schema as S
 from ..batch import LightcurveBatch
@@ -373,5 +375,106 @@ def simulate_multiband_archive(pool: CadencePool, n_per_class: int | dict, out: 
     return open_archive(outp)
 
 
-__all__ = ["LSST_M5", "MultibandSimConfig", "simulate_multiband", "simulate_multiband_archive",
-           "simulate_multiband_class"]
+def _shares(n: int, mix: dict) -> dict:
+    """``n`` objects split by the fractions of ``mix`` (largest remainders; the counts sum to ``n``)."""
+    w = np.array([float(v) for v in mix.values()])
+    exact = n * w / w.sum()
+    k = np.floor(exact).astype(np.int64)
+    k[np.argsort(exact - k)[::-1][: n - int(k.sum())]] += 1
+    return {c: int(v) for c, v in zip(mix, k)}
+
+
+def simulate_hats_pixel(pixel, n: int, id_offset: int, seed: int, pool: CadencePool, mix: dict,
+                        config: "MultibandSimConfig | None" = None, hats_config=None):
+    """``n`` simulated objects inside one HEALPix pixel, as a DP1-schema NestedFrame (one catalog task).
+
+    Parameters
+    ----------
+    pixel : hats.pixel_math.HealpixPixel
+    n : int
+        Objects in the pixel, split over classes by the fractions ``mix`` (e.g. ``{"CONSTANT": 0.98,
+        "ML": 0.02}``); ids ``id_offset .. id_offset + n - 1``.
+    seed : int
+    pool : CadencePool
+        Per-band cadences (e.g. ``synthetic_cadences("lsst", ...)``).
+    config : MultibandSimConfig, optional
+    hats_config : lia_dask.archive.hats.HatsConfig, optional
+        Column names (default: the ``rubin`` preset).
+
+    Returns
+    -------
+    nested_pandas.NestedFrame
+        One row per object, index ``_healpix_29`` sorted, positions uniform over the pixel, a
+        ``label`` column (truth), the nested forced photometry in nJy.
+    """
+    from cdshealpix.nested import healpix_to_lonlat
+    from hats.pixel_math.spatial_index import compute_spatial_index
+
+    from ..archive.hats import SPATIAL_INDEX, batch_to_nested
+
+    batch = simulate_multiband(pool, _shares(int(n), mix), config, seed=seed, id_offset=id_offset)
+    rng = np.random.default_rng(np.random.SeedSequence((seed, 1)))
+    shift = 2 * (29 - pixel.order)
+    cell = rng.integers(pixel.pixel << shift, (pixel.pixel + 1) << shift, int(n))  # uniform over the pixel
+    lon, lat = healpix_to_lonlat(cell, 29)
+    ra, dec = np.asarray(lon.deg, np.float64), np.asarray(lat.deg, np.float64)
+    frame = batch_to_nested(batch, ra, dec, hats_config, detection_snr=None, seed=seed)
+    frame.index = pd.Index(compute_spatial_index(ra, dec), name=SPATIAL_INDEX)
+    return frame.sort_index(kind="stable")
+
+
+def simulate_hats_catalog(pool: CadencePool, n_objects: int, out: str | os.PathLike, mix: dict | None = None,
+                          config: "MultibandSimConfig | None" = None, *, objects_per_pixel: int = 5000,
+                          order: int = 6, first_pixel: int = 10_000, seed: int = 0, hats_config=None,
+                          compression_level: int | None = 3, overwrite: bool = False) -> Path:
+    """A synthetic multi-band HATS catalog of any size, generated and written pixel by pixel.
+
+    ``ceil(n_objects / objects_per_pixel)`` adjacent HEALPix pixels of ``order`` (nested numbering
+    from ``first_pixel``), each one task that simulates its objects (:func:`simulate_hats_pixel`)
+    and that lsdb writes (:func:`lia_dask.archive.hats.write_generated_catalog`): the catalog is
+    never in memory, a worker holds one pixel at a time. Pixel ``i`` draws from seed ``(seed, i)``,
+    so the catalog does not depend on the cluster. Runs on Dask's current scheduler.
+
+    Parameters
+    ----------
+    pool : CadencePool
+    n_objects : int
+    out : path-like
+    mix : dict, optional
+        Class fractions (default 98 % ``CONSTANT``, 2 % ``ML``).
+    config : MultibandSimConfig, optional
+    objects_per_pixel, order, first_pixel : int
+        Partitioning: the last pixel holds the remainder.
+    hats_config : HatsConfig, optional
+    compression_level : int or None
+        ZSTD level of the pixel files (None: hats' default 15, ~2x slower to build).
+    overwrite : bool
+
+    Returns
+    -------
+    Path of the catalog (labels in the ``label`` column).
+    """
+    from hats.pixel_math import HealpixPixel
+
+    from ..archive.hats import write_generated_catalog
+
+    mix = mix or {"CONSTANT": 0.98, "ML": 0.02}
+    for label in mix:
+        _check_cadences(label, pool, (config or MultibandSimConfig()).base)  # fail before any task runs
+    n_pix = max(1, -(-int(n_objects) // int(objects_per_pixel)))
+    if first_pixel + n_pix > 12 * 4 ** order:
+        raise InputError(f"{n_pix} pixels of order {order} from pixel {first_pixel} pass the sky's "
+                         f"{12 * 4 ** order}; raise objects_per_pixel or the order.")
+    counts = [min(objects_per_pixel, n_objects - i * objects_per_pixel) for i in range(n_pix)]
+    pixels = [HealpixPixel(order, first_pixel + i) for i in range(n_pix)]
+    seeds = [int(np.random.SeedSequence((seed, i)).generate_state(1)[0]) for i in range(n_pix)]
+    offsets = np.r_[0, np.cumsum(counts)[:-1]].astype(int).tolist()
+    gen = partial(simulate_hats_pixel, pool=pool, mix=mix, config=config, hats_config=hats_config)
+    meta = gen(pixels[0], n=max(len(mix), 2), id_offset=0, seed=0).iloc[:0]
+    return write_generated_catalog(gen, pixels, meta, out, map_kwargs={"n": counts, "id_offset": offsets,
+                                                                          "seed": seeds},
+                                   compression_level=compression_level, overwrite=overwrite)
+
+
+__all__ = ["LSST_M5", "MultibandSimConfig", "simulate_hats_catalog", "simulate_hats_pixel", "simulate_multiband",
+           "simulate_multiband_archive", "simulate_multiband_class"]

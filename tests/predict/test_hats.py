@@ -52,12 +52,16 @@ def survey(tmp_path_factory):
 
 def test_predict_hats_one_row_per_object_with_position_and_pixel(survey, local_client):
     out = survey["dir"] / "pred"
+    before = local_client.run(received_counts)
     rep = predict_hats(survey["catalog"], survey["model"], out, client=local_client)
     assert rep.n_input == survey["n"] == rep.predicted + rep.quarantined and rep.quarantined == 1
     got = local_client.run(received_counts)
-    # scattered with broadcast: one receipt per worker is the aim; through lsdb's graph a worker was seen
-    # receiving it twice (open point), never once per pixel or per object
-    assert sum(v.get(rep.model_digest, 0) for v in got.values()) <= len(got) + 1 < rep.partitions + len(got), got
+    # the model reaches every worker exactly once per job (a plugin, not a graph argument), whatever the pixels
+    assert rep.partitions > len(got)
+    assert {w: v.get(rep.model_digest, 0) - before.get(w, {}).get(rep.model_digest, 0) for w, v in got.items()} \
+        == {w: 1 for w in got}, (before, got)
+    assert local_client.run(lambda: __import__("lia_dask.predict.engine", fromlist=["_INSTALLED"])._INSTALLED) \
+        == {w: {} for w in got}  # removed from the workers when the job ends
     cat = lsdb.open_catalog(out)
     assert len(cat.get_healpix_pixels()) == len(lsdb.open_catalog(survey["catalog"]).get_healpix_pixels())
     props = (out / "hats.properties").read_text()
@@ -102,3 +106,29 @@ def test_cli_predict_detects_a_hats_catalog(survey, tmp_path, local_client, caps
     printed = capsys.readouterr().out
     assert rc == 0 and f"objects={survey['n']}" in printed and "(objects == predicted + quarantined: True)" in printed
     assert len(lsdb.open_catalog(out).compute()) == survey["n"]
+
+
+def test_multiband_model_computes_only_its_selected_columns(survey):
+    """A model of a few columns gets exactly the values of the full table, without the rest computed."""
+    from lia_dask.features.multiband import multiband_frame
+    from lia_dask.predict.multiband import VETTING_COLUMNS, predict_multiband_batch
+
+    b, s = survey["truth"], MultibandSettings(bands=("g", "r", "i"))
+    names = s.feature_names()
+    full, _ = multiband_frame(b, s)
+    full = full.set_index("object_id")
+    per_band = [names[3], names[40], names[168 + 3], names[2 * 168 + 100]]  # g, g, r, i statistics
+    for cols in (per_band, per_band + ["mb_log_tE", "mb_dchi2_frac"]):
+        sub, quar = multiband_frame(b, s, columns=cols[::-1])  # table order whatever the order given
+        assert list(sub.columns) == ["object_id", "label"] + [n for n in names if n in cols]
+        assert len(sub) + len(quar) == survey["n"]
+        np.testing.assert_allclose(sub.set_index("object_id")[cols].to_numpy(), full.loc[sub["object_id"], cols].to_numpy())
+    clf = EnsembleClassifier(model="xgb", impute=False, params={"n_estimators": 10, "max_depth": 3}, random_state=0,
+                             n_jobs=1)
+    clf.fit(full[per_band].reset_index(drop=True), full["label"].to_numpy(), feature_set="multiband",
+            feature_settings=s.to_dict())
+    pred, quar = predict_multiband_batch(b, clf, "digest")
+    assert len(pred) + len(quar) == survey["n"]
+    np.testing.assert_allclose(pred.filter(like="prob_").to_numpy(),
+                               clf.predict_proba(full.loc[pred["object_id"], per_band]), atol=1e-6)
+    assert pred[list(VETTING_COLUMNS)].isna().all().all()  # no mb_* feature used: the joint fit was not run

@@ -87,3 +87,31 @@ def test_archive_is_partitioned_and_deterministic(lsst_pool, tmp_path, local_cli
         np.testing.assert_array_equal(x.y, y.y)
     ids = np.concatenate([a.read_batch(i).object_id for i in range(3)])
     assert len(np.unique(ids)) == 60
+
+
+def test_hats_catalog_is_generated_pixel_by_pixel(lsst_pool, tmp_path, local_client):
+    """The streaming builder: one task per pixel, lsdb's writer and metadata, every object in its pixel."""
+    lsdb = pytest.importorskip("lsdb")
+    from hats.pixel_math.spatial_index import spatial_index_to_healpix
+
+    from lia_dask.archive.hats import open_hats
+    from lia_dask.simulate.multiband import simulate_hats_catalog
+
+    path = simulate_hats_catalog(lsst_pool, 130, tmp_path / "cat", {"CONSTANT": 0.9, "ML": 0.1}, objects_per_pixel=50,
+                                 seed=4)
+    cat = lsdb.open_catalog(path)
+    assert [(p.order, p.pixel) for p in cat.get_healpix_pixels()] == [(6, 10_000), (6, 10_001), (6, 10_002)]
+    assert cat.hc_structure.catalog_info.total_rows == 130 and (path / "dataset" / "_metadata").is_file()
+    df = cat.compute()
+    assert len(df) == 130 and df["diaObjectId"].is_unique and set(df["diaObjectId"]) == set(range(130))
+    assert df["label"].value_counts().to_dict() == {"CONSTANT": 117, "ML": 13}  # 45 + 5 per full pixel, 27 + 3
+    pix = spatial_index_to_healpix(df.index.to_numpy(), target_order=6)
+    assert set(pix) == {10_000, 10_001, 10_002} and np.bincount(pix - 10_000).tolist() == [50, 50, 30]
+    src = open_hats(path)
+    batch, objects = src.read_batch(2)
+    assert len(objects) == 30 and set(batch.band) == set("ugrizy") and (objects["n_epochs"] > 0).all()
+    again = simulate_hats_catalog(lsst_pool, 130, tmp_path / "again", {"CONSTANT": 0.9, "ML": 0.1},
+                                  objects_per_pixel=50, seed=4)
+    pd_again = lsdb.open_catalog(again).compute()
+    assert (pd_again["diaObjectForcedSource"].nest.to_flat()["psfFlux"].to_numpy()
+            == df["diaObjectForcedSource"].nest.to_flat()["psfFlux"].to_numpy()).all()  # same seed: same catalog
