@@ -92,6 +92,7 @@ class SimulationConfig:
     ml_n_detect : int              3
     ml_detect_window : float       2.0 (in tE)
     ml_detect_consecutive : bool   True: the ml_n_detect epochs must be consecutive; False: anywhere in the window
+    ml_detect_dchi2 : float        and the event must beat the constant baseline by this Δχ² on the noisy data (100; 0: off)
     ml_n1, ml_min_z, ml_frac_significant, ml_min_brightening
         Quality cut (spec §2.1): >= 7 epochs in t0 ± tE, one at >= 3σ, >= 33 % above 3σ,
         mean brightening > 0.05 mag (``ml_min_z`` also sets the ``detect`` threshold).
@@ -178,6 +179,7 @@ class SimulationConfig:
     ml_n_detect: int = 3
     ml_detect_window: float = 2.0
     ml_detect_consecutive: bool = True
+    ml_detect_dchi2: float = 100.0
     ml_n1: int = 7
     ml_min_z: float = 3.0
     ml_frac_significant: float = 0.33
@@ -263,6 +265,8 @@ class SimulationConfig:
             raise InputError("outlier_rate (<= 0.5), trend_sigma, season_sigma, red_sigma and red_fraction must be >= 0.")
         if not (self.red_tau > 0 and self.season_gap > 0):
             raise InputError(f"red_tau and season_gap must be positive, got {self.red_tau}, {self.season_gap}.")
+        if not self.ml_detect_dchi2 >= 0:
+            raise InputError(f"ml_detect_dchi2 must be >= 0 (0: off), got {self.ml_detect_dchi2}.")
         if self.ml_n_detect < 1 or self.cv_n_detect < 1 or not self.ml_detect_window > 0:
             raise InputError(f"ml_n_detect and cv_n_detect must be >= 1 and ml_detect_window > 0, got "
                              f"{self.ml_n_detect}, {self.cv_n_detect}, {self.ml_detect_window}.")

@@ -256,7 +256,8 @@ def simulate_class(label: str, ks: np.ndarray, pool: CadencePool, cfg: Simulatio
         if label == "ML" and cfg.ml_cut == "detect":
             ok = quality.ml_detected(t, mag_obs, magerr, obj, m0, prm["sim_t0"], prm["sim_tE"],
                                      n_detect=cfg.ml_n_detect, min_z=cfg.ml_min_z, window=cfg.ml_detect_window,
-                                     consecutive=cfg.ml_detect_consecutive)
+                                     consecutive=cfg.ml_detect_consecutive, mag_model=mag,
+                                     min_dchi2=cfg.ml_detect_dchi2)
         elif label == "ML":
             ok = quality.ml_quality(t, mag_obs, magerr, obj, m0, prm["sim_t0"], prm["sim_tE"], n_min=cfg.ml_n1,
                                     min_z=cfg.ml_min_z, frac_significant=cfg.ml_frac_significant,

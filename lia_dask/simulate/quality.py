@@ -49,7 +49,8 @@ def ml_quality(t: np.ndarray, mag_obs: np.ndarray, magerr: np.ndarray, obj: np.n
 
 def ml_detected(t: np.ndarray, mag_obs: np.ndarray, sigma: np.ndarray, obj: np.ndarray, m0: np.ndarray,
                 t0: np.ndarray, tE: np.ndarray, *, n_detect: int = 3, min_z: float = 3.0,
-                window: float = 2.0, consecutive: bool = True) -> np.ndarray:
+                window: float = 2.0, consecutive: bool = True, mag_model: np.ndarray | None = None,
+                min_dchi2: float = 0.0) -> np.ndarray:
     """A survey's detection of a microlensing event (after noise, before systematics and outliers).
 
     ``z_i = (m0 - m_obs,i) / σ_i`` on the true σ. With ``consecutive`` (the default) the event is
@@ -60,6 +61,12 @@ def ml_detected(t: np.ndarray, mag_obs: np.ndarray, sigma: np.ndarray, obj: np.n
     points are not a detection: a constant star with ~200 Gaussian epochs has them with
     probability ~2×10⁻³, three consecutive ones with ~5×10⁻⁷. ``consecutive=False`` counts
     significant epochs anywhere in the window (the earlier, looser rule).
+
+    With ``mag_model`` and ``min_dchi2 > 0`` the event must also improve the fit over the constant
+    baseline by ``Δχ² = Σ_i [z_i² - (z_i - μ_i)²] >= min_dchi2`` on the observed epochs, with
+    ``μ_i = (m0 - mag_model,i) / σ_i`` the noise-free model (KMTNet's AlertFinder asks Δχ² > 250 of
+    its rising-event fit, Gaia DR3 a 50σ peak): the significance of the whole event, not only of
+    its three best points.
 
     Parameters
     ----------
@@ -78,8 +85,15 @@ def ml_detected(t: np.ndarray, mag_obs: np.ndarray, sigma: np.ndarray, obj: np.n
         z = (m0[obj] - mag_obs) / sigma
     hit = near & np.isfinite(z) & (z >= min_z)
     if not consecutive:
-        return np.bincount(obj[hit], minlength=len(m0)) >= n_detect
-    return longest_run(hit, obj, len(m0)) >= n_detect
+        ok = np.bincount(obj[hit], minlength=len(m0)) >= n_detect
+    else:
+        ok = longest_run(hit, obj, len(m0)) >= n_detect
+    if mag_model is not None and min_dchi2 > 0:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = (m0[obj] - mag_model) / sigma
+            d = np.where(np.isfinite(z) & np.isfinite(mu), 2.0 * z * mu - mu * mu, 0.0)
+        ok &= np.bincount(obj, weights=d, minlength=len(m0)) >= min_dchi2
+    return ok
 
 
 def longest_run(hit: np.ndarray, obj: np.ndarray, n: int) -> np.ndarray:

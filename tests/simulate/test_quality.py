@@ -49,6 +49,10 @@ def test_detection_needs_consecutive_significant_epochs():
     run[[14, 15, 16]] = 17.96  # 4σ, consecutive
     assert quality.ml_detected(t, run, sig, obj, m0, t0, tE, **kw)[0]
     assert not quality.ml_detected(t, run, sig, obj, m0, np.array([40.0]), np.array([2.0]), **kw)[0]  # outside 2 tE
+    # the whole event's significance: three 4σ points give Δχ² = 3 (2·4·4 - 16) = 48 against the baseline
+    model = run.copy()
+    assert quality.ml_detected(t, run, sig, obj, m0, t0, tE, mag_model=model, min_dchi2=40, **kw)[0]
+    assert not quality.ml_detected(t, run, sig, obj, m0, t0, tE, mag_model=model, min_dchi2=100, **kw)[0]
 
 
 def test_event_signal_of_a_noise_free_event():
