@@ -202,8 +202,7 @@ def _add_hard_negatives(args, table, weights, settings, client):
 
     from ..errors import InputError
     from .data import FeatureTable, load_features
-    from .ensemble import EnsembleClassifier
-    from .negatives import hard_negative_rows
+    from .negatives import mine_hard_negatives
 
     if weights is not None:
         raise InputError("--hard-negatives does not work with --reweight-to yet; train without one of them.")
@@ -212,13 +211,9 @@ def _add_hard_negatives(args, table, weights, settings, client):
     if pool.labels is None:
         raise InputError(f"{args.hard_negatives} has no 'label' column; --hard-negatives needs labelled "
                          "non-events (e.g. a simulated survey).")
-    first = EnsembleClassifier(model=args.model, impute=args.impute, cv=args.cv, random_state=args.seed,
+    rows = mine_hard_negatives(table.X, table.labels, pool.X, pool.labels, args.hard_top, client=client,
+                               model=args.model, impute=args.impute, cv=args.cv, random_state=args.seed,
                                params=_parse_params(args.param), n_jobs=args.threads)
-    first.fit(table.X, table.labels, client=client)
-    names = [str(c) for c in first.classes_]
-    if "ML" not in names:
-        raise InputError(f"--hard-negatives mines non-events against the class 'ML'; the labels are {names}.")
-    rows = hard_negative_rows(first.raw_proba(pool.X)[:, names.index("ML")], pool.labels, args.hard_top)
     hard = pool.frame.iloc[rows]
     print(f"train: {len(rows)} hard negatives from {args.hard_negatives} ({len(pool.frame)} rows): "
           f"{hard['label'].value_counts().to_dict()}")

@@ -35,3 +35,32 @@ def hard_negative_rows(score: np.ndarray, labels: np.ndarray, top: int, target: 
     neg = np.flatnonzero(np.asarray(labels).astype(str) != target)
     order = np.argsort(-np.nan_to_num(score[neg], nan=-np.inf), kind="stable")
     return neg[order[: max(int(top), 0)]].astype(np.int64)
+
+
+def mine_hard_negatives(X, y, X_pool, y_pool, top: int, *, client=None, **estimator) -> np.ndarray:
+    """Rows of the mining set ``(X_pool, y_pool)`` that a first model fitted on ``(X, y)`` scores most
+    event-like (the ``top`` highest P(ML) among its non-events).
+
+    Parameters
+    ----------
+    X, y : DataFrame (n, d), array (n,)
+        Training features and labels (must include ``ML``).
+    X_pool, y_pool : DataFrame (m, d), array (m,)
+        Labelled simulated non-events (another seed); rows labelled ``ML`` are skipped.
+    top : int
+    **estimator
+        :class:`~lia_dask.train.EnsembleClassifier` settings of the first model (no selection or tuning).
+
+    Returns
+    -------
+    ndarray of int64
+        Row positions in ``X_pool``, highest score first.
+    """
+    from ..errors import InputError
+    from .ensemble import EnsembleClassifier
+
+    first = EnsembleClassifier(**estimator).fit(X, y, client=client)
+    names = [str(c) for c in first.classes_]
+    if "ML" not in names:
+        raise InputError(f"hard-negative mining scores non-events against the class 'ML'; the labels are {names}.")
+    return hard_negative_rows(first.raw_proba(X_pool)[:, names.index("ML")], np.asarray(y_pool), top)
