@@ -1,21 +1,28 @@
-"""Survey alerts with the calibrated operating threshold, against the classifier's argmax, on real and simulated data.
+"""Survey alerts (issue 11): recall and false alerts per million on a simulated survey of another seed.
 
-MicroLIA's OGLE-II recipe with the survey-realism simulator (``SimulationConfig()`` defaults): cadences
-and the empirical noise model of the 47 real OGLE-II events in ``../shared/data/ogle2_dev``, zp 22,
-30 s, magnitudes between the events' extreme medians, ``--n-per-class`` per class (optionally more
-non-events), 168 features, XGBoost with library defaults. Per seed:
+Everything on the cadences and the empirical noise model of the 47 real OGLE-II events in
+``../shared/data/ogle2_dev`` (zp 22, 30 s, magnitudes between the events' extreme medians),
+``SimulationConfig()`` defaults (survey realism, the consecutive-epoch detection rule), features
+``--feature-set`` (default ``microlia-2.8.1+physical``), XGBoost with library defaults. Per seed s:
 
-* the alert stage of ``lia-dask train`` (temperature calibration on ``--cv``-fold out-of-fold
-  probabilities, prior shift to the survey fractions, threshold on P(ML) for
-  ``--max-false-alerts-per-million``), and
-* classification of the 60 real lightcurves (47 events, 13 variables) and of a simulated survey on the
-  same cadences from another seed (``--survey`` counts; the issue-11 mix scaled down),
+1. training set (seed s): ``--n-per-class`` per class plus ``--extra`` non-events (many more non-events
+   than events);
+2. hard-negative mining: a first model scores a negative-only simulated survey (seed 1000 + s,
+   ``--hard-pool`` stars in survey proportions); its ``--hard-top`` highest-scoring non-events join the
+   training set and the final model is fitted;
+3. alert stage as ``lia-dask train --alert-negatives``: temperature calibration on ``--cv``-fold
+   out-of-fold probabilities, prior shift to the survey fractions, threshold on P(ML) for
+   ``--max-false-alerts-per-million`` estimated on an independent negative-only survey (seed 2000,
+   ``--alert-negatives`` stars; shared by the seeds);
+4. the test survey (seed 101: 50,000 CONSTANT, 8,000 VARIABLE, 3,000 LPV, 2,000 CV, 500 ML by
+   default) and the 60 real lightcurves (47 events, 13 variables).
 
-reporting recall and false alerts for the argmax ("classifier") and for the alert threshold ("alert").
-No MicroLIA run here: MicroLIA has no calibration or threshold (its argmax figures are in
-``train_ogle2_accuracy.py`` / ``predict_vs_microlia.py``).
+Reported per seed for four rules: ``classifier`` (argmax), ``flag`` (argmax ML and the candidate flag
+``passes_fit``), ``alert`` (calibrated threshold), ``alert+flag``; recall of the survey's events in bins of
+their true signal (noise-free Δχ² against the baseline, ``lia_dask.simulate.quality.event_signal``).
+Models are saved under the work directory (``model_s<seed>``) for ``lia-dask evaluate --plots``.
 
-Usage: .venv/bin/python benchmarks/alerts_survey.py [--seeds 1 2 3] [--n-per-class 500] [--json out.json]
+Usage: .venv/bin/python benchmarks/alerts_survey.py [--seeds 1 2 3] [--json out.json]
 """
 from __future__ import annotations
 
@@ -32,47 +39,106 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared").resolve()
 OGLE = SHARED / "data" / "ogle2_dev"
-WORK = ROOT / "benchmarks" / "_work" / "alerts_survey"
+WORK = Path(os.environ.get("LIA_BENCH_WORK", ROOT / "benchmarks" / "_work" / "alerts_survey"))
+CLASSES = ("CONSTANT", "VARIABLE", "LPV", "CV", "ML")
+SIGNAL_BINS = (0, 100, 300, 1000, 1e4, np.inf)
 
 
-def setup(settings):
+def counts_arg(items):
+    out = {}
+    for it in items:
+        k, _, v = it.partition("=")
+        out[k] = int(v)
+    return out
+
+
+def setup():
     from lia_dask.archive import ingest_directory, open_archive
     from lia_dask.batch import concat_batches
     from lia_dask.simulate.noise import NoiseModel, lightcurve_scatter
 
-    real, ml = WORK / "real", WORK / "ogle2_ml"
+    real = WORK / "real"
     if not real.exists():
         ingest_directory(OGLE, real)
-    if not ml.exists():
-        ingest_directory(OGLE / "microlensing", ml, labels=False)
-    batch = concat_batches(list(open_archive(ml).batches()))
-    med, _ = lightcurve_scatter(batch)
-    return real, ml, NoiseModel.from_batch(batch), float(med.min()), float(med.max())
+    rb = concat_batches(list(open_archive(real).batches()))
+    ev = rb.take(np.flatnonzero(rb.label == "microlensing")).compact()
+    med, _ = lightcurve_scatter(ev)
+    return rb, ev, NoiseModel.from_batch(ev), float(med.min()), float(med.max())
 
 
-def sim_features(ml, cfg, counts, name, settings):
+def sim(cad, cfg, counts, name, settings, client):
+    """Simulated archive + feature table (cached by name); rows with features, and the archive path."""
     from lia_dask.simulate.simulate import simulate_training_set
 
     out = WORK / name
     feats = out.with_suffix(".features")
     if not feats.exists():
-        simulate_training_set(ml, counts, out, cfg, overwrite=True, features_out=feats, feature_settings=settings)
+        t = time.perf_counter()
+        simulate_training_set(cad, counts, out, cfg, overwrite=True, features_out=feats, feature_settings=settings,
+                              client=client)
+        print(f"simulated {name}: {sum(counts.values())} in {time.perf_counter() - t:.0f} s", flush=True)
     df = pd.read_parquet(feats)
-    return df[df["feature_reason"] == 0].reset_index(drop=True), int((df["feature_reason"] != 0).sum())
+    return df[df["feature_reason"] == 0].reset_index(drop=True), out
 
 
-def score(labels, proba, clf, alerts):
+def true_signal(arch_path, df, noise):
+    """Noise-free Δχ² and consecutive 3σ run of the ML rows of ``df`` (from the archive's epochs)."""
+    from lia_dask.archive import open_archive
+    from lia_dask.batch import concat_batches
+    from lia_dask.simulate import models, quality
+
+    sb = concat_batches(list(open_archive(arch_path).batches()))
+    ml = df.index[df["label"] == "ML"]
+    pos = pd.Series(np.arange(sb.n_objects), index=pd.Index(sb.object_id))
+    sub = sb.take(pos.loc[df.loc[ml, "object_id"].to_numpy()].to_numpy()).compact()
+    obj = np.repeat(np.arange(sub.n_objects), np.diff(sub.offsets))
+    g = df.loc[ml]
+    mag = models.pspl_magnitudes(sub.time, obj, g["sim_m0"].to_numpy(), g["sim_t0"].to_numpy(),
+                                 g["sim_u0"].to_numpy(), g["sim_tE"].to_numpy(), g["sim_blend"].to_numpy())
+    d2, run = quality.event_signal(sub.time, obj, g["sim_m0"].to_numpy(), mag, noise.sigma(mag))
+    out = pd.DataFrame({"dchi2_true": d2, "run_true": run}, index=ml)
+    return out, sb
+
+
+def flag_for(sb, df, rows_mask):
+    """``passes_fit`` for the rows of ``df`` in ``rows_mask`` (others False)."""
+    from lia_dask.predict.fitfilter import FitFilterConfig, fit_batch, passes
+
+    pos = pd.Series(np.arange(sb.n_objects), index=pd.Index(sb.object_id))
+    cand = np.flatnonzero(rows_mask)
+    flag = np.zeros(len(df), bool)
+    if len(cand):
+        rows = pos.loc[df["object_id"].to_numpy()[cand]].to_numpy().astype(np.int64)
+        flag[cand] = passes(fit_batch(sb.offsets, sb.time, sb.y, sb.yerr, rows, zp=sb.zeropoint,
+                                      convert=sb.photometry == "mag"), FitFilterConfig())
+    return flag
+
+
+def rules(clf, X, labels, flag_source):
+    """Metrics of the four decision rules; ``flag_source(mask)`` -> passes_fit for the masked rows."""
+    from lia_dask.train.calibrate import calibrated, decide
     from lia_dask.train.evaluate import alert_metrics
 
+    raw = clf.raw_proba(X)
     names = [str(c) for c in clf.classes_]
     k = names.index("ML")
-    argmax = clf.classes_[np.argmax(proba, axis=1)] == "ML"
-    out = {"classifier": alert_metrics(labels, proba[:, k], argmax)}
-    if alerts is not None:
-        from lia_dask.train.calibrate import calibrated, decide
+    argmax = np.argmax(raw, axis=1) == k
+    q = calibrated(raw, clf.alerts_)
+    alert = decide(q, clf.alerts_)[1]
+    flag = flag_source(argmax | alert)
+    out = {"classifier": alert_metrics(labels, raw[:, k], argmax), "flag": alert_metrics(labels, raw[:, k], argmax & flag),
+           "alert": alert_metrics(labels, q[:, k], alert), "alert+flag": alert_metrics(labels, q[:, k], alert & flag)}
+    return out, {"classifier": argmax, "flag": argmax & flag, "alert": alert, "alert+flag": alert & flag}
 
-        q = calibrated(proba, alerts)
-        out["alert"] = alert_metrics(labels, q[:, k], decide(q, alerts)[1])
+
+def by_signal(sig, decided, labels):
+    ev = labels == "ML"
+    b = pd.cut(sig["dchi2_true"], SIGNAL_BINS, right=False)
+    out = {}
+    for rule, d in decided.items():
+        s = pd.Series(d[ev.to_numpy() if hasattr(ev, "to_numpy") else ev], index=sig.index)
+        g = s.groupby(b, observed=False)
+        out[rule] = {str(k): [int(v.size), float(v.mean()) if v.size else None] for k, v in g}
     return out
 
 
@@ -80,72 +146,109 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--n-per-class", type=int, default=500)
-    p.add_argument("--extra-negatives", type=int, default=0,
-                   help="additional CONSTANT and VARIABLE training lightcurves (more non-events than events)")
-    p.add_argument("--survey", type=int, nargs=5, default=[20_000, 3_200, 1_200, 800, 500],
+    p.add_argument("--extra", nargs="*", default=["CONSTANT=20000", "VARIABLE=3000", "CV=2000", "LPV=1000"],
+                   metavar="CLASS=N", help="non-events added to the training set")
+    p.add_argument("--hard-pool", type=int, default=30000, help="stars of the negative-only mining survey")
+    p.add_argument("--hard-top", type=int, default=1000, help="highest-scoring mined non-events added")
+    p.add_argument("--alert-negatives", type=int, default=63000, help="stars of the threshold's negative survey")
+    p.add_argument("--survey", type=int, nargs=5, default=[50_000, 8_000, 3_000, 2_000, 500],
                    metavar=("CONSTANT", "VARIABLE", "LPV", "CV", "ML"))
-    p.add_argument("--cv", type=int, default=5)
+    p.add_argument("--survey-seed", type=int, default=101)
+    p.add_argument("--feature-set", default="microlia-2.8.1+physical")
+    p.add_argument("--cv", type=int, default=3)
     p.add_argument("--max-false-alerts-per-million", type=float, default=100.0)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
     args = p.parse_args()
     warnings.simplefilter("ignore")
     WORK.mkdir(parents=True, exist_ok=True)
     from distributed import Client, LocalCluster
 
-    from lia_dask.features import FeatureSettings, extract_archive, get_feature_set
-    from lia_dask.archive import open_archive
+    from lia_dask.features import FeatureSettings, get_feature_set
+    from lia_dask.features.extract import features_frame
+    from lia_dask.predict.fitfilter import FitFilterConfig, fit_batch, passes
     from lia_dask.simulate import SimulationConfig
     from lia_dask.train import EnsembleClassifier, cross_val_proba
     from lia_dask.train.calibrate import AlertConfig
 
-    settings = FeatureSettings(zp=22.0, convert=True, apply_weights=True)
-    names = list(get_feature_set().names)
+    fs = args.feature_set
+    settings = FeatureSettings(zp=22.0, convert=True, apply_weights=True, feature_set=fs)
+    fsd = settings.to_dict()
+    names = list(get_feature_set(fs).names)
+    extra = counts_arg(args.extra)
+    frac = np.array(args.survey[:4], float) / sum(args.survey[:4])
     result = {"load_average_start": os.getloadavg(), "args": vars(args), "rows": []}
     t_start = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c, Client(c):
-        real_arch, ml, noise, lo, hi = setup(settings)
-        real = extract_archive(open_archive(real_arch), settings).compute()
-        real = real[real["feature_reason"] == 0]
-        real_lab = np.where(real["label"].to_numpy() == "microlensing", "ML", "VARIABLE")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c, Client(c) as client:
+        rb, ev, noise, lo, hi = setup()
         base = SimulationConfig(min_mag=lo, max_mag=hi, noise=noise, noise_zeropoint=22.0, exptime=30.0,
-                                partition_size=2000)
-        sc = dict(zip(("CONSTANT", "VARIABLE", "LPV", "CV", "ML"), args.survey))
-        survey, n_sx = sim_features(ml, base.replace(seed=100), sc, "survey_" + "_".join(map(str, args.survey)),
-                                    settings)
-        result["survey_counts"] = sc
-        result["survey_without_features"] = n_sx
+                                partition_size=5000)
+        real = features_frame(rb, settings)
+        real_lab = np.where(rb.label == "microlensing", "ML", "VARIABLE")
+        real_flag = passes(fit_batch(rb.offsets, rb.time, rb.y, rb.yerr, np.arange(rb.n_objects), zp=22.0,
+                                     convert=True), FitFilterConfig())
+        sc = dict(zip(CLASSES, args.survey))
+        tag = fs.replace("+", "_")
+        survey, s_path = sim(ev, base.replace(seed=args.survey_seed), sc,
+                             f"survey_s{args.survey_seed}_{'_'.join(map(str, args.survey))}_{tag}", settings, client)
+        sig, sb = true_signal(s_path, survey, noise)
+        neg_counts = {c: int(round(args.alert_negatives * f)) for c, f in zip(CLASSES[:4], frac)}
+        negs, _ = sim(ev, base.replace(seed=2000), neg_counts, f"negatives_s2000_{args.alert_negatives}_{tag}",
+                      settings, client)
+        result["survey_counts"] = survey["label"].value_counts().to_dict()
+        result["alert_negative_counts"] = negs["label"].value_counts().to_dict()
+        sl = survey["label"].to_numpy()
         for seed in args.seeds:
-            counts = {c: args.n_per_class for c in ("CONSTANT", "CV", "LPV", "ML", "VARIABLE")}
-            counts["CONSTANT"] += args.extra_negatives
-            counts["VARIABLE"] += args.extra_negatives
-            train, _ = sim_features(ml, base.replace(seed=seed), counts,
-                                    f"train_s{seed}_n{args.n_per_class}_x{args.extra_negatives}", settings)
-            X, y = train[names], train["label"].to_numpy()
             t = time.perf_counter()
-            clf = EnsembleClassifier(model="xgb", random_state=seed, cv=args.cv, n_jobs=args.threads).fit(X, y)
+            counts = {c: args.n_per_class + extra.get(c, 0) for c in CLASSES}
+            train, _ = sim(ev, base.replace(seed=seed), counts,
+                           f"train_s{seed}_n{args.n_per_class}_{'_'.join(args.extra)}_{tag}", settings, client)
+            kw = dict(model="xgb", random_state=seed, cv=args.cv, n_jobs=args.threads)
+            fit_kw = dict(feature_set=fs, feature_settings=fsd)
+            hard_n = 0
+            if args.hard_top > 0:
+                pool_counts = {c: int(round(args.hard_pool * f)) for c, f in zip(CLASSES[:4], frac)}
+                pool, _ = sim(ev, base.replace(seed=1000 + seed), pool_counts, f"hardpool_s{1000 + seed}_{args.hard_pool}_{tag}",
+                              settings, client)
+                m0 = EnsembleClassifier(**kw).fit(train[names], train["label"].to_numpy(), **fit_kw)
+                k = [str(c) for c in m0.classes_].index("ML")
+                score = m0.raw_proba(pool[names])[:, k]
+                top = np.argsort(-score)[: args.hard_top]
+                hard = pool.iloc[top]
+                hard_n = len(hard)
+                result.setdefault("hard_by_class", {})[seed] = hard["label"].value_counts().to_dict()
+                train = pd.concat([train, hard], ignore_index=True)
+            X, y = train[names], train["label"].to_numpy()
+            clf = EnsembleClassifier(**kw).fit(X, y, **fit_kw)
             oof = cross_val_proba(clf, X, y, cv=args.cv)
-            spec = clf.fit_alerts(oof, y, AlertConfig(max_false_alerts_per_million=args.max_false_alerts_per_million))
+            spec = clf.fit_alerts(oof, y, AlertConfig(max_false_alerts_per_million=args.max_false_alerts_per_million),
+                                  negatives=(clf.raw_proba(negs[names]), negs["label"].to_numpy()))
+            clf.save(WORK / f"model_s{seed}_{tag}", overwrite=True)
             fit_s = time.perf_counter() - t
-            row = {"seed": seed, "fit_s": fit_s, "threshold": spec["threshold"], "temperature": spec["temperature"],
-                   "oof_log_loss_raw": spec["oof_log_loss_raw"], "oof_log_loss_cal": spec["oof_log_loss_calibrated"],
-                   "resolved": spec["resolved"], "expected_fa_per_million": spec["expected_false_alerts_per_million"],
-                   "oof_recall_at_threshold": spec["oof_recall_at_threshold"]}
-            row["real"] = score(real_lab, clf.raw_proba(real[names]), clf, spec)
-            row["survey"] = score(survey["label"].to_numpy(), clf.raw_proba(survey[names]), clf, spec)
+            row = {"seed": seed, "n_train": int(len(y)), "n_hard": hard_n, "fit_s": fit_s,
+                   "alerts": {k: spec.get(k) for k in ("threshold", "temperature", "resolved", "false_alerts_from",
+                                                      "expected_false_alerts_per_million", "oof_recall_at_threshold",
+                                                      "oof_log_loss_raw", "oof_log_loss_calibrated")}}
+            row["real"], _ = rules(clf, real[names], real_lab, lambda m: m & real_flag)
+            row["survey"], decided = rules(clf, survey[names], sl, lambda m: flag_for(sb, survey, m))
+            row["survey_by_signal"] = by_signal(sig, decided, survey["label"])
             result["rows"].append(row)
             for kind in ("real", "survey"):
-                for mode in ("classifier", "alert"):
-                    m = row[kind][mode]
-                    print(f"seed {seed} {kind:6s} {mode:10s} recall {m['recall']:.3f}  false alerts "
-                          f"{m['n_false_alerts']:4d} ({m['false_alert_fraction']:.4f} of non-events, "
-                          f"{m['false_alerts_per_million']:.0f} per million)  by class {m['false_alerts_by_class']}",
-                          flush=True)
+                for mode, m in row[kind].items():
+                    print(f"seed {seed} {kind:6s} {mode:11s} recall {m['recall']:.3f}  false alerts {m['n_false_alerts']:4d} "
+                          f"({m['false_alerts_per_million']:.0f} per million)  {m['false_alerts_by_class']}", flush=True)
+            print("  by true signal (dchi2 bin: [n, recall])", json.dumps(row["survey_by_signal"]), flush=True)
+            print("  alerts", json.dumps(row["alerts"]), flush=True)
+            _dump(args, result)
     result["seconds"] = time.perf_counter() - t_start
     result["load_average_end"] = os.getloadavg()
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
+    _dump(args, result)
     return 0
+
+
+def _dump(args, result):
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -260,7 +261,8 @@ def plot_simulated(archive: Archive | str | os.PathLike, n_per_class: int = 3, *
 
 # ------------------------------------------------------------------------ features and training
 def extract_features(archive: Archive | str | os.PathLike, out: str | os.PathLike | None = None, *,
-                     settings: Any = None, client: Any = None, progress: bool | None = None):
+                     settings: Any = None, feature_set: str | None = None, client: Any = None,
+                     progress: bool | None = None):
     """The feature table of an archive (MicroLIA's 168 statistics by default).
 
     Parameters
@@ -271,6 +273,9 @@ def extract_features(archive: Archive | str | os.PathLike, out: str | os.PathLik
         too large to hold in memory; by default the table is returned as a pandas DataFrame.
     settings : FeatureSettings, optional
         Default: the archive's own zero point, magnitudes converted to flux (MicroLIA's way).
+    feature_set : str, optional
+        A registered feature set instead of the settings' (e.g. ``"microlia-2.8.1+physical"``, the
+        training recipe's: MicroLIA's 168 statistics and the physical model block).
     client, progress
         See the module docstring.
 
@@ -288,6 +293,8 @@ def extract_features(archive: Archive | str | os.PathLike, out: str | os.PathLik
 
     arch = open_archive(archive)
     fs = settings or FeatureSettings(zp=None, convert=None)
+    if feature_set is not None:
+        fs = replace(fs, feature_set=feature_set)
     zp, _ = fs.resolve(arch.photometry, arch.zeropoint)
     resolved = replace(fs, zp=zp).to_dict()
     c = _client(client)
@@ -306,13 +313,16 @@ def extract_features(archive: Archive | str | os.PathLike, out: str | os.PathLik
 
 def train_classifier(features: Any, labels: str | Sequence = "label", *, out: str | os.PathLike | None = None,
           model: str = "xgb", feature_settings: Mapping[str, Any] | None = None, evaluate: bool = True,
-          overwrite: bool = False, client: Any = None, **train_settings: Any) -> "Classifier":
+          overwrite: bool = False, client: Any = None, hard_negatives: Any = None, hard_top: int = 1000,
+          alert_negatives: Any = None, max_false_alerts_per_million: float | None = 100.0,
+          **train_settings: Any) -> "Classifier":
     """Train an ensemble classifier (KNN imputation, optional Boruta-SHAP selection and Optuna tuning).
 
     Parameters
     ----------
     features : pandas.DataFrame, path of a feature table, or Archive / archive path
-        A table from :func:`extract_features` (an archive is turned into one first).
+        A table from :func:`extract_features` (an archive is turned into one first, with the training
+        recipe's feature set ``microlia-2.8.1+physical``).
     labels : str or sequence
         The label column of ``features`` (default ``"label"``), or the labels themselves.
     out : path-like, optional
@@ -326,6 +336,14 @@ def train_classifier(features: Any, labels: str | Sequence = "label", *, out: st
         artifact (``metrics["kfold"]``) and :meth:`Classifier.plot_report` draws them.
     overwrite : bool
         Replace an existing artifact at ``out``.
+    hard_negatives : pandas.DataFrame, optional
+        Features of labelled simulated non-events (another seed, same feature settings): a first model
+        scores them and the ``hard_top`` most event-like join the training set (``lia-dask train
+        --hard-negatives``).
+    alert_negatives : pandas.DataFrame, optional
+        Features of labelled non-events that set the alert threshold for ``max_false_alerts_per_million``
+        (default: the out-of-fold training non-events); the alert stage (calibration, prior shift,
+        threshold, docs/alerts.md) is fitted when ``evaluate`` and the labels include ``ML``.
     **train_settings
         Any :class:`~lia_dask.train.TrainConfig` field: ``tune_trials``, ``select_trials``, ``cv``,
         ``random_state``, ``params`` ...
@@ -344,7 +362,11 @@ def train_classifier(features: Any, labels: str | Sequence = "label", *, out: st
     from .train import EnsembleClassifier
 
     if isinstance(features, Archive) or (isinstance(features, (str, os.PathLike)) and _is_archive(features)):
-        features = extract_features(features, client=client)
+        from .features import FeatureSettings
+        from .train.negatives import TRAIN_FEATURE_SET
+
+        features = extract_features(features, settings=FeatureSettings(zp=None, convert=None, feature_set=TRAIN_FEATURE_SET),
+                                    client=client)
     elif isinstance(features, (str, os.PathLike)):
         features = pd.read_parquet(features)
     if not isinstance(features, pd.DataFrame):
@@ -355,12 +377,22 @@ def train_classifier(features: Any, labels: str | Sequence = "label", *, out: st
     if not names:
         raise InputError(f"the feature table has none of the columns of feature set {set_name!r}; "
                          "make it with lia_dask.extract_features.")
-    y = features[labels] if isinstance(labels, str) else np.asarray(labels)
     if isinstance(labels, str) and labels not in features.columns:
         raise InputError(f"the feature table has no label column {labels!r}; pass labels=... .")
+    y = features[labels] if isinstance(labels, str) else np.asarray(labels)
     train_settings.setdefault("cv", 3)
-    clf = EnsembleClassifier(model=model, **train_settings)
     c = _client(client)
+    if hard_negatives is not None:
+        from .train.negatives import mine_hard_negatives
+
+        rows = mine_hard_negatives(features[names], np.asarray(y), hard_negatives[names], hard_negatives["label"].to_numpy(),
+                                   hard_top, client=c, model=model, **{k: v for k, v in train_settings.items()
+                                                                     if k in ("cv", "random_state", "params", "impute")})
+        features = pd.concat([features[names].assign(label=np.asarray(y)),
+                              hard_negatives.iloc[rows][names].assign(label=hard_negatives["label"].to_numpy()[rows])],
+                             ignore_index=True)
+        y, labels = features["label"], "label"
+    clf = EnsembleClassifier(model=model, **train_settings)
     clf.fit(features[names], y, client=c, feature_set=set_name, feature_settings=settings or None)
     oof = None
     if evaluate and clf.cv >= 2:
@@ -372,6 +404,15 @@ def train_classifier(features: Any, labels: str | Sequence = "label", *, out: st
         clf.metrics_["kfold"] = {**{k: m[k] for k in ("accuracy", "f1_macro", "recall", "precision",
                                                        "confusion_matrix")}, "k": clf.cv}
         oof = (y_arr, proba, clf.cv)
+        if "ML" in {str(k) for k in clf.classes_}:
+            from .train.calibrate import AlertConfig
+
+            neg = None if alert_negatives is None else (clf.raw_proba(alert_negatives[names]),
+                                                        alert_negatives["label"].to_numpy())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # an unresolved target is recorded in the artifact
+                clf.fit_alerts(proba, y_arr, AlertConfig(max_false_alerts_per_million=max_false_alerts_per_million),
+                               negatives=neg)
     if out is not None:
         clf.save(out, overwrite=overwrite)
         clf = EnsembleClassifier.load(out)  # the artifact as prediction will see it (digest, manifest)

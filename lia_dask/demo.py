@@ -1,11 +1,16 @@
 """``make demo``: the main job end to end on the local default cluster (LocalCluster).
 
 1. ingest the bundled real OGLE-II samples (47 microlensing events, 13 variable stars);
-2. simulate a training set (ML, CV, LPV, VARIABLE, CONSTANT) on their cadences with their noise;
-3. train XGBoost with modest Optuna tuning (trials in parallel on the cluster); save the artifact;
+2. simulate a training set (ML, CV, LPV, VARIABLE, CONSTANT) on their cadences with their noise,
+   with many more non-events than events, and two sets of simulated non-events (other seeds): one
+   to mine hard negatives, one to set the alert threshold;
+3. train the survey recipe (docs/alerts.md): XGBoost on MicroLIA's 168 features + the physical
+   model block, the most event-like mined non-events added, calibrated probabilities shifted to the
+   survey's class fractions, alert threshold for ``--max-false-alerts-per-million``; save the artifact;
 4. build a synthetic survey of ``--survey-size`` lightcurves on the same real cadences: mostly
    constant and variable stars, with a known number of injected microlensing events (another seed);
-5. classify it with the PSPL fit filter; print recall, false-alert rate, throughput, candidates;
+5. classify it with the candidate flag; print recall and false alerts per million stars (alert, and
+   alert with the flag), throughput, candidates;
 6. classify the real OGLE-II samples and print their recall / false alerts;
 7. write plots (confusion matrix, ROC, tuning history, candidate lightcurves) under ``--out``.
 """
@@ -29,10 +34,15 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="demo_output", help="directory for everything the demo writes")
     ap.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: one per core)")
-    ap.add_argument("--n-per-class", type=int, default=1000, help="simulated training lightcurves per class")
+    ap.add_argument("--n-per-class", type=int, default=500, help="simulated training lightcurves per class")
+    ap.add_argument("--non-events", type=int, default=12_000,
+                    help="extra training non-events (constant stars and variables), and the size of each of the "
+                         "mining and threshold sets of non-events")
+    ap.add_argument("--hard-top", type=int, default=1000, help="mined hard negatives added to the training set")
+    ap.add_argument("--max-false-alerts-per-million", type=float, default=100.0)
     ap.add_argument("--survey-size", type=int, default=100_000, help="lightcurves in the synthetic survey")
     ap.add_argument("--n-ml", type=int, default=200, help="microlensing events injected into the survey")
-    ap.add_argument("--tune-trials", type=int, default=8)
+    ap.add_argument("--tune-trials", type=int, default=0, help="Optuna trials (the recipe uses XGBoost's defaults)")
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args(argv)
 
@@ -47,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     from .predict import PredictConfig, predict_archive, read_predictions
     from .simulate import NoiseModel, SimulationConfig
     from .simulate.simulate import simulate_training_set
+    from .train.calibrate import AlertConfig
     from .train.ensemble import EnsembleClassifier
+    from .train.evaluate import cross_val_proba
+    from .train.negatives import TRAIN_FEATURE_SET, mine_hard_negatives
     from .batch import concat_batches
+    from .features import FeatureSettings
 
     out = Path(args.out)
     if out.exists():
@@ -67,25 +81,51 @@ def main(argv: list[str] | None = None) -> int:
         real = open_archive(out / "ogle2_archive")
         _stage("ingest", t0)
 
-        # 2. simulate the training set with the survey's cadence and noise ------------------
+        # 2. simulate the training set and two sets of non-events with the survey's cadence and noise --
         t0 = time.perf_counter()
         noise = NoiseModel.from_batch(concat_batches(list(real.batches())))
         sim_cfg = SimulationConfig(noise=noise, seed=args.seed, min_mag=14.0, max_mag=20.0)
-        simulate_training_set(real.path, args.n_per_class, out / "training_archive", sim_cfg, client=client,
-                              features_out=out / "training_features")
-        feats = pd.read_parquet(out / "training_features")
-        names = list(get_feature_set().names)
-        print(f"[simulate] {len(feats)} training lightcurves: {feats['label'].value_counts().to_dict()}")
+        fs = FeatureSettings(zp=None, convert=None, feature_set=TRAIN_FEATURE_SET)
+        nn = args.non_events
+        counts = {"ML": args.n_per_class, "CV": args.n_per_class + nn // 12, "LPV": args.n_per_class + nn // 24,
+                  "VARIABLE": args.n_per_class + nn // 8}
+        counts["CONSTANT"] = args.n_per_class + nn - (nn // 12 + nn // 24 + nn // 8)
+        non_events = {"CONSTANT": int(nn * 0.79), "VARIABLE": int(nn * 0.13), "LPV": int(nn * 0.05)}
+        non_events["CV"] = nn - sum(non_events.values())
+        sets = {}
+        for name, c, seed in (("training", counts, args.seed), ("mining", non_events, args.seed + 1),
+                              ("negatives", non_events, args.seed + 2)):
+            simulate_training_set(real.path, c, out / f"{name}_archive", sim_cfg.replace(seed=seed), client=client,
+                                  features_out=out / f"{name}_features", feature_settings=fs)
+            df = pd.read_parquet(out / f"{name}_features")
+            sets[name] = df[df["feature_reason"] == 0].reset_index(drop=True)
+        feats = sets["training"]
+        names = list(get_feature_set(TRAIN_FEATURE_SET).names)
+        print(f"[simulate] {len(feats)} training lightcurves: {feats['label'].value_counts().to_dict()}; "
+              f"{len(sets['mining'])} + {len(sets['negatives'])} non-events to mine and to set the threshold")
         _stage("simulate", t0)
 
-        # 3. train ----------------------------------------------------------------------------
+        # 3. train the survey recipe ------------------------------------------------------------
         t0 = time.perf_counter()
-        clf = EnsembleClassifier(model="xgb", tune_trials=args.tune_trials, cv=3, random_state=args.seed)
-        clf.fit(feats[names], feats["label"], client=client, feature_set="microlia-2.8.1",
+        kw = dict(model="xgb", cv=3, random_state=args.seed)
+        rows = mine_hard_negatives(feats[names], feats["label"].to_numpy(), sets["mining"][names],
+                                   sets["mining"]["label"].to_numpy(), args.hard_top, client=client, **kw)
+        hard = sets["mining"].iloc[rows]
+        print(f"[train] {len(hard)} hard negatives mined: {hard['label'].value_counts().to_dict()}")
+        feats = pd.concat([feats, hard], ignore_index=True)
+        X, y = feats[names], feats["label"].to_numpy()
+        clf = EnsembleClassifier(tune_trials=args.tune_trials, **kw)
+        clf.fit(X, y, client=client, feature_set=TRAIN_FEATURE_SET,
                 feature_settings=read_feature_settings(out / "training_features").to_dict())
+        oof = cross_val_proba(clf, X, y, cv=3, client=client)
+        neg = sets["negatives"]
+        spec = clf.fit_alerts(oof, y, AlertConfig(max_false_alerts_per_million=args.max_false_alerts_per_million),
+                              negatives=(clf.raw_proba(neg[names]), neg["label"].to_numpy()))
         clf.save(out / "model")
-        print(f"[train] XGBoost, {args.tune_trials} Optuna trials; best params {clf.best_params_}; "
-              f"metrics {({k: v for k, v in (clf.metrics_ or {}).items() if not isinstance(v, (list, dict))})}")
+        print(f"[train] XGBoost on {len(names)} features ({TRAIN_FEATURE_SET}), {len(y)} lightcurves; alert "
+              f"threshold P(ML) >= {spec['threshold']:.3f} for <= {args.max_false_alerts_per_million:g} false alerts "
+              f"per million (estimated {spec['expected_false_alerts_per_million']:.0f} on {spec['false_alerts_from']}; "
+              f"out-of-fold recall {spec['oof_recall_at_threshold']:.3f})")
         _stage("train", t0)
 
         # 4. a synthetic survey on the real cadences --------------------------------------------
@@ -124,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     # 7. plots ----------------------------------------------------------------------------------
     t0 = time.perf_counter()
     plots = out / "plots"
-    paths = plot_training_report(clf, plots, X=feats[names], y=feats["label"].to_numpy(), cv=3)  # out-of-fold
+    paths = plot_training_report(clf, plots, X=None, y=y, proba=oof,
+                                 data=f"out-of-fold, 3-fold CV, {len(y):,} training lightcurves")
     cands = top_candidates(out / "survey_predictions", 5)
     print("[candidates] best survey candidates:")
     cols = ["object_id", "label", "prob_ML", "fit_u0", "fit_tE", "fit_chi2_red"]
@@ -137,15 +178,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _score(name: str, pred: pd.DataFrame) -> None:
-    """Recall of ML and false-alert rate (non-ML objects flagged) with and without the fit filter."""
+    """Recall of ML and false alerts (non-ML objects alerted, per million objects) of the alert
+    (``prediction == "ML"``) and of the alert with the candidate flag."""
     truth_ml = pred["label"].to_numpy() == "ML"
-    flagged = pred["prediction"].to_numpy() == "ML"
-    flagged_fit = flagged & pred.get("passes_fit", pd.Series(flagged)).to_numpy()
-    for tag, f in (("classifier", flagged), ("classifier + fit filter", flagged_fit)):
+    alert = pred["prediction"].to_numpy() == "ML"
+    flagged = alert & pred.get("passes_fit", pd.Series(alert)).to_numpy()
+    for tag, f in (("alert", alert), ("alert + candidate flag", flagged)):
         recall = f[truth_ml].mean() if truth_ml.any() else float("nan")
-        far = f[~truth_ml].mean() if (~truth_ml).any() else float("nan")
+        n_fa = int(f[~truth_ml].sum())
         print(f"[{name}] {tag}: recall {recall:.3f} ({int(f[truth_ml].sum())}/{int(truth_ml.sum())}), "
-              f"false-alert rate {far:.4f} ({int(f[~truth_ml].sum())}/{int((~truth_ml).sum())})")
+              f"false alerts {n_fa} of {int((~truth_ml).sum())} = {1e6 * n_fa / max(len(pred), 1):,.0f} per million")
 
 
 if __name__ == "__main__":  # pragma: no cover

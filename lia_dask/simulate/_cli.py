@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed: one seed, one training set on any cluster (default %(default)s)")
     p.add_argument("--partition-size", type=int, default=20_000, help="lightcurves per task and archive part")
     p.add_argument("--features-out", default=None, metavar="DIR", help="also write the feature table here")
+    p.add_argument("--feature-set", default=None, metavar="NAME",
+                   help="feature set of --features-out (default microlia-2.8.1+physical, the training recipe's)")
     p.add_argument("--out", required=True, metavar="TRAIN_ARCHIVE", help="training archive directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing archive at --out")
     q = p.add_argument_group("quality cuts of the microlia cut (--ml-cut microlia; an event must be visible in its cadence)")
@@ -141,9 +143,13 @@ def _simulate(args) -> int:
     else:
         pool = load_cadences(args.cadence, min_epochs=cfg.min_epochs, max_cadences=args.max_cadences)
     counts = _counts(args.n_per_class, cfg.classes)  # checked before any cluster starts
+    from ..features import FeatureSettings
+    from ..train.negatives import TRAIN_FEATURE_SET
+
+    fs = FeatureSettings(zp=None, convert=None, feature_set=args.feature_set or TRAIN_FEATURE_SET)
     with client_from_args(args) as client:
-        arch = simulate_training_set(pool, counts, args.out, cfg, client=client,
-                                     overwrite=args.overwrite, features_out=args.features_out)
+        arch = simulate_training_set(pool, counts, args.out, cfg, client=client, overwrite=args.overwrite,
+                                     features_out=args.features_out, feature_settings=fs)
     summary = json.loads((arch.path / "_simulation.json").read_text())["counts"]
     n_obj = sum(summary["per_class"].values())
     print(f"wrote {n_obj} simulated objects ({arch.n_objects} lightcurve rows) in {arch.n_partitions} partitions "

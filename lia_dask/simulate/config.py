@@ -59,7 +59,9 @@ class SimulationConfig:
     trend_sigma : float          slow linear trend: end-to-end drift N(0, trend_sigma) mag (0.01)
     season_sigma : float         offset per observing season N(0, season_sigma) mag (0.005)
     season_gap : float           a gap longer than this (days) starts a new season (60)
-    red_sigma : float            correlated noise: Ornstein-Uhlenbeck, amplitude U(0, red_sigma) mag (0.01) ...
+    red_sigma, red_fraction : float
+        correlated noise: Ornstein-Uhlenbeck, amplitude u · (red_sigma + red_fraction · σ) mag with u ~ U(0, 1)
+        per object and σ the epoch's true noise (0 mag, 0.8: audit of OGLE-II baselines, docs/simulation.md) ...
     red_tau : float              ... with correlation time red_tau days (5)
 
     Microlensing (ML)
@@ -84,10 +86,13 @@ class SimulationConfig:
     fs_log_fraction : float        0.5
     blend_range : (float, float)   blend ratio f_blend/f_source, uniform (0, 1)
     ml_cut : {"detect", "microlia"}
-        ``detect`` (a survey's detection): >= ml_n_detect epochs within ml_detect_window tE of t0 at
-        >= ml_min_z true σ above the baseline (sparse events pass). ``microlia``: spec §2.1.
+        ``detect`` (a survey's detection): >= ml_n_detect consecutive epochs within ml_detect_window tE of
+        t0 at >= ml_min_z true σ above the baseline (sparse events pass; OGLE / KMTNet / Gaia searches).
+        ``microlia``: spec §2.1.
     ml_n_detect : int              3
     ml_detect_window : float       2.0 (in tE)
+    ml_detect_consecutive : bool   True: the ml_n_detect epochs must be consecutive; False: anywhere in the window
+    ml_detect_dchi2 : float        and the event must beat the constant baseline by this Δχ² on the noisy data (100; 0: off)
     ml_n1, ml_min_z, ml_frac_significant, ml_min_brightening
         Quality cut (spec §2.1): >= 7 epochs in t0 ± tE, one at >= 3σ, >= 33 % above 3σ,
         mean brightening > 0.05 mag (``ml_min_z`` also sets the ``detect`` threshold).
@@ -152,7 +157,8 @@ class SimulationConfig:
     trend_sigma: float = 0.01
     season_sigma: float = 0.005
     season_gap: float = 60.0
-    red_sigma: float = 0.01
+    red_sigma: float = 0.0
+    red_fraction: float = 0.8
     red_tau: float = 5.0
     # ML
     u0_range: tuple[float, float] = (0.0, 1.0)
@@ -172,6 +178,8 @@ class SimulationConfig:
     ml_cut: str = "detect"
     ml_n_detect: int = 3
     ml_detect_window: float = 2.0
+    ml_detect_consecutive: bool = True
+    ml_detect_dchi2: float = 100.0
     ml_n1: int = 7
     ml_min_z: float = 3.0
     ml_frac_significant: float = 0.33
@@ -206,7 +214,7 @@ class SimulationConfig:
     def microlia(cls, **changes) -> "SimulationConfig":
         """MicroLIA 2.8.1's distributions (spec §1–§2, with the documented fixes) and no survey systematics."""
         base = dict(error_scale_range=(1.0, 1.0), outlier_rate=0.0, trend_sigma=0.0, season_sigma=0.0,
-                    red_sigma=0.0, tE_distribution="normal", t0_margin=None, blending="ratio", ml_cut="microlia",
+                    red_sigma=0.0, red_fraction=0.0, tE_distribution="normal", t0_margin=None, blending="ratio", ml_cut="microlia",
                     cv_model="microlia", rrab_amplitude=(0.4, 1.2), rrc_amplitude=(0.2, 0.6))
         base.update(changes)
         return cls(**base)
@@ -214,13 +222,13 @@ class SimulationConfig:
     def without_systematics(self) -> "SimulationConfig":
         """The same settings with honest errors and no outliers, trends, offsets or red noise."""
         return self.replace(error_scale_range=(1.0, 1.0), outlier_rate=0.0, trend_sigma=0.0, season_sigma=0.0,
-                            red_sigma=0.0)
+                            red_sigma=0.0, red_fraction=0.0)
 
     @property
     def systematics(self) -> bool:
         """Whether any survey systematic (error rescaling, outliers, trends, offsets, red noise) is on."""
         return (self.error_scale_range != (1.0, 1.0) or self.outlier_rate > 0 or self.trend_sigma > 0
-                or self.season_sigma > 0 or self.red_sigma > 0)
+                or self.season_sigma > 0 or self.red_sigma > 0 or self.red_fraction > 0)
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.classes if c not in S.CLASSES]
@@ -252,10 +260,13 @@ class SimulationConfig:
         if not (1.0 <= self.error_scale_range[0] <= self.error_scale_range[1]):
             raise InputError(f"error_scale_range must satisfy 1 <= low <= high (γ >= 1 underestimates errors), "
                              f"got {self.error_scale_range}.")
-        if min(self.outlier_rate, self.trend_sigma, self.season_sigma, self.red_sigma) < 0 or not 0 <= self.outlier_rate <= 0.5:
-            raise InputError("outlier_rate (<= 0.5), trend_sigma, season_sigma and red_sigma must be >= 0.")
+        if (min(self.outlier_rate, self.trend_sigma, self.season_sigma, self.red_sigma, self.red_fraction) < 0
+                or not 0 <= self.outlier_rate <= 0.5):
+            raise InputError("outlier_rate (<= 0.5), trend_sigma, season_sigma, red_sigma and red_fraction must be >= 0.")
         if not (self.red_tau > 0 and self.season_gap > 0):
             raise InputError(f"red_tau and season_gap must be positive, got {self.red_tau}, {self.season_gap}.")
+        if not self.ml_detect_dchi2 >= 0:
+            raise InputError(f"ml_detect_dchi2 must be >= 0 (0: off), got {self.ml_detect_dchi2}.")
         if self.ml_n_detect < 1 or self.cv_n_detect < 1 or not self.ml_detect_window > 0:
             raise InputError(f"ml_n_detect and cv_n_detect must be >= 1 and ml_detect_window > 0, got "
                              f"{self.ml_n_detect}, {self.cv_n_detect}, {self.ml_detect_window}.")

@@ -255,7 +255,9 @@ def simulate_class(label: str, ks: np.ndarray, pool: CadencePool, cfg: Simulatio
         mag_obs, magerr, rel = nm.observe(mag, draws)
         if label == "ML" and cfg.ml_cut == "detect":
             ok = quality.ml_detected(t, mag_obs, magerr, obj, m0, prm["sim_t0"], prm["sim_tE"],
-                                     n_detect=cfg.ml_n_detect, min_z=cfg.ml_min_z, window=cfg.ml_detect_window)
+                                     n_detect=cfg.ml_n_detect, min_z=cfg.ml_min_z, window=cfg.ml_detect_window,
+                                     consecutive=cfg.ml_detect_consecutive, mag_model=mag,
+                                     min_dchi2=cfg.ml_detect_dchi2)
         elif label == "ML":
             ok = quality.ml_quality(t, mag_obs, magerr, obj, m0, prm["sim_t0"], prm["sim_tE"], n_min=cfg.ml_n1,
                                     min_z=cfg.ml_min_z, frac_significant=cfg.ml_frac_significant,
@@ -309,7 +311,8 @@ def _systematics(gens, pending, acc, off, t, sigma, cfg):
     shift_acc, gamma_acc = noise_systematics(
         t[idx], sub_off, sigma[idx], scal, nrm, uni, error_scale_range=cfg.error_scale_range,
         outlier_rate=cfg.outlier_rate, trend_sigma=cfg.trend_sigma, season_sigma=cfg.season_sigma,
-        season_gap=cfg.season_gap, red_sigma=cfg.red_sigma, red_tau=cfg.red_tau)
+        season_gap=cfg.season_gap, red_sigma=cfg.red_sigma, red_fraction=cfg.red_fraction,
+        red_tau=cfg.red_tau)
     shift = np.zeros(len(t))
     gamma = np.ones(len(t))
     shift[idx] = shift_acc

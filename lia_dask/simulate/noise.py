@@ -160,7 +160,7 @@ class NoiseModel:
 
 @numba.njit(cache=True, nogil=True)
 def _systematics_kernel(t, offsets, sigma, scal, nrm, unif, outlier_rate, trend_sigma, season_sigma, season_gap,
-                        red_sigma, red_tau):  # pragma: no cover - numba
+                        red_sigma, red_fraction, red_tau):  # pragma: no cover - numba
     m = t.shape[0]
     shift = np.zeros(m)
     for i in range(offsets.shape[0] - 1):
@@ -170,7 +170,7 @@ def _systematics_kernel(t, offsets, sigma, scal, nrm, unif, outlier_rate, trend_
         span = max(t[b - 1] - t[a], 1e-9)
         tmid = 0.5 * (t[a] + t[b - 1])
         drift = trend_sigma * scal[i, 2]  # end-to-end drift (mag), scal[:, 2] standard normal
-        amp = red_sigma * scal[i, 3]
+        amp = scal[i, 3]  # U(0, 1): the object's share of the red-noise amplitude
         rate = 2.0 * outlier_rate * scal[i, 1]
         x = amp * nrm[0, a]
         season = season_sigma * nrm[1, a]
@@ -181,7 +181,7 @@ def _systematics_kernel(t, offsets, sigma, scal, nrm, unif, outlier_rate, trend_
                 x = rho * x + np.sqrt(1.0 - rho * rho) * amp * nrm[0, j]
                 if dt > season_gap:
                     season = season_sigma * nrm[1, j]
-            v = drift * (t[j] - tmid) / span + x + season
+            v = drift * (t[j] - tmid) / span + x * (red_sigma + red_fraction * sigma[j]) + season
             if unif[j] < rate:
                 size = (3.0 + 5.0 * abs(nrm[2, j])) * sigma[j]
                 v += -size if unif[j] < 0.5 * rate else size  # half brighter, half fainter
@@ -192,14 +192,16 @@ def _systematics_kernel(t, offsets, sigma, scal, nrm, unif, outlier_rate, trend_
 def systematics(t: np.ndarray, offsets: np.ndarray, sigma: np.ndarray, scalars: np.ndarray, normals: np.ndarray,
                 uniforms: np.ndarray, *, error_scale_range: tuple[float, float] = (1.0, 1.6),
                 outlier_rate: float = 0.005, trend_sigma: float = 0.01, season_sigma: float = 0.005,
-                season_gap: float = 60.0, red_sigma: float = 0.01, red_tau: float = 5.0
-                ) -> tuple[np.ndarray, np.ndarray]:
+                season_gap: float = 60.0, red_sigma: float = 0.0, red_fraction: float = 0.8,
+                red_tau: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
     """What real photometry adds to photon / empirical noise: magnitude shifts and error underestimation.
 
     Per object: a slow linear drift (end to end ``N(0, trend_sigma)`` mag), an offset per observing
     season (``N(0, season_sigma)``; a gap longer than ``season_gap`` days starts a season), correlated
-    noise (Ornstein-Uhlenbeck with amplitude ``U(0, red_sigma)`` mag and correlation time ``red_tau``
-    days), outliers (each epoch with probability ``U(0, 2 outlier_rate)``, shifted by
+    noise (Ornstein-Uhlenbeck with correlation time ``red_tau`` days and amplitude
+    ``u · (red_sigma + red_fraction · σ)`` mag, ``u ~ U(0, 1)`` per object: an absolute part and a part
+    proportional to the epoch's true σ, as seeing and crowding errors grow with the photometric error),
+    outliers (each epoch with probability ``U(0, 2 outlier_rate)``, shifted by
     ``±(3 + 5|N(0,1)|)`` true σ, half brighter and half fainter), and an error underestimation factor
     γ, log-uniform in ``error_scale_range``: the pipeline reports ``σ / γ``.
 
@@ -232,7 +234,8 @@ def systematics(t: np.ndarray, offsets: np.ndarray, sigma: np.ndarray, scalars: 
     shift = _systematics_kernel(np.ascontiguousarray(t, np.float64), np.asarray(offsets, np.int64),
                                 np.asarray(sigma, np.float64), sc, np.ascontiguousarray(normals, np.float64),
                                 np.asarray(uniforms, np.float64), float(outlier_rate), float(trend_sigma),
-                                float(season_sigma), float(season_gap), float(red_sigma), float(red_tau))
+                                float(season_sigma), float(season_gap), float(red_sigma), float(red_fraction),
+                                float(red_tau))
     return shift, gamma
 
 

@@ -42,6 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alert-negatives", metavar="ARCHIVE_OR_FEATURES", default=None,
                    help="labelled non-events (e.g. a simulated survey, another seed) that estimate the "
                         "false-alert rate instead of the out-of-fold training non-events")
+    p.add_argument("--hard-negatives", metavar="ARCHIVE_OR_FEATURES", default=None,
+                   help="labelled simulated non-events (another seed): a first model scores them and the "
+                        "--hard-top highest-scoring join the training set before the final fit")
+    p.add_argument("--hard-top", type=int, default=1000, metavar="N",
+                   help="hard negatives added from --hard-negatives (default %(default)s)")
+    p.add_argument("--feature-set", default=None, metavar="NAME",
+                   help="feature set extracted from a training archive (default microlia-2.8.1+physical: "
+                        "MicroLIA's 168 statistics and the physical model block); a feature table keeps its own")
     p.add_argument("--multiband", action="store_true",
                    help="one row per object from all bands: <band>_<feature> + joint point-lens fit features")
     p.add_argument("--bands", default=None, metavar="B1,B2,...",
@@ -73,8 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _settings(args):
     from ..features import FeatureSettings
+    from .negatives import TRAIN_FEATURE_SET
 
-    return FeatureSettings(zp=args.zp, convert=None, apply_weights=not args.no_weights)
+    return FeatureSettings(zp=args.zp, convert=None, apply_weights=not args.no_weights,
+                           feature_set=getattr(args, "feature_set", None) or TRAIN_FEATURE_SET)
 
 
 def _table_settings(table, default):
@@ -94,6 +104,10 @@ def _refuse_conflicting_options(args, table) -> None:
     if args.zp is not None and rec.get("zp") is not None and float(args.zp) != float(rec["zp"]):
         raise InputError(f"feature table {args.source} was computed with zp {rec['zp']}, not --zp {args.zp}; "
                          "drop --zp or recompute the table with `lia-dask features --zp`.")
+    if getattr(args, "feature_set", None) and rec.get("feature_set") not in (None, args.feature_set):
+        raise InputError(f"feature table {args.source} holds feature set {rec['feature_set']!r}, not --feature-set "
+                         f"{args.feature_set}; drop --feature-set or recompute the table with "
+                         "`lia-dask features --feature-set`.")
     if args.no_weights and rec.get("apply_weights", True):
         raise InputError(f"feature table {args.source} holds weighted features, not --no-weights; "
                          "drop --no-weights or recompute the table with `lia-dask features --no-weights`.")
@@ -154,6 +168,9 @@ def _train(args) -> int:
                                  random_state=args.seed, params=_parse_params(args.param),
                                  n_jobs=args.threads)
         settings_d = table.feature_settings or settings.to_dict()
+        if args.hard_negatives:
+            table = _add_hard_negatives(args, table, weights, settings, client)
+            y = table.labels
         clf.fit(table.X, y, weights, client=client, feature_set=settings_d.get("feature_set"),
                 feature_settings=settings_d)
         clf.metrics_["n_excluded_no_features"] = table.n_excluded
@@ -163,7 +180,7 @@ def _train(args) -> int:
             m = classification_metrics(y, proba, clf.classes_)
             clf.metrics_["kfold"] = {k: m[k] for k in ("accuracy", "f1_macro", "recall", "precision", "confusion_matrix")}
             clf.metrics_["kfold"]["k"] = args.cv
-            _fit_alerts(args, clf, proba, y, weights, settings, client)
+            _fit_alerts(args, clf, proba, y, weights, _table_settings(table, settings), client)
         manifest = clf.save(args.out, overwrite=args.overwrite)
     if args.plots:
         from ..plots import plot_training_report
@@ -176,6 +193,32 @@ def _train(args) -> int:
         print(f"train: {args.cv}-fold accuracy {clf.metrics_['kfold']['accuracy']:.4f}, "
               f"macro F1 {clf.metrics_['kfold']['f1_macro']:.4f}")
     return 0
+
+
+def _add_hard_negatives(args, table, weights, settings, client):
+    """The training table plus the ``--hard-top`` non-events of ``--hard-negatives`` that a first model
+    (same settings, no selection or tuning) scores most event-like."""
+    import pandas as pd
+
+    from ..errors import InputError
+    from .data import FeatureTable, load_features
+    from .negatives import mine_hard_negatives
+
+    if weights is not None:
+        raise InputError("--hard-negatives does not work with --reweight-to yet; train without one of them.")
+    pool = load_features(args.hard_negatives, _table_settings(table, settings), client, feature_names=table.features,
+                         expect=_table_settings(table, None))
+    if pool.labels is None:
+        raise InputError(f"{args.hard_negatives} has no 'label' column; --hard-negatives needs labelled "
+                         "non-events (e.g. a simulated survey).")
+    rows = mine_hard_negatives(table.X, table.labels, pool.X, pool.labels, args.hard_top, client=client,
+                               model=args.model, impute=args.impute, cv=args.cv, random_state=args.seed,
+                               params=_parse_params(args.param), n_jobs=args.threads)
+    hard = pool.frame.iloc[rows]
+    print(f"train: {len(rows)} hard negatives from {args.hard_negatives} ({len(pool.frame)} rows): "
+          f"{hard['label'].value_counts().to_dict()}")
+    frame = pd.concat([table.frame, hard[[c for c in table.frame.columns if c in hard.columns]]], ignore_index=True)
+    return FeatureTable(frame, table.features, table.n_excluded, table.feature_settings, table.source)
 
 
 def _fit_alerts(args, clf, proba, y, weights, settings, client) -> None:

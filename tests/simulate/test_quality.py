@@ -29,6 +29,43 @@ def test_ml_quality_conditions():
     assert not quality.ml_quality(t, faint, np.full(20, 0.05), obj, m0, t0, tE, **kw)[0]
 
 
+def test_longest_run_per_object():
+    hit = np.array([1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1], bool)
+    obj = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+    assert quality.longest_run(hit, obj, 4).tolist() == [2, 3, 1, 0]  # a run does not cross objects
+
+
+def test_detection_needs_consecutive_significant_epochs():
+    t = np.arange(30.0)
+    obj = np.zeros(30, np.int64)
+    sig = np.full(30, 0.01)
+    m0, t0, tE = np.array([18.0]), np.array([15.0]), np.array([10.0])
+    scattered = np.full(30, 18.0)
+    scattered[[5, 10, 20]] = 17.9  # three 10σ points, never two in a row
+    kw = dict(n_detect=3, min_z=3.0, window=2.0)
+    assert not quality.ml_detected(t, scattered, sig, obj, m0, t0, tE, **kw)[0]
+    assert quality.ml_detected(t, scattered, sig, obj, m0, t0, tE, consecutive=False, **kw)[0]
+    run = np.full(30, 18.0)
+    run[[14, 15, 16]] = 17.96  # 4σ, consecutive
+    assert quality.ml_detected(t, run, sig, obj, m0, t0, tE, **kw)[0]
+    assert not quality.ml_detected(t, run, sig, obj, m0, np.array([40.0]), np.array([2.0]), **kw)[0]  # outside 2 tE
+    # the whole event's significance: three 4σ points give Δχ² = 3 (2·4·4 - 16) = 48 against the baseline
+    model = run.copy()
+    assert quality.ml_detected(t, run, sig, obj, m0, t0, tE, mag_model=model, min_dchi2=40, **kw)[0]
+    assert not quality.ml_detected(t, run, sig, obj, m0, t0, tE, mag_model=model, min_dchi2=100, **kw)[0]
+
+
+def test_event_signal_of_a_noise_free_event():
+    t = np.arange(10.0)
+    obj = np.repeat([0, 1], 5)
+    m0 = np.array([18.0, 18.0])
+    mag = np.where(obj == 0, 18.0, 18.0 - 2.5 * np.log10(1.1))  # object 1: every epoch 10 % brighter
+    sigma = np.full(10, 0.01)
+    d2, run = quality.event_signal(t, obj, m0, mag, sigma)
+    z = 0.1 / (np.log(10) / 2.5 * 0.01 * 1.1)
+    assert d2[0] == 0 and d2[1] == pytest.approx(5 * z * z) and run.tolist() == [0, 5]
+
+
 def test_cv_structure_counts_epochs_in_outburst():
     t = np.arange(0.0, 100.0, 1.0)
     off = np.array([0, 100])

@@ -24,7 +24,7 @@ def test_train_evaluate_real_archive(ogle_dir, tmp_path, tcp_cluster, capsys):
     text = capsys.readouterr().out
     assert "3-fold accuracy" in text
     man = json.loads((out / "manifest.json").read_text())
-    assert man["feature_set"] == "microlia-2.8.1" and len(man["feature_names"]) == 168
+    assert man["feature_set"] == "microlia-2.8.1+physical" and len(man["feature_names"]) > 168  # the recipe's default
     assert man["feature_settings"]["apply_weights"] is True
     assert set(man["classes"]) == {"microlensing", "variables"}
     assert man["metrics"]["kfold"]["k"] == 3 and man["metrics"]["kfold"]["accuracy"] > 0.7
