@@ -72,12 +72,18 @@ def _sim_chunk(args):
 
     path, n, cfg, seed, start, stop = args
     is_lens, seeds = _plan(n, cfg, seed)
-    zarr.open_group(path, mode="r+")["images"][start:stop] = _render(is_lens[start:stop], seeds[start:stop], cfg)[0]
-    return stop - start
+    images, truth = _render(is_lens[start:stop], seeds[start:stop], cfg)
+    zarr.open_group(path, mode="r+")["images"][start:stop] = images
+    return truth
 
 
 def simulate_parallel(path, n, cfg, seed, chunk, workers=2):
-    """``simulate_lens_store`` with the chunks rendered by ``workers`` processes (same images)."""
+    """``simulate_lens_store`` with the chunks rendered by ``workers`` processes (same images).
+
+    Returns the store and the simulation truth (one row per cutout, written next to the store as
+    ``truth.parquet``)."""
+    import pandas as pd
+
     from concurrent.futures import ProcessPoolExecutor
 
     from lia_dask.archive import create_cutout_store, open_cutouts
@@ -89,8 +95,10 @@ def simulate_parallel(path, n, cfg, seed, chunk, workers=2):
                         chunk=chunk)
     jobs = [(str(path), n, cfg, seed, s, min(n, s + chunk)) for s in range(0, n, chunk)]
     with ProcessPoolExecutor(workers) as ex:
-        assert sum(ex.map(_sim_chunk, jobs)) == n
-    return open_cutouts(path)
+        truth = pd.DataFrame([row for rows in ex.map(_sim_chunk, jobs) for row in rows])
+    assert len(truth) == n and np.array_equal(truth.is_lens.to_numpy(), is_lens)
+    truth.to_parquet(Path(path).with_suffix(".truth.parquet"))
+    return open_cutouts(path), truth
 
 
 def _train(name, cfg, store, n_seen_per_epoch, budget_s, res, work):
@@ -113,8 +121,8 @@ def _train(name, cfg, store, n_seen_per_epoch, budget_s, res, work):
     return clf
 
 
-def _score(clf, test, y, key, res, label=None):
-    from lia_dask.cnn.evaluate import challenge_metrics
+def _score(clf, test, y, key, res, truth=None):
+    from lia_dask.cnn.evaluate import breakdown, challenge_metrics
 
     clf.predict_positive(test.images[:64].compute())  # warm the predict function
     t, c = time.perf_counter(), time.process_time()
@@ -122,6 +130,9 @@ def _score(clf, test, y, key, res, label=None):
     dt, dc = time.perf_counter() - t, time.process_time() - c
     res[key].update(challenge_metrics(y, p), infer_images_per_s=len(p) / dt,
                     infer_images_per_s_per_core=len(p) / dt / os.cpu_count(), infer_images_per_cpu_s=len(p) / dc)
+    if truth is not None:
+        res[key]["breakdown_at_1pct_fpr"] = breakdown(truth, y, p, 0.01).to_dict(orient="records")
+        res[key]["breakdown_at_10pct_fpr"] = breakdown(truth, y, p, 0.10).to_dict(orient="records")
     return p
 
 
@@ -182,10 +193,13 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=20000)
     ap.add_argument("--n-test", type=int, default=5000)
     ap.add_argument("--n-easy", type=int, default=4000)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--budget-s", type=float, default=780.0, help="training seconds of the ResNet (hard set)")
-    ap.add_argument("--alexnet-budget-s", type=float, default=420.0)
-    ap.add_argument("--easy-budget-s", type=float, default=150.0)
+    ap.add_argument("--epochs", type=int, default=8, help="epochs of the ResNet (cosine schedule over them)")
+    ap.add_argument("--alexnet-epochs", type=int, default=5)
+    ap.add_argument("--easy-epochs", type=int, default=3)
+    ap.add_argument("--stretch", default="linear", choices=["linear", "asinh"])
+    ap.add_argument("--budget-s", type=float, default=1500.0, help="training seconds of the ResNet (hard set)")
+    ap.add_argument("--alexnet-budget-s", type=float, default=700.0)
+    ap.add_argument("--easy-budget-s", type=float, default=300.0)
     ap.add_argument("--image-size", type=int, default=44)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--chunk", type=int, default=500)
@@ -212,8 +226,13 @@ def main() -> None:
     models = args.models.split(",")
     t = time.perf_counter()
     hard = LensSimConfig.survey()
-    train = simulate_parallel(work / "train.zarr", args.n_train, hard, 11, args.chunk)
-    test = simulate_parallel(work / "test.zarr", args.n_test, hard, 12, args.chunk)
+    train, train_truth = simulate_parallel(work / "train.zarr", args.n_train, hard, 11, args.chunk)
+    test, test_truth = simulate_parallel(work / "test.zarr", args.n_test, hard, 12, args.chunk)
+    lenses = train_truth[train_truth.is_lens]
+    res["lens_definition"] = {"min_source_pixels": hard.min_source_pixels, "min_magnification": hard.min_magnification,
+                              "first_draw_pass_rate": float((lenses.lens_draws == 1).mean()),
+                              "mean_draws": float(lenses.lens_draws.mean()),
+                              "failed_after_all_draws": int((lenses.n_pix_source <= hard.min_source_pixels).sum())}
     res["simulate_s"] = time.perf_counter() - t
     res["simulate_images_per_s"] = (args.n_train + args.n_test) / res["simulate_s"]
     dump()
@@ -222,34 +241,38 @@ def main() -> None:
     aug = AugmentConfig(horizontal_flip=True, vertical_flip=True, width_shift=2, height_shift=2, rotation=0.0)
     common = dict(image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
                   validation_fraction=0.1, monitor="val_auc", patience=4, verbose=2, augment=aug,
-                  lr_schedule="cosine", warmup_epochs=1)
+                  lr_schedule="cosine", warmup_epochs=1, stretch=args.stretch)
     archs = {"resnet": CNNConfig(architecture="resnet", model_params=dict(width=0.5, stages=3, units_per_stage=2),
                                  learning_rate=2e-3, **common),
              "alexnet": CNNConfig(architecture="alexnet", model_params=dict(width=0.25), learning_rate=1e-3,
                                   **common)}
     curves, p_resnet = {}, None
+    archs["alexnet"].epochs = args.alexnet_epochs
     for name in [m for m in models if m in archs]:
         budget = args.budget_s if name == "resnet" else args.alexnet_budget_s
         clf = _train(name, archs[name], train, n_seen, budget, res, work)
-        p = _score(clf, test, y, name, res)
+        p = _score(clf, test, y, name, res, test_truth)
         curves[name] = (y, p)
         if name == "resnet":
             p_resnet = p
         dump()
     if "easy" in models:
-        easy = simulate_parallel(work / "easy.zarr", args.n_easy, LensSimConfig(), 1, args.chunk)
-        clf = _train("easy", archs["resnet"], easy, int(round(args.n_easy * 0.9)), args.easy_budget_s, res, work)
-        p = _score(clf, test, y, "easy", res)
+        from dataclasses import replace
+
+        easy = simulate_parallel(work / "easy.zarr", args.n_easy, LensSimConfig(), 1, args.chunk)[0]
+        clf = _train("easy", replace(archs["resnet"], epochs=args.easy_epochs), easy, int(round(args.n_easy * 0.9)),
+                     args.easy_budget_s, res, work)
+        p = _score(clf, test, y, "easy", res, test_truth)
         curves["easy-set ResNet"] = (y, p)
         from lia_dask.cnn.evaluate import challenge_metrics
 
         refit = fit_normalization(ZarrSource(test))
         own = clf.norm_
-        clf.norm_ = Normalization(refit.min_pixel, refit.max_pixel)
+        clf.norm_ = Normalization(refit.min_pixel, refit.max_pixel, own.stretch, own.softening)
         p2 = clf.predict_positive(test)
         clf.norm_ = own
         res["easy"]["hard_set_with_refit_normalization"] = challenge_metrics(y, p2)
-        easy_test = simulate_parallel(work / "easy_test.zarr", 2000, LensSimConfig(), 2, args.chunk)
+        easy_test = simulate_parallel(work / "easy_test.zarr", 2000, LensSimConfig(), 2, args.chunk)[0]
         ye = np.asarray(easy_test.label).astype(str) == "LENS"
         res["easy"]["easy_test_set"] = challenge_metrics(ye, clf.predict_positive(easy_test))
         dump()
@@ -263,7 +286,8 @@ def main() -> None:
         _cluster_inference(test, p_resnet, work, res)
     res["load_average_end"] = os.getloadavg()
     dump()
-    print(json.dumps({k: ({kk: vv for kk, vv in v.items() if kk not in ("history",)} if isinstance(v, dict) else v)
+    print(json.dumps({k: ({kk: vv for kk, vv in v.items() if kk not in ("history",) and not kk.startswith("breakdown")}
+                          if isinstance(v, dict) else v)
                       for k, v in res.items()}, indent=1, default=float))
 
 

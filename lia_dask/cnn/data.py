@@ -24,15 +24,25 @@ from .augment import AugmentConfig
 
 
 # --------------------------------------------------------------------- normalisation (kernel)
+STRETCHES = ("linear", "asinh")
+
+
 @dataclass
 class Normalization:
-    """Per-band min-max scaling: ``clip((x - min_pixel) / (max_pixel - min_pixel), 0, 1)``, NaN -> 0.
+    """Per-band scaling of counts into [0, 1], NaN / inf -> 0.
 
-    ``min_pixel`` and ``max_pixel`` have one value per band (counts).
+    ``linear``: ``clip((x - min_pixel) / (max_pixel - min_pixel), 0, 1)``. ``asinh``: the same on
+    ``f(x) = arcsinh(x / softening)`` (``f(min_pixel)`` .. ``f(max_pixel)``), linear within about one
+    ``softening`` (the sky noise, counts) of zero and logarithmic above, so faint arcs at the noise
+    level and bright galaxy cores both keep their contrast (the asinh magnitudes of Lupton et al.
+    1999, AJ 118, 1406; the ``arcsinh`` input compression of the challenge's AstrOmatic entry).
+    ``min_pixel``, ``max_pixel`` and ``softening`` have one value per band (counts).
     """
 
     min_pixel: list[float]
     max_pixel: list[float]
+    stretch: str = "linear"
+    softening: list[float] | None = None
 
     def __post_init__(self) -> None:
         self.min_pixel = [float(v) for v in np.atleast_1d(self.min_pixel)]
@@ -41,12 +51,27 @@ class Normalization:
             raise InputError("min_pixel and max_pixel need one value per band each (lengths differ).")
         if any(hi <= lo for lo, hi in zip(self.min_pixel, self.max_pixel)):
             raise InputError(f"max_pixel must exceed min_pixel in every band, got {self.min_pixel} / {self.max_pixel}.")
+        if self.stretch not in STRETCHES:
+            raise InputError(f"stretch must be one of {STRETCHES}, got {self.stretch!r}.")
+        if self.stretch == "asinh":
+            soft = np.broadcast_to(np.atleast_1d(1.0 if self.softening is None else self.softening),
+                                   (len(self.min_pixel),))
+            if not np.all(np.asarray(soft) > 0):
+                raise InputError(f"the asinh stretch needs a positive softening per band, got {list(soft)}.")
+            self.softening = [float(v) for v in soft]
+        else:
+            self.softening = None
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        return normalize(images, self.min_pixel, self.max_pixel)
+        if self.stretch == "linear":
+            return normalize(images, self.min_pixel, self.max_pixel)
+        a = np.asarray(self.softening, np.float32)
+        f = lambda v: np.arcsinh(np.asarray(v, np.float32) / a)  # noqa: E731
+        return normalize(f(images), f(self.min_pixel), f(self.max_pixel))
 
     def to_dict(self) -> dict:
-        return {"min_pixel": self.min_pixel, "max_pixel": self.max_pixel}
+        return {"min_pixel": self.min_pixel, "max_pixel": self.max_pixel, "stretch": self.stretch,
+                "softening": self.softening}
 
 
 def normalize(images: np.ndarray, min_pixel: Sequence[float], max_pixel: Sequence[float]) -> np.ndarray:
@@ -66,10 +91,13 @@ def normalize(images: np.ndarray, min_pixel: Sequence[float], max_pixel: Sequenc
 
 
 def fit_normalization(source: "ArraySource | ZarrSource", low: float = 0.5, high: float = 99.5,
-                      max_images: int = 2048, indices: np.ndarray | None = None) -> Normalization:
+                      max_images: int = 2048, indices: np.ndarray | None = None,
+                      stretch: str = "linear") -> Normalization:
     """Per-band ``low`` / ``high`` percentiles (NaN ignored) of up to ``max_images`` images.
 
-    Reads whole chunks, spread evenly over the (subset of the) source, until ``max_images``.
+    Reads whole chunks, spread evenly over the (subset of the) source, until ``max_images``. With
+    ``stretch="asinh"`` the softening per band is the robust noise of the pixels, 1.4826 x the
+    median absolute deviation (counts; the sky noise, since most pixels of a cutout are sky).
     """
     idx = np.arange(source.n) if indices is None else np.sort(np.asarray(indices))
     chunks = np.unique(idx // source.chunk)
@@ -84,7 +112,10 @@ def fit_normalization(source: "ArraySource | ZarrSource", low: float = 0.5, high
     lo = np.nanpercentile(x, low, axis=0)
     hi = np.nanpercentile(x, high, axis=0)
     hi = np.where(hi > lo, hi, lo + 1.0)
-    return Normalization(lo.tolist(), hi.tolist())
+    if stretch != "asinh":
+        return Normalization(lo.tolist(), hi.tolist(), stretch)
+    mad = 1.4826 * np.nanmedian(np.abs(x - np.nanmedian(x, axis=0)), axis=0)
+    return Normalization(lo.tolist(), hi.tolist(), stretch, np.where(mad > 0, mad, (hi - lo) / 100.0).tolist())
 
 
 # --------------------------------------------------------------------- sources

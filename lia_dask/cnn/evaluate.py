@@ -8,6 +8,8 @@ Kernels (arrays in, numbers / arrays out):
   rate (Metcalf et al. 2019, section 4). TPR0 and TPR10 count false positives, so they depend
   on the number of non-lenses in the test set (the challenge had ~ 10^5 images): compare them
   only between test sets of the same size.
+* :func:`breakdown` — TPR of the lenses per bin of Einstein radius, lensed-source S/N, seeing and
+  visible pixels, and the false-positive rate per non-lens kind, at the cut of a given FPR.
 * :func:`positive_class_metrics` — precision, recall and F1 of the positive class at a
   threshold, average precision, and the PR curve (for the 1 % positive flux series).
 
@@ -68,6 +70,63 @@ def challenge_metrics(y, p) -> dict:
     return {"auroc": float(roc_auc_score(y, p)), "tpr0": tpr_below_fp(y, p, 1), "tpr10": tpr_below_fp(y, p, 10),
             "tpr_at_fpr_1pct": tpr_at_fpr(y, p, 0.01), "tpr_at_fpr_0.1pct": tpr_at_fpr(y, p, 0.001),
             "n_positive": int(y.sum()), "n_negative": int((~y).sum())}
+
+
+def score_threshold_at_fpr(y, p, fpr: float) -> float:
+    """Score above which at most ``floor(fpr * N_neg)`` non-lenses lie (the cut of :func:`tpr_at_fpr`)."""
+    y, p = _check(y, p)
+    neg = np.sort(p[~y])[::-1]
+    k = int(np.floor(fpr * len(neg)))
+    return float(neg[k]) if k < len(neg) else -np.inf
+
+
+def breakdown(truth, y, p, fpr: float = 0.01, bins: dict | None = None):
+    """Which lenses are missed and which non-lenses fool the model, at the cut of ``fpr``.
+
+    Parameters
+    ----------
+    truth : pandas.DataFrame (N rows)
+        Simulation truth (``theta_e`` arcsec, ``source_snr``, ``seeing`` arcsec FWHM,
+        ``n_pix_source``, ``kind``), row i for object i.
+    y, p : (N,) arrays
+        Labels (True = lens) and scores.
+    fpr : float
+        The score cut is the one of TPR at this false-positive rate.
+    bins : dict, optional
+        Column -> bin edges for the lenses (defaults: theta_E, S/N, seeing, n_pix_source).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per lens bin (``group`` = column, ``bin``, ``n``, ``tpr`` at the cut, median score)
+        and per non-lens ``kind`` (``group`` = ``kind``, ``fpr`` at the cut = share of that kind
+        above it, ``share_of_fp`` = its share of all false positives).
+    """
+    import pandas as pd
+
+    y, p = _check(y, p)
+    cut = score_threshold_at_fpr(y, p, fpr)
+    bins = bins or {"theta_e": [0.5, 0.7, 1.0, 1.4, 2.0], "source_snr": [5, 10, 20, 40, 80, 150],
+                    "seeing": [0.5, 0.7, 0.8, 0.9, 1.0, 1.6], "n_pix_source": [20, 50, 100, 200, 1000]}
+    rows = []
+    t = truth.reset_index(drop=True)
+    for col, edges in bins.items():
+        if col not in t:
+            continue
+        v = t[col].to_numpy(dtype=float)
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            m = y & (v >= lo) & (v < hi)
+            if m.any():
+                rows.append({"group": col, "bin": f"{lo:g}-{hi:g}", "n": int(m.sum()), "tpr": float((p[m] > cut).mean()),
+                             "median_score": float(np.median(p[m]))})
+    if "kind" in t:
+        kinds = t["kind"].astype(str).to_numpy()
+        n_fp = max(1, int((~y & (p > cut)).sum()))
+        for k in sorted(set(kinds[~y])):
+            m = ~y & (kinds == k)
+            rows.append({"group": "kind", "bin": k, "n": int(m.sum()), "fpr": float((p[m] > cut).mean()),
+                         "share_of_fp": float((p[m] > cut).sum() / n_fp), "median_score": float(np.median(p[m]))})
+    return pd.DataFrame(rows).assign(cut=cut, at_fpr=fpr)
 
 
 def positive_class_metrics(y, p, threshold: float = 0.5) -> dict:

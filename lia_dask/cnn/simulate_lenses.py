@@ -33,7 +33,9 @@ class LensSimConfig:
     :mod:`lia_dask.cnn.survey_lenses` (``difficulty="survey"``: LSST seeing / sky / zero points per
     band, counts in e- of ``exposure_s`` per band, lensed-source S/N in ``source_snr``, i-band
     lens magnitudes in ``lens_mag``, non-lens kinds drawn with ``confuser_weights``, shared
-    nuisances at ``nuisance_rate``).
+    nuisances at ``nuisance_rate``; a lens must show more than ``min_source_pixels`` pixels of its
+    lensed source above 1 sigma of the sky and a magnification above ``min_magnification``, the
+    Lens Finding Challenge's definition, else it is re-drawn up to ``lens_draws`` times).
     """
 
     image_size: int = 48
@@ -60,6 +62,9 @@ class LensSimConfig:
     source_snr: tuple[float, float] = (5.0, 150.0)
     confuser_weights: dict | None = None
     nuisance_rate: float = 0.3
+    min_source_pixels: int = 20
+    min_magnification: float = 1.6
+    lens_draws: int = 20
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

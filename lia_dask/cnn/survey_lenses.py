@@ -281,27 +281,70 @@ def _artefacts(rng, img: np.ndarray, sky: np.ndarray, fwhm_pix: np.ndarray) -> l
     return names
 
 
+def visible_pixels(source: np.ndarray, sky: np.ndarray) -> int:
+    """Most pixels, over bands, in which the noise-free lensed source alone exceeds 1 sigma of the sky.
+
+    ``source`` (nb, H, W) is the PSF-convolved lensed source in e-, ``sky`` (nb,) the sky level per
+    pixel in e- (its Poisson sigma is ``sqrt(sky)``). This is the challenge's ``n_pix_source``
+    (Metcalf et al. 2019: pixels above 1 sigma in the lensed-source-only image).
+    """
+    return int((source > np.sqrt(np.asarray(sky, float))[:, None, None]).sum(axis=(1, 2)).max())
+
+
+def _visible_lens(rng, cfg, fwhm_pix: np.ndarray, sky: np.ndarray):
+    """Draw lens systems until one meets the challenge's lens definition (at most ``lens_draws``).
+
+    Returns the scene, its PSF-convolved model, the scaled lensed source (both (nb, H, W) e-),
+    the lens truth and the number of draws. The definition (Strong Lens Finding Challenge 2.0 scoring,
+    the rule of challenge 1.0's analysis, Metcalf et al. 2019): more than ``min_source_pixels``
+    pixels of the lensed source above 1 sigma of the noise and a magnification above
+    ``min_magnification``. The last draw is kept if none passes (its ``n_pix_source`` says so).
+    """
+    H, os_ = cfg.image_size, cfg.oversample
+    for draw in range(1, max(1, cfg.lens_draws) + 1):
+        s = _Scene(rng, cfg)
+        lens = _lens(s)
+        img = _convolve(_to_native(s.model, H, os_), fwhm_pix)
+        src = _convolve(_to_native(lens["profile"][None] * lens["sed"][:, None, None], H, os_), fwhm_pix)
+        snr = float(np.exp(rng.uniform(*np.log(cfg.source_snr))))
+        src = _snr_scale(src, np.clip(img, 0, None) + sky[:, None, None], snr) * src
+        npix = visible_pixels(src, sky)
+        lens.update(source_snr=snr, n_pix_source=npix, lens_draws=draw)
+        if npix > cfg.min_source_pixels and lens["magnification"] > cfg.min_magnification:
+            break
+    return s, img, src, lens
+
+
 def render_survey(rng: np.random.Generator, cfg, is_lens: bool) -> tuple[np.ndarray, dict]:
-    """One survey-difficulty cutout (H, W, C) float32 in sky-subtracted e-, and its truth row."""
-    s = _Scene(rng, cfg)
-    H, os_ = s.H, s.os
-    nb = len(s.bands)
+    """One survey-difficulty cutout (H, W, C) float32 in sky-subtracted e-, and its truth row.
+
+    A lens is a system that meets the challenge's definition (:func:`_visible_lens`): lensed
+    sources too faint or too small to see are re-drawn, not labelled lenses.
+    """
+    table = band_table(cfg.bands)
+    H, os_ = cfg.image_size, cfg.oversample
+    nb = len(cfg.bands)
     atmos = float(np.clip(np.exp(rng.normal(0, 0.15)), 0.7, 1.6))
-    fwhm = s.table[:, 0] * atmos * rng.uniform(0.95, 1.05, nb)
+    fwhm = table[:, 0] * atmos * rng.uniform(0.95, 1.05, nb)
     fwhm_pix = fwhm / cfg.pixel_scale
-    sky = 10.0 ** (-0.4 * (s.table[:, 1] - s.table[:, 2])) * cfg.exposure_s * cfg.pixel_scale**2
+    sky = 10.0 ** (-0.4 * (table[:, 1] - table[:, 2])) * cfg.exposure_s * cfg.pixel_scale**2
     truth = {"is_lens": bool(is_lens), "kind": "lens", "theta_e": np.nan, "source_snr": np.nan,
-             "magnification": np.nan, "n_companions": 0, "artefacts": "", "seeing": float(fwhm[-1])}
+             "magnification": np.nan, "n_pix_source": 0, "lens_draws": 0, "n_companions": 0, "artefacts": "",
+             "seeing": float(fwhm[-1])}
     weights = cfg.confuser_weights or DEFAULT_CONFUSER_WEIGHTS
     if is_lens:
-        lens = _lens(s)
+        s, img, src, lens = _visible_lens(rng, cfg, fwhm_pix, sky)
+        s.model[:] = 0.0  # from here on the model holds only the nuisances (convolution is linear)
         kind = "lens"
+        truth.update({k: lens[k] for k in ("theta_e", "source_snr", "magnification", "n_pix_source", "lens_draws")})
     else:
+        s = _Scene(rng, cfg)
         kinds = [k for k in CONFUSERS if weights.get(k, 0) > 0]
         p = np.array([weights[k] for k in kinds], float)
         kind = str(rng.choice(kinds, p=p / p.sum()))
         NONLENS_RENDERERS[kind](s)
         truth["kind"] = kind
+        img = src = 0.0
     # nuisances shared by both classes: a companion or a star (lenses and plain non-lenses)
     if is_lens or kind == "elliptical":
         if rng.random() < cfg.nuisance_rate:
@@ -309,12 +352,7 @@ def render_survey(rng: np.random.Generator, cfg, is_lens: bool) -> tuple[np.ndar
             truth["n_companions"] = 1
         if rng.random() < cfg.nuisance_rate / 2:
             _star(s, *s.offset(0.8, 4.0), rng.uniform(18.0, 23.0))
-    img = _convolve(_to_native(s.model, H, os_), fwhm_pix)
-    if is_lens:
-        src = _convolve(_to_native(lens["profile"][None] * lens["sed"][:, None, None], H, os_), fwhm_pix)
-        snr = float(np.exp(rng.uniform(*np.log(cfg.source_snr))))
-        img = img + _snr_scale(src, np.clip(img, 0, None) + sky[:, None, None], snr) * src
-        truth.update(theta_e=lens["theta_e"], source_snr=snr, magnification=lens["magnification"])
+    img = img + src + _convolve(_to_native(s.model, H, os_), fwhm_pix)
     noisy = rng.poisson(np.clip(img, 0, None) + sky[:, None, None]).astype(np.float64) - sky[:, None, None]
     if kind == "artefact" or (is_lens and rng.random() < cfg.nuisance_rate / 3):
         truth["artefacts"] = ",".join(_artefacts(rng, noisy, sky, fwhm_pix))

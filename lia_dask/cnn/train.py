@@ -38,6 +38,9 @@ class CNNConfig:
         Centre crop fed to the network (after augmentation); default the full cutout.
     min_pixel, max_pixel : list of float, optional
         Per-band normalisation bounds (counts); default: 0.5 / 99.5 percentiles of the training set.
+    stretch : {"linear", "asinh"}
+        Input scaling (:class:`~lia_dask.cnn.data.Normalization`): min-max, or asinh with the
+        training set's per-band sky noise as softening (faint arcs keep their contrast).
     epochs, batch_size, learning_rate, optimizer, momentum
         Optimisation (``optimizer`` in adam, adamw, sgd, rmsprop).
     lr_schedule, decay, lr_drop_every, lr_drop_factor, warmup_epochs, lr_min_factor
@@ -79,6 +82,7 @@ class CNNConfig:
     image_size: int | None = None
     min_pixel: list[float] | None = None
     max_pixel: list[float] | None = None
+    stretch: str = "linear"
     epochs: int = 10
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -115,6 +119,8 @@ class CNNConfig:
             raise InputError(f"balance must be 'weight', 'sample' or 'none', got {self.balance!r}.")
         if self.lr_schedule not in ("constant", "step", "cosine"):
             raise InputError(f"lr_schedule must be 'constant', 'step' or 'cosine', got {self.lr_schedule!r}.")
+        if self.stretch not in ("linear", "asinh"):
+            raise InputError(f"stretch must be 'linear' or 'asinh', got {self.stretch!r}.")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise InputError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}.")
 
@@ -304,9 +310,11 @@ class CNNClassifier:
             val = (src, vidx, y01)
         if cfg.min_pixel is not None and cfg.max_pixel is not None:
             c = src.shape[-1]
-            self.norm_ = Normalization(np.broadcast_to(cfg.min_pixel, c), np.broadcast_to(cfg.max_pixel, c))
+            soft = fit_normalization(src, indices=idx, stretch="asinh").softening if cfg.stretch == "asinh" else None
+            self.norm_ = Normalization(np.broadcast_to(cfg.min_pixel, c), np.broadcast_to(cfg.max_pixel, c),
+                                       cfg.stretch, soft)
         else:
-            self.norm_ = fit_normalization(src, indices=idx)
+            self.norm_ = fit_normalization(src, indices=idx, stretch=cfg.stretch)
         S = cfg.image_size or src.shape[0]
         self.input_shape_ = (S, S, src.shape[-1])
         cache = cfg.cache

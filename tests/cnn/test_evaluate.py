@@ -62,3 +62,26 @@ def test_cli_evaluate_writes_metrics_and_roc(tiny_lens_model, tmp_path, capsys):
         assert res[k] == pytest.approx(ref[k])
     assert (tmp_path / "ev" / "roc.png").stat().st_size > 5000
     assert res["model_digest"] == clf.digest_ or res["model_digest"]
+
+
+def test_breakdown_names_the_missed_lenses_and_the_fooling_kinds():
+    import pandas as pd
+
+    from lia_dask.cnn.evaluate import breakdown, score_threshold_at_fpr
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.arange(n) < 200
+    te = np.where(y, rng.uniform(0.5, 2.0, n), np.nan)
+    kind = np.where(y, "lens", np.where(np.arange(n) % 2, "spiral", "elliptical"))
+    # big lenses and spirals score high, small lenses and ellipticals low
+    p = np.where(y, (te > 1.0) * 0.9 + 0.001 * rng.random(n), np.where(kind == "spiral", 0.5, 0.2) + 0.01 * rng.random(n))
+    t = pd.DataFrame({"theta_e": te, "kind": kind})
+    b = breakdown(t, y, p, fpr=0.5)
+    cut = score_threshold_at_fpr(y, p, 0.5)
+    assert (p[~y] > cut).sum() <= 100
+    te_rows = b[b.group == "theta_e"].set_index("bin")
+    assert te_rows.loc["0.5-0.7", "tpr"] == 0.0 and te_rows.loc["1.4-2", "tpr"] == 1.0
+    kinds = b[b.group == "kind"].set_index("bin")
+    assert kinds.loc["elliptical", "fpr"] == 0.0 and kinds.loc["spiral", "share_of_fp"] == 1.0
+    assert kinds.n.sum() == 200 and te_rows.n.sum() == 200

@@ -6,7 +6,7 @@ import pytest
 
 from lia_dask.archive import open_cutouts
 from lia_dask.cnn.simulate_lenses import LensSimConfig, simulate_lens_store, simulate_lenses
-from lia_dask.cnn.survey_lenses import CONFUSERS, LSST_BANDS, _snr_scale, moffat_psf
+from lia_dask.cnn.survey_lenses import CONFUSERS, LSST_BANDS, _snr_scale, moffat_psf, visible_pixels
 from lia_dask.errors import InputError
 
 
@@ -20,7 +20,11 @@ def test_survey_cutouts_cover_every_confuser_and_the_hard_ranges():
     assert (truth.kind[lens] == "lens").all()
     te, snr = truth.theta_e[lens], truth.source_snr[lens]
     assert te.between(0.5, 2.0).all() and te.min() < 0.7
-    assert snr.between(5, 150).all() and snr.min() < 8 and snr.max() > 80
+    assert snr.between(5, 150).all() and snr.min() < 12 and snr.max() > 80
+    # the challenge's lens definition: > 20 pixels of lensed source above 1 sigma, magnification > 1.6
+    assert (truth.n_pix_source[lens] > 20).all() and (truth.magnification[lens] > 1.6).all()
+    assert (truth.lens_draws[lens] >= 1).all() and (truth.lens_draws[lens] > 1).any()
+    assert (truth.n_pix_source[~lens] == 0).all()
     assert truth.artefacts[truth.kind == "artefact"].str.len().gt(0).all()
     # sky-subtracted Poisson counts: blank-sky pixel variance equals the sky level per band
     sky = np.array([10 ** (-0.4 * (LSST_BANDS[b][1] - LSST_BANDS[b][2])) * 300 * 0.04 for b in "gri"])
@@ -49,6 +53,23 @@ def test_snr_scale_and_psf_kernels():
     bg = np.full_like(a, 100.0)
     s = _snr_scale(a, bg, 20.0)
     assert np.sqrt(((s * a) ** 2 / (bg + s * a)).sum()) == pytest.approx(20.0, rel=1e-3)
+
+
+def test_visible_pixels_counts_the_best_band_above_one_sigma():
+    src = np.zeros((2, 10, 10))
+    src[0, :3, :3] = 11.0  # 9 pixels above sqrt(100) = 10 in band 0
+    src[1, :5, :5] = 3.5   # 25 pixels above sqrt(9) = 3 in band 1
+    assert visible_pixels(src, np.array([100.0, 9.0])) == 25
+    assert visible_pixels(src, np.array([100.0, 16.0])) == 9
+
+
+def test_faint_lenses_are_redrawn_until_visible():
+    strict = LensSimConfig.survey(image_size=32, source_snr=(5.0, 6.0), lens_fraction=1.0)
+    t = simulate_lenses(12, strict, seed=2)[2]
+    # at S/N 5-6 few draws pass 20 pixels; whatever passes is visible, the rest says it was not
+    ok = t.n_pix_source > 20
+    assert (t.lens_draws[~ok] == strict.lens_draws).all()
+    assert t.lens_draws.max() > 1
 
 
 def test_survey_bands_must_be_lsst():

@@ -29,6 +29,24 @@ def test_normalization_per_band_clipped_nan_safe():
     assert n.min_pixel[0] >= 0 and n.max_pixel[1] <= 100 and n.max_pixel[0] > 95
 
 
+def test_asinh_stretch_keeps_faint_contrast_and_round_trips():
+    rng = np.random.default_rng(1)
+    sky = rng.normal(0, 10.0, (40, 8, 8, 2)).astype(np.float32)  # sky noise sigma 10 counts
+    sky[:, 4, 4] += 5000.0  # bright cores
+    n = fit_normalization(ArraySource(sky, chunk=8), stretch="asinh")
+    assert n.stretch == "asinh" and all(8.0 < a < 12.0 for a in n.softening)
+    lin = fit_normalization(ArraySource(sky, chunk=8))
+    faint = np.zeros((1, 2, 2, 2), np.float32)
+    faint[0, 1] = 20.0  # a 2-sigma arc pixel next to a blank one
+    gain = lambda norm: float(np.diff(norm(faint)[0, :, 0, 0])[0])  # noqa: E731
+    assert gain(n) > 3 * gain(lin) > 0
+    assert Normalization(**n.to_dict()) == n and n(sky).min() >= 0 and n(sky).max() <= 1
+    with pytest.raises(InputError, match="stretch"):
+        Normalization([0.0], [1.0], stretch="log")
+    with pytest.raises(InputError, match="stretch"):
+        CNNConfig(stretch="sqrt")
+
+
 def test_learning_rate_schedules():
     assert learning_rate_at(0, 1.0, drop_every=3, drop_factor=0.5) == 1.0
     assert learning_rate_at(3, 1.0, drop_every=3, drop_factor=0.5) == 0.5
