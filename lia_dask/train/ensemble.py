@@ -257,10 +257,9 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
                     f"features have {Xv.shape[1]} columns; the model needs all {self.n_features_in_} training "
                     f"columns or the {len(self.selected_features_)} selected ones."
                 )
-        Xc = clean_features(Xv)
         if self.imputer_ is not None:
-            return self.imputer_.transform(Xc)
-        return Xc
+            return self.imputer_.transform(Xv)  # cleans a copy itself (clean_features is idempotent)
+        return clean_features(Xv)
 
     def raw_proba(self, X: Any) -> np.ndarray:
         """The estimator's class probabilities before calibration, ``(n, len(classes_))``."""
