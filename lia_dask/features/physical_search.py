@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .common import kernel
-from .physical_fit import FAST, FRED_MIN_RATIO, FS_REJECT, amplitudes, fred_half_sums
+from .physical_fit import FAST, FRED_MIN_RATIO, FS_REJECT, MODEL_FRED, NS, amplitudes, band_sums
 
 #: grid tE values (days), log-spaced over the range the issue asks for
 TE_GRID = np.exp(np.linspace(np.log(1.0), np.log(1000.0), 7))
@@ -141,15 +141,15 @@ def fred_grid(t, f, w):
     n = len(t)
     order = np.argsort(-f)
     best = (np.inf, t[order[0]], 1.0, 10.0)
-    rise = np.empty((len(TAU_R), 6))
-    fall = np.empty((len(TAU_D), 6))
+    rise = np.empty((len(TAU_R), NS))
+    fall = np.empty((len(TAU_D), NS))
     for c in range(min(2, n)):
         tp = t[order[c]]
         m = np.searchsorted(t, tp)  # epochs m: are at or after tp
         for a in range(len(TAU_R)):
-            fred_half_sums(t, f, w, 0, m, tp, 1.0 / TAU_R[a], True, rise[a])
+            band_sums(MODEL_FRED, t, f, w, 0, m, tp, 1.0 / TAU_R[a], 1.0, False, rise[a])
         for d in range(len(TAU_D)):
-            fred_half_sums(t, f, w, m, n, tp, 1.0 / TAU_D[d], False, fall[d])
+            band_sums(MODEL_FRED, t, f, w, m, n, tp, 1.0, 1.0 / TAU_D[d], False, fall[d])
         for a in range(len(TAU_R)):
             for d in range(len(TAU_D)):
                 if TAU_D[d] < FRED_MIN_RATIO * TAU_R[a]:
