@@ -39,6 +39,8 @@ _SW, _SG, _SGG, _SF, _SGF, _SFF, _SD, _SDG, _SDF, _SDD = 0, 1, 2, 3, 4, 5, 6, 9,
 FRED_MIN_RATIO = 2.0
 #: amplitude policies (``clip``): a non-positive source flux rejects θ (single band), or is clipped to 0 (per band)
 FS_REJECT, FS_CLIP = False, True
+#: LM stops when an iteration lowers χ² by less than this (absolute, χ² units) or by a relative 1e-7
+LM_TOL = 1e-3
 #: ``amp[b, 3]`` codes
 FREE_NONE, FREE_BOTH, FREE_FS, FREE_FB = 0, 1, 2, 3
 
@@ -49,158 +51,77 @@ def magnification(u2):
     return (u2 + 2.0) / math.sqrt(u2 * (u2 + 4.0))
 
 
-@kernel(fastmath=FAST)
-def _pspl_sums(t, f, w, i0, i1, t0, u02, itE, derivs, s):
-    """PSPL sums of the epochs ``i0:i1`` into ``s`` (NS,)."""
-    sw = sg = sgg = sf = sgf = sff = 0.0
-    for i in range(i0, i1):
-        tau = (t[i] - t0) * itE
-        q = u02 + tau * tau
-        g = (q + 2.0) / math.sqrt(q * (q + 4.0))
-        wi = w[i]
-        fi = f[i]
-        wg = wi * g
-        sw += wi
-        sg += wg
-        sgg += wg * g
-        sf += wi * fi
-        sgf += wg * fi
-        sff += wi * fi * fi
-    s[0], s[1], s[2], s[3], s[4], s[5] = sw, sg, sgg, sf, sgf, sff
-    if not derivs:
-        return
-    d0s = d1s = d2s = d0g = d1g = d2g = d0f = d1f = d2f = 0.0
-    d00 = d01 = d02 = d11 = d12 = d22 = 0.0
-    for i in range(i0, i1):
-        tau = (t[i] - t0) * itE
-        q = u02 + tau * tau
-        rs = 1.0 / math.sqrt(q * (q + 4.0))
-        g = (q + 2.0) * rs
-        dq = -4.0 * rs * rs * rs     # dA/d(u²)
-        d0 = -2.0 * tau * itE * dq   # dA/dt0
-        d1 = 2.0 * u02 * dq          # dA/dln u0
-        d2 = -2.0 * tau * tau * dq   # dA/dln tE
-        wi = w[i]
-        fi = f[i]
-        w0, w1, w2 = wi * d0, wi * d1, wi * d2
-        d0s += w0
-        d1s += w1
-        d2s += w2
-        d0g += w0 * g
-        d1g += w1 * g
-        d2g += w2 * g
-        d0f += w0 * fi
-        d1f += w1 * fi
-        d2f += w2 * fi
-        d00 += w0 * d0
-        d01 += w0 * d1
-        d02 += w0 * d2
-        d11 += w1 * d1
-        d12 += w1 * d2
-        d22 += w2 * d2
-    s[6], s[7], s[8], s[9], s[10], s[11] = d0s, d1s, d2s, d0g, d1g, d2g
-    s[12], s[13], s[14] = d0f, d1f, d2f
-    s[15], s[16], s[17], s[18], s[19], s[20] = d00, d01, d02, d11, d12, d22
-
-
 #: the FRED basis is 0 (below e^-FRED_CUT ~ 1e-13 of its peak) further than FRED_CUT rise / decline times away
 FRED_CUT = 30.0
 
 
 @kernel(fastmath=FAST)
-def fred_half_sums(t, f, w, i0, i1, tp, itau, before, s):
-    """The six χ² sums of one side of a FRED (``before``: rise, ``exp((t - tp)/τ)``; else decline,
-    ``exp(-(t - tp)/τ)``) over the epochs ``i0:i1`` into ``s[:6]``; ``itau = 1/τ``."""
-    sw = sg = sgg = sf = sgf = sff = 0.0
-    sgn = 1.0 if before else -1.0
-    for i in range(i0, i1):
-        y = sgn * (t[i] - tp) * itau
-        wi = w[i]
-        fi = f[i]
-        sw += wi
-        sf += wi * fi
-        sff += wi * fi * fi
-        if y > -FRED_CUT:
-            g = math.exp(y)
-            wg = wi * g
-            sg += wg
-            sgg += wg * g
-            sgf += wg * fi
-    s[0], s[1], s[2], s[3], s[4], s[5] = sw, sg, sgg, sf, sgf, sff
+def _pspl_basis(x, u02, itE):
+    """(A, dA/dt0, dA/dln u0, dA/dln tE) at ``x = t - t0`` (days)."""
+    tau = x * itE
+    q = u02 + tau * tau
+    rs = 1.0 / math.sqrt(q * (q + 4.0))
+    dq = -4.0 * rs * rs * rs     # dA/d(u²)
+    return (q + 2.0) * rs, -2.0 * tau * itE * dq, 2.0 * u02 * dq, -2.0 * tau * tau * dq
 
 
 @kernel(fastmath=FAST)
-def _fred_sums(t, f, w, i0, i1, tp, itr, itd, derivs, s):
-    """FRED sums of the epochs ``i0:i1`` into ``s`` (NS,)."""
+def _fred_basis(x, itr, itd):
+    """(g, dg/dtp, dg/dln τr, dg/dln τd) of the unit FRED at ``x = t - tp`` (days)."""
+    if x < 0.0:
+        y = x * itr
+        if y <= -FRED_CUT:
+            return 0.0, 0.0, 0.0, 0.0
+        g = math.exp(y)
+        return g, -g * itr, -g * y, 0.0
+    y = x * itd
+    if y >= FRED_CUT:
+        return 0.0, 0.0, 0.0, 0.0
+    g = math.exp(-y)
+    return g, g * itd, 0.0, g * y
+
+
+@kernel(fastmath=FAST)
+def _add(a, wi, fi, g, d0, d1, d2, derivs):
+    """The running sums ``a`` (a 21-tuple in the order of ``S``) plus one epoch; the derivative sums
+    only with ``derivs``."""
+    wg = wi * g
     if not derivs:
-        # epochs before tp rise, the others decline (any order)
-        sw = sg = sgg = sf = sgf = sff = 0.0
+        return (a[0] + wi, a[1] + wg, a[2] + wg * g, a[3] + wi * fi, a[4] + wg * fi, a[5] + wi * fi * fi,
+                a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20])
+    w0, w1, w2 = wi * d0, wi * d1, wi * d2
+    return (a[0] + wi, a[1] + wg, a[2] + wg * g, a[3] + wi * fi, a[4] + wg * fi, a[5] + wi * fi * fi,
+            a[6] + w0, a[7] + w1, a[8] + w2, a[9] + w0 * g, a[10] + w1 * g, a[11] + w2 * g,
+            a[12] + w0 * fi, a[13] + w1 * fi, a[14] + w2 * fi,
+            a[15] + w0 * d0, a[16] + w0 * d1, a[17] + w0 * d2, a[18] + w1 * d1, a[19] + w1 * d2, a[20] + w2 * d2)
+
+
+_ZERO = (0.0,) * NS
+
+
+@kernel(fastmath=FAST)
+def band_sums(model, t, f, w, i0, i1, c0, c1, c2, derivs, s):
+    """The sums of ``S`` (:data:`NS`) of ``model`` over the epochs ``i0:i1`` into ``s``; ``c0 = θ0`` (days),
+    PSPL: ``c1 = u0²``, ``c2 = 1/tE``; FRED: ``c1 = 1/τr``, ``c2 = 1/τd``. Without ``derivs`` only the first six."""
+    a = _ZERO
+    if model == MODEL_PSPL and derivs:
         for i in range(i0, i1):
-            x = t[i] - tp
-            y = x * itr if x < 0.0 else -x * itd
-            wi = w[i]
-            fi = f[i]
-            sw += wi
-            sf += wi * fi
-            sff += wi * fi * fi
-            if y > -FRED_CUT:
-                g = math.exp(y)
-                wg = wi * g
-                sg += wg
-                sgg += wg * g
-                sgf += wg * fi
-        s[0], s[1], s[2], s[3], s[4], s[5] = sw, sg, sgg, sf, sgf, sff
-        return
-    sw = sg = sgg = sf = sgf = sff = 0.0
-    d0s = d1s = d2s = d0g = d1g = d2g = d0f = d1f = d2f = 0.0
-    d00 = d01 = d02 = d11 = d12 = d22 = 0.0
-    for i in range(i0, i1):
-        wi = w[i]
-        fi = f[i]
-        sw += wi
-        sf += wi * fi
-        sff += wi * fi * fi
-        x = t[i] - tp
-        if x < 0.0:
-            y = x * itr
-            if y <= -FRED_CUT:
-                continue
-            g = math.exp(y)
-            d0 = -g * itr
-            d1 = -g * y
-            d2 = 0.0
-        else:
-            y = x * itd
-            if y >= FRED_CUT:
-                continue
-            g = math.exp(-y)
-            d0 = g * itd
-            d1 = 0.0
-            d2 = g * y
-        wg = wi * g
-        sg += wg
-        sgg += wg * g
-        sgf += wg * fi
-        w0, w1, w2 = wi * d0, wi * d1, wi * d2
-        d0s += w0
-        d1s += w1
-        d2s += w2
-        d0g += w0 * g
-        d1g += w1 * g
-        d2g += w2 * g
-        d0f += w0 * fi
-        d1f += w1 * fi
-        d2f += w2 * fi
-        d00 += w0 * d0
-        d01 += w0 * d1
-        d02 += w0 * d2
-        d11 += w1 * d1
-        d12 += w1 * d2
-        d22 += w2 * d2
-    s[0], s[1], s[2], s[3], s[4], s[5] = sw, sg, sgg, sf, sgf, sff
-    s[6], s[7], s[8], s[9], s[10], s[11] = d0s, d1s, d2s, d0g, d1g, d2g
-    s[12], s[13], s[14] = d0f, d1f, d2f
-    s[15], s[16], s[17], s[18], s[19], s[20] = d00, d01, d02, d11, d12, d22
+            g, d0, d1, d2 = _pspl_basis(t[i] - c0, c1, c2)
+            a = _add(a, w[i], f[i], g, d0, d1, d2, True)
+    elif model == MODEL_PSPL:
+        for i in range(i0, i1):
+            g, d0, d1, d2 = _pspl_basis(t[i] - c0, c1, c2)
+            a = _add(a, w[i], f[i], g, d0, d1, d2, False)
+    elif derivs:
+        for i in range(i0, i1):
+            g, d0, d1, d2 = _fred_basis(t[i] - c0, c1, c2)
+            a = _add(a, w[i], f[i], g, d0, d1, d2, True)
+    else:
+        for i in range(i0, i1):
+            g, d0, d1, d2 = _fred_basis(t[i] - c0, c1, c2)
+            a = _add(a, w[i], f[i], g, d0, d1, d2, False)
+    for k in range(NS if derivs else 6):
+        s[k] = a[k]
 
 
 @kernel
@@ -210,12 +131,12 @@ def model_sums(model, t, f, w, bo, theta, S, derivs):
     With ``derivs`` the derivative sums too (the Gauss–Newton system), else only the first six
     (enough for amplitudes and χ²).
     """
+    if model == MODEL_PSPL:
+        c1, c2 = math.exp(2.0 * theta[1]), math.exp(-theta[2])   # u0², 1/tE
+    else:
+        c1, c2 = math.exp(-theta[1]), math.exp(-theta[2])        # 1/τr, 1/τd
     for b in range(len(bo) - 1):
-        if model == MODEL_PSPL:
-            _pspl_sums(t, f, w, bo[b], bo[b + 1], theta[0], math.exp(2.0 * theta[1]), math.exp(-theta[2]),
-                       derivs, S[b])
-        else:
-            _fred_sums(t, f, w, bo[b], bo[b + 1], theta[0], math.exp(-theta[1]), math.exp(-theta[2]), derivs, S[b])
+        band_sums(model, t, f, w, bo[b], bo[b + 1], theta[0], c1, c2, derivs, S[b])
 
 
 @kernel
@@ -370,7 +291,7 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
     for _ in range(iters):
         gauss_newton(S, amp, M, q)
         improved = False
-        rel = 0.0
+        done = False
         for _try in range(8):
             m[:, :] = M
             for k in range(3):
@@ -385,7 +306,8 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
             model_sums(model, t, f, w, bo, trial, S2, True)
             c_new = profile(S2, fbmin, clip, amp2)
             if c_new < chi2:
-                rel = (chi2 - c_new) / max(chi2, 1e-300)
+                gain = chi2 - c_new
+                done = gain < LM_TOL or gain < 1e-7 * chi2
                 theta[:] = trial
                 S[:, :] = S2
                 amp[:, :] = amp2
@@ -394,7 +316,7 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
                 improved = True
                 break
             lam *= 4.0
-        if not improved or rel < 1e-7:
+        if not improved or done:
             break
     return chi2
 

@@ -7,7 +7,7 @@ Conventions as in :mod:`lia_dask.features.physical_fit`; here ``t`` is sorted an
 PSPL grid: ``tE`` log-spaced 1–1000 d (:data:`TE_GRID`), ``u0`` in :data:`U0_GRID`, ``t0`` stepped by
 ``max(u0, 0.35)·tE`` from ``tE`` before the first to ``tE`` after the last epoch (peaks in gaps, at
 season edges and outside the data are tried; steps over empty stretches jump to the next epoch).
-Each trial visits only the epochs with ``|t - t0| < 3 tE`` (outside, ``A - 1 < 0.02`` is neglected in
+Each trial visits only the epochs with ``|t - t0| < 2 tE`` (outside, ``A - 1 < 0.07`` is neglected in
 the grid only; LM is exact), with ``A - 1`` from a table per grid ``u0``, and is skipped without
 visiting them when a Cauchy–Schwarz bound on the χ² it can remove (from prefix sums of the positive
 residuals about the weighted mean) cannot beat the best trial of its ``tE`` so far.
@@ -19,14 +19,14 @@ import math
 import numpy as np
 
 from .common import kernel
-from .physical_fit import FAST, FRED_MIN_RATIO, FS_REJECT, amplitudes, fred_half_sums
+from .physical_fit import FAST, FRED_MIN_RATIO, FS_REJECT, MODEL_FRED, NS, amplitudes, band_sums
 
 #: grid tE values (days), log-spaced over the range the issue asks for
 TE_GRID = np.exp(np.linspace(np.log(1.0), np.log(1000.0), 7))
 #: grid u0 values
 U0_GRID = np.array([0.12, 0.6])
 #: half width of a PSPL grid trial's window, in tE
-WINDOW = 3.0
+WINDOW = 2.0
 #: A(u) - 1 tabulated in |τ| on [0, WINDOW] per grid u0 (nearest entry; the grid only)
 TAB_N = 4096
 TAB_SCALE = TAB_N / WINDOW
@@ -141,15 +141,15 @@ def fred_grid(t, f, w):
     n = len(t)
     order = np.argsort(-f)
     best = (np.inf, t[order[0]], 1.0, 10.0)
-    rise = np.empty((len(TAU_R), 6))
-    fall = np.empty((len(TAU_D), 6))
+    rise = np.empty((len(TAU_R), NS))
+    fall = np.empty((len(TAU_D), NS))
     for c in range(min(2, n)):
         tp = t[order[c]]
         m = np.searchsorted(t, tp)  # epochs m: are at or after tp
         for a in range(len(TAU_R)):
-            fred_half_sums(t, f, w, 0, m, tp, 1.0 / TAU_R[a], True, rise[a])
+            band_sums(MODEL_FRED, t, f, w, 0, m, tp, 1.0 / TAU_R[a], 1.0, False, rise[a])
         for d in range(len(TAU_D)):
-            fred_half_sums(t, f, w, m, n, tp, 1.0 / TAU_D[d], False, fall[d])
+            band_sums(MODEL_FRED, t, f, w, m, n, tp, 1.0, 1.0 / TAU_D[d], False, fall[d])
         for a in range(len(TAU_R)):
             for d in range(len(TAU_D)):
                 if TAU_D[d] < FRED_MIN_RATIO * TAU_R[a]:
