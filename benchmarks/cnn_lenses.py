@@ -181,8 +181,8 @@ def _cluster_inference(test, p_ref, work, res):
             dt = time.perf_counter() - t
             cpu = sum(client.run(time.process_time).values()) - cpu0
         got = read_predictions(work / f"pred{nw}")
-        scaling[nw] = {"seconds": dt, "images_per_s": s["n_predicted"] / dt, "worker_cpu_s": cpu,
-                       "images_per_worker_cpu_s": s["n_predicted"] / cpu, "load_average": os.getloadavg(),
+        scaling[nw] = {"seconds": dt, "images_per_s": s.predicted / dt, "worker_cpu_s": cpu,
+                       "images_per_worker_cpu_s": s.predicted / cpu, "load_average": os.getloadavg(),
                        "max_abs_diff_vs_single_process": float(np.abs(got.prob.to_numpy() - p_ref).max())}
     scaling["speedup_2_vs_1"] = scaling[1]["seconds"] / scaling[2]["seconds"]
     res["cluster_inference"] = scaling

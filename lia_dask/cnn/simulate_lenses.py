@@ -219,8 +219,9 @@ def simulate_lenses(n: int, config: LensSimConfig | None = None, seed: int | Non
     truth : pandas.DataFrame
         One row per cutout: ``is_lens``, ``theta_e`` (arcsec), ``source_flux``, ``magnification``,
         ``n_companions``, ``seeing`` (arcsec FWHM); for ``difficulty="survey"`` ``source_snr``
-        replaces ``source_flux`` and ``kind`` (``lens`` or the non-lens kind) and ``artefacts``
-        are added.
+        replaces ``source_flux`` and ``kind`` (``lens`` or the non-lens kind), ``artefacts``,
+        ``n_pix_source`` (lensed-source pixels above 1 sigma of the sky, best band) and
+        ``lens_draws`` (draws until the lens met the challenge's definition) are added.
     """
     cfg = config or LensSimConfig()
     _check(n, cfg)
