@@ -50,6 +50,7 @@ Runs, correlation, gradients
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 from pathlib import Path
 
@@ -61,33 +62,43 @@ from numba.core import caching as _caching
 KERNEL_OPTIONS = dict(nogil=True, error_model="numpy")
 #: modules of this package that hold no kernel code (orchestration); every other ``*.py`` is a kernel source
 ORCHESTRATION_MODULES = frozenset({"__init__.py", "extract.py", "registry.py", "_cli.py", "driver.py",
-                                   # blocks with kernels of their own (not helpers of the 168):
-                                   "physical.py", "physical_models.py", "multiband.py", "multiband_fit.py", "wide.py"})
+                                   "physical.py", "multiband.py", "wide.py"})
+#: kernel sources that form a group of their own: the physical block's and the multi-band joint fit's
+#: kernels call one another across these files but nothing of the 168's (and the 168's never call them),
+#: so they are stamped with the digest of this group (and this file), the others with the digest of the rest
+PHYSICAL_GROUP = ("physical_*.py", "multiband_fit.py")
 _HERE = Path(__file__).resolve().parent
-_DIGEST: str | None = None
+_DIGEST: dict[str, str] = {}
 
 
-def kernel_source_digest() -> str:
-    """sha256 (hex, 16) of every kernel and helper source file of ``lia_dask.features``.
+def _group_of(name: str) -> str:
+    return "physical" if any(fnmatch.fnmatch(name, p) for p in PHYSICAL_GROUP) else "microlia"
 
-    The cache stamp of every compiled kernel and of the generated driver: an edit in any of these
-    files invalidates all cached machine code that may have inlined it.
+
+def kernel_source_digest(group: str = "microlia") -> str:
+    """sha256 (hex, 16) of every kernel and helper source file of ``lia_dask.features`` in ``group``.
+
+    ``"microlia"`` (the 168's kernels and helpers, this file included) or ``"physical"`` (the files of
+    :data:`PHYSICAL_GROUP`, plus this file). The cache stamp of every compiled kernel of the group (and,
+    for ``"microlia"``, of the generated driver): an edit in any of these files invalidates all cached
+    machine code that may have inlined it.
     """
-    global _DIGEST
-    if _DIGEST is None:
+    if group not in _DIGEST:
         h = hashlib.sha256()
         for f in sorted(_HERE.glob("*.py")):
-            if f.name not in ORCHESTRATION_MODULES:
+            if f.name in ORCHESTRATION_MODULES:
+                continue
+            if _group_of(f.name) == group or f.name == "common.py":
                 h.update(f.name.encode() + b"\0" + f.read_bytes())
-        _DIGEST = h.hexdigest()[:16]
-    return _DIGEST
+        _DIGEST[group] = h.hexdigest()[:16]
+    return _DIGEST[group]
 
 
 class _PackageStampMixin:
-    """numba cache locator whose source stamp is :func:`kernel_source_digest`, not one file's."""
+    """numba cache locator whose source stamp is :func:`kernel_source_digest` of the function's group."""
 
     def get_source_stamp(self):
-        return kernel_source_digest()
+        return kernel_source_digest(_group_of(Path(self._py_file).name))
 
 
 class _InTreeLocator(_PackageStampMixin, _caching.InTreeCacheLocator):
@@ -110,9 +121,14 @@ class _KernelCache(_caching.FunctionCache):
     _impl_class = _KernelCacheImpl
 
 
-def kernel(func):
-    """Compile a kernel or helper: ``numba.njit(**KERNEL_OPTIONS)`` with the package-stamped cache."""
-    disp = numba.njit(**KERNEL_OPTIONS)(func)
+def kernel(func=None, **options):
+    """Compile a kernel or helper: ``numba.njit(**KERNEL_OPTIONS, **options)`` with the package-stamped cache.
+
+    Used bare (``@kernel``) or with further numba options (``@kernel(fastmath={...})``).
+    """
+    if func is None:
+        return lambda f: kernel(f, **options)
+    disp = numba.njit(**KERNEL_OPTIONS, **options)(func)
     try:
         disp._cache = _KernelCache(func)  # what numba's own ``enable_caching`` does, with our locator
     except RuntimeError:  # no writable cache location: compile every process

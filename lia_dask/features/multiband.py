@@ -15,7 +15,8 @@ blending differs per band — and ``fs_b >= 0``. Working in flux with a free bas
 valid for difference photometry (negative fluxes) as well as for total fluxes. For each
 ``(t0, u0, tE)`` the per-band ``(fs_b, fb_b)`` are the closed-form weighted least-squares solution,
 so the search is over three parameters only: a grid (t0 at the most significant epochs, log tE,
-log u0), then Nelder-Mead (restarted once). From the fit:
+log u0), then the physical block's Levenberg–Marquardt (:mod:`lia_dask.features.physical_fit`,
+one point-lens kernel for both). From the fit:
 
 ``mb_log_tE``, ``mb_log_u0``, ``mb_t0_frac`` (t0 within the observed span), ``mb_chi2_red_pspl``,
 ``mb_chi2_red_flat`` (per-band constants), ``mb_dchi2_frac`` (share of the flat model's chi² the

@@ -2,13 +2,19 @@
 
 ``F_b(t) = fs_b A(u(t)) + fb_b`` with shared ``(t0, u0, tE)`` and per-band ``fs_b >= 0``, ``fb_b``
 in closed form for each ``(t0, u0, tE)``; valid for difference fluxes. Search: a grid (t0 at the
-most significant epochs, log tE, log u0), then Nelder-Mead, restarted once. The features it
-returns (:data:`CROSS_NAMES`) are described in :mod:`lia_dask.features.multiband`.
+most significant epochs, log tE, log u0; each trial visits only the epochs within 3 tE of t0 per
+band), then the physical block's Levenberg–Marquardt (:func:`lia_dask.features.physical_fit.lm_fit`,
+the one point-lens kernel of the package: the same bases and linear amplitudes, one set per band).
+The features it returns (:data:`CROSS_NAMES`) are described in :mod:`lia_dask.features.multiband`.
 """
 from __future__ import annotations
 
-import numba
+import math
+
 import numpy as np
+
+from .common import kernel
+from .physical_fit import FAST, FS_CLIP, MODEL_PSPL, NS, amplitudes, lm_fit, profiled_chi2
 
 CROSS_NAMES: tuple[str, ...] = (
     "mb_log_tE", "mb_log_u0", "mb_t0_frac", "mb_chi2_red_pspl", "mb_chi2_red_flat", "mb_dchi2_frac",
@@ -16,139 +22,69 @@ CROSS_NAMES: tuple[str, ...] = (
     "mb_colour_change_mean", "mb_colour_change_absmax", "mb_peak_z",
 )
 
-_njit = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: grid of the joint fit: tE log10-spaced 1 .. 316 d, u0 log10-spaced 0.01 .. 1, t0 at the most significant epochs
+_LOG_TE_GRID = np.arange(11) * 0.25
+_LOG_U0_GRID = np.array([-2.0, -1.5, -1.0, -0.6, -0.3, 0.0])
+_N_T0 = 5
+#: half width (in tE) of a grid trial's window; outside it A - 1 is neglected in the grid only
+_WINDOW = 3.0
+#: search box of LM: t0 within a span of the data, log10 u0 in [-3, 0.5], log10 tE in [-0.5, 3.5]
+_LN10 = math.log(10.0)
+_LM_ITERS = 30
 
 
-@_njit
-def _magnification(t, t0, u0, tE, out):
-    for j in range(t.shape[0]):
-        tau = (t[j] - t0) / tE
-        u2 = u0 * u0 + tau * tau
-        u = np.sqrt(u2)
-        out[j] = (u2 + 2.0) / (u * np.sqrt(u2 + 4.0))
+@kernel(fastmath=FAST)
+def _window_sums(t, f, w, lo, hi, t0, u02, itE):
+    """Σ w a, Σ w a², Σ w a f over the epochs ``lo:hi`` with ``a = A - 1`` (exact)."""
+    sa = saa = saf = 0.0
+    for i in range(lo, hi):
+        tau = (t[i] - t0) * itE
+        q = u02 + tau * tau
+        a = (q + 2.0) / math.sqrt(q * (q + 4.0)) - 1.0
+        wa = w[i] * a
+        sa += wa
+        saa += wa * a
+        saf += wa * f[i]
+    return sa, saa, saf
 
 
-@_njit
-def _linear_chi2(A, f, w, bidx, nb, fs, fb, chi_b):
-    """Per-band weighted least squares of f = fs A + fb (fs >= 0); returns the total chi²."""
-    S = np.zeros((nb, 6))
-    for j in range(f.shape[0]):
-        k = bidx[j]
-        wj = w[j]
-        S[k, 0] += wj
-        S[k, 1] += wj * A[j]
-        S[k, 2] += wj * A[j] * A[j]
-        S[k, 3] += wj * f[j]
-        S[k, 4] += wj * A[j] * f[j]
-        S[k, 5] += wj * f[j] * f[j]
-    total = 0.0
-    for k in range(nb):
-        sw, sa, saa, sf, saf, sff = S[k, 0], S[k, 1], S[k, 2], S[k, 3], S[k, 4], S[k, 5]
-        if sw <= 0.0:
-            fs[k] = np.nan
-            fb[k] = np.nan
-            chi_b[k] = 0.0
-            continue
-        det = sw * saa - sa * sa
-        a = 0.0
-        if det > 1e-12 * sw * saa:
-            a = (sw * saf - sa * sf) / det
-        if a > 0.0:
-            b = (saa * sf - sa * saf) / det
-        else:
-            a = 0.0
-            b = sf / sw
-        c = sff - 2.0 * a * saf - 2.0 * b * sf + a * a * saa + 2.0 * a * b * sa + b * b * sw
-        if c < 0.0:
-            c = 0.0
-        fs[k] = a
-        fb[k] = b
-        chi_b[k] = c
-        total += c
-    return total
+@kernel
+def _joint_grid(t, f, w, bo, cand):
+    """Best grid point (χ², t0, ln u0, ln tE) of the joint fit; ``t`` sorted within each band."""
+    nb = len(bo) - 1
+    base = np.zeros((nb, 3))  # Σ w, Σ w f, Σ w f² per band
+    for b in range(nb):
+        for i in range(bo[b], bo[b + 1]):
+            base[b, 0] += w[i]
+            base[b, 1] += w[i] * f[i]
+            base[b, 2] += w[i] * f[i] * f[i]
+    best = (np.inf, cand[0], math.log(0.1), math.log(10.0))
+    for c in range(len(cand)):
+        t0 = cand[c]
+        for g in range(len(_LOG_TE_GRID)):
+            tE = 10.0 ** _LOG_TE_GRID[g]
+            half = _WINDOW * tE
+            lo = np.empty(nb, np.int64)
+            hi = np.empty(nb, np.int64)
+            for b in range(nb):
+                seg = t[bo[b]:bo[b + 1]]
+                lo[b] = bo[b] + np.searchsorted(seg, t0 - half)
+                hi[b] = bo[b] + np.searchsorted(seg, t0 + half, side="right")
+            for lu in _LOG_U0_GRID:
+                u02 = 10.0 ** (2.0 * lu)
+                total = 0.0
+                for b in range(nb):
+                    sw, swf, swff = base[b, 0], base[b, 1], base[b, 2]
+                    sa, saa, saf = _window_sums(t, f, w, lo[b], hi[b], t0, u02, 1.0 / tE)
+                    _fs, _fb, c2, _free = amplitudes(sw, sw + sa, sw + 2.0 * sa + saa, swf, swf + saf, swff,
+                                                     -np.inf, FS_CLIP)
+                    total += c2
+                if total < best[0]:
+                    best = (total, t0, lu * _LN10, _LOG_TE_GRID[g] * _LN10)
+    return best
 
 
-@_njit
-def _chi2(t, f, w, bidx, nb, t0, lu0, ltE, A, fs, fb, chi_b):
-    _magnification(t, t0, 10.0 ** lu0, 10.0 ** ltE, A)
-    return _linear_chi2(A, f, w, bidx, nb, fs, fb, chi_b)
-
-
-@_njit
-def _bounded_chi2(t, f, w, bidx, nb, x, lo, hi, A, fs, fb, chi_b):
-    for k in range(3):
-        if x[k] < lo[k] or x[k] > hi[k]:
-            return np.inf
-    return _chi2(t, f, w, bidx, nb, x[0], x[1], x[2], A, fs, fb, chi_b)
-
-
-@_njit
-def _nelder_mead(t, f, w, bidx, nb, x0, step, lo, hi, A, fs, fb, chi_b):
-    """Minimise the chi² over (t0, log u0, log tE) within bounds; returns (x, chi²)."""
-    P = np.empty((4, 3))
-    F = np.empty(4)
-    for i in range(4):
-        P[i] = x0
-        if i > 0:
-            P[i, i - 1] += step[i - 1]
-        F[i] = _bounded_chi2(t, f, w, bidx, nb, P[i], lo, hi, A, fs, fb, chi_b)
-    for it in range(300):
-        o = np.argsort(F)
-        P = P[o].copy()
-        F = F[o].copy()
-        if F[3] - F[0] <= 1e-7 * (abs(F[0]) + 1e-12):
-            break
-        c = (P[0] + P[1] + P[2]) / 3.0
-        xr = c + (c - P[3])
-        fr = _bounded_chi2(t, f, w, bidx, nb, xr, lo, hi, A, fs, fb, chi_b)
-        if fr < F[0]:
-            xe = c + 2.0 * (c - P[3])
-            fe = _bounded_chi2(t, f, w, bidx, nb, xe, lo, hi, A, fs, fb, chi_b)
-            if fe < fr:
-                P[3] = xe
-                F[3] = fe
-            else:
-                P[3] = xr
-                F[3] = fr
-        elif fr < F[2]:
-            P[3] = xr
-            F[3] = fr
-        else:
-            xc = c + 0.5 * (P[3] - c)
-            fc = _bounded_chi2(t, f, w, bidx, nb, xc, lo, hi, A, fs, fb, chi_b)
-            if fc < F[3]:
-                P[3] = xc
-                F[3] = fc
-            else:
-                for i in range(1, 4):
-                    P[i] = P[0] + 0.5 * (P[i] - P[0])
-                    F[i] = _bounded_chi2(t, f, w, bidx, nb, P[i], lo, hi, A, fs, fb, chi_b)
-    k = np.argmin(F)
-    return P[k].copy(), F[k]
-
-
-@_njit
-def _weighted_median_per_band(f, bidx, nb):
-    med = np.zeros(nb)
-    for k in range(nb):
-        cnt = 0
-        for j in range(f.shape[0]):
-            if bidx[j] == k:
-                cnt += 1
-        if cnt == 0:
-            med[k] = np.nan
-            continue
-        v = np.empty(cnt)
-        c = 0
-        for j in range(f.shape[0]):
-            if bidx[j] == k:
-                v[c] = f[j]
-                c += 1
-        med[k] = np.median(v)
-    return med
-
-
-@_njit
+@kernel
 def _fit_one(t, f, e, bidx, nb, min_band, out):
     n = t.shape[0]
     ok = 0
@@ -170,67 +106,56 @@ def _fit_one(t, f, e, bidx, nb, min_band, out):
             bb[c] = bidx[j]
             c += 1
     n = ok
+    tmin = tt.min()
+    tmax = tt.max()
+    # band-major, time-sorted within a band: band b owns bo[b]:bo[b + 1]
+    o = np.argsort(bb * (tmax - tmin + 1.0) + (tt - tmin), kind="mergesort")
+    tt, ff, ww, bb = tt[o], ff[o], ww[o], bb[o]
     nband = np.zeros(nb, np.int64)
     for j in range(n):
         nband[bb[j]] += 1
+    bo = np.zeros(nb + 1, np.int64)
+    for k in range(nb):
+        bo[k + 1] = bo[k] + nband[k]
     used = 0
     for k in range(nb):
         if nband[k] > 0:
             used += 1
-    tmin = tt.min()
-    tmax = tt.max()
     span = max(tmax - tmin, 1.0)
-    med = _weighted_median_per_band(ff, bb, nb)
+    med = np.full(nb, np.nan)
+    for k in range(nb):
+        if nband[k] > 0:
+            med[k] = np.median(ff[bo[k]:bo[k + 1]])
     z = np.empty(n)
     for j in range(n):
         z[j] = (ff[j] - med[bb[j]]) * np.sqrt(ww[j])
     order = np.argsort(-z)
-    A = np.empty(n)
-    fs = np.empty(nb)
-    fb = np.empty(nb)
-    chi_b = np.empty(nb)
+    S = np.empty((nb, NS))
+    amp = np.empty((nb, 4))
     # flat model: per-band weighted mean
     chi_flat = 0.0
     for k in range(nb):
         sw = 0.0
         sf = 0.0
-        for j in range(n):
-            if bb[j] == k:
-                sw += ww[j]
-                sf += ww[j] * ff[j]
+        for j in range(bo[k], bo[k + 1]):
+            sw += ww[j]
+            sf += ww[j] * ff[j]
         if sw > 0.0:
             m = sf / sw
-            for j in range(n):
-                if bb[j] == k:
-                    chi_flat += ww[j] * (ff[j] - m) ** 2
-    # grid over (t0 at the most significant epochs, log tE, log u0)
-    best = np.inf
-    bt0 = tt[order[0]]
-    blu = -1.0
-    blt = 1.0
-    n_t0 = min(5, n)
-    for a in range(n_t0):
-        t0 = tt[order[a]]
-        for g in range(11):
-            lt = 0.25 * g
-            for lu in (-2.0, -1.5, -1.0, -0.6, -0.3, 0.0):
-                c2 = _chi2(tt, ff, ww, bb, nb, t0, lu, lt, A, fs, fb, chi_b)
-                if c2 < best:
-                    best = c2
-                    bt0 = t0
-                    blu = lu
-                    blt = lt
-    # Nelder-Mead on (t0, log u0, log tE), restarted once from its own optimum
-    lo = np.array([tmin - span, -3.0, -0.5])
-    hi = np.array([tmax + span, 0.5, 3.5])
-    x = np.array([bt0, blu, blt])
-    for restart in range(2):
-        step = np.array([0.3 * 10.0 ** x[2], 0.3, 0.2])
-        x, best = _nelder_mead(tt, ff, ww, bb, nb, x, step, lo, hi, A, fs, fb, chi_b)
-    bt0 = x[0]
-    blu = x[1]
-    blt = x[2]
-    chi = _chi2(tt, ff, ww, bb, nb, bt0, blu, blt, A, fs, fb, chi_b)
+            for j in range(bo[k], bo[k + 1]):
+                chi_flat += ww[j] * (ff[j] - m) ** 2
+    # grid over (t0 at the most significant epochs, log tE, log u0), then LM (the physical block's)
+    cand = np.empty(min(_N_T0, n))
+    for a in range(len(cand)):
+        cand[a] = tt[order[a]]
+    g0 = _joint_grid(tt, ff, ww, bo, cand)
+    th = np.array([g0[1], g0[2], g0[3]])
+    lo = np.array([tmin - span, -3.0 * _LN10, -0.5 * _LN10])
+    hi = np.array([tmax + span, 0.5 * _LN10, 3.5 * _LN10])
+    chi = lm_fit(MODEL_PSPL, tt, ff, ww, bo, th, lo, hi, _LM_ITERS, -np.inf, FS_CLIP, S, amp)
+    bt0 = th[0]
+    blu = th[1] / _LN10
+    blt = th[2] / _LN10
     tE = 10.0 ** blt
     out[0] = blt
     out[1] = blu
@@ -247,12 +172,13 @@ def _fit_one(t, f, e, bidx, nb, min_band, out):
     fr_ss = 0.0
     for k in range(nb):
         if nband[k] >= min_band:
-            r = chi_b[k] / nband[k]
+            r = amp[k, 2] / nband[k]
             if r > worst:
                 worst = r
-            tot = fs[k] + fb[k]
-            if fs[k] > 0.0 and tot > 0.0 and fb[k] > -0.5 * tot:
-                x = fs[k] / tot
+            fsk, fbk = amp[k, 0], amp[k, 1]
+            tot = fsk + fbk
+            if fsk > 0.0 and tot > 0.0 and fbk > -0.5 * tot:
+                x = fsk / tot
                 fr_n += 1
                 fr_s += x
                 fr_ss += x * x
@@ -261,36 +187,27 @@ def _fit_one(t, f, e, bidx, nb, min_band, out):
     # per-band peak time (joint u0, tE) and per-band u0 (joint t0, tE)
     t0s = np.full(nb, np.nan)
     u0s = np.full(nb, np.nan)
+    S1 = np.empty((1, NS))
+    amp1 = np.empty((1, 4))
+    bo1 = np.zeros(2, np.int64)
+    x3 = np.empty(3)
     for k in range(nb):
         if nband[k] < min_band:
             continue
-        m = nband[k]
-        tk = np.empty(m)
-        fk = np.empty(m)
-        wk = np.empty(m)
-        c = 0
-        for j in range(n):
-            if bb[j] == k:
-                tk[c] = tt[j]
-                fk[c] = ff[j]
-                wk[c] = ww[j]
-                c += 1
-        bk = np.zeros(m, np.int64)
-        Ak = np.empty(m)
-        fs1 = np.empty(1)
-        fb1 = np.empty(1)
-        cb1 = np.empty(1)
+        tk, fk, wk = tt[bo[k]:bo[k + 1]], ff[bo[k]:bo[k + 1]], ww[bo[k]:bo[k + 1]]
+        bo1[1] = nband[k]
         bestk = np.inf
         for g in range(21):
-            t0 = bt0 + (g - 10) * 0.2 * tE
-            c2 = _chi2(tk, fk, wk, bk, 1, t0, blu, blt, Ak, fs1, fb1, cb1)
+            x3[0], x3[1], x3[2] = bt0 + (g - 10) * 0.2 * tE, th[1], th[2]
+            c2 = profiled_chi2(MODEL_PSPL, tk, fk, wk, bo1, x3, -np.inf, FS_CLIP, S1, amp1)
             if c2 < bestk:
                 bestk = c2
-                t0s[k] = t0
+                t0s[k] = x3[0]
         bestk = np.inf
         for g in range(16):
             lu = -2.5 + g * 0.2
-            c2 = _chi2(tk, fk, wk, bk, 1, bt0, lu, blt, Ak, fs1, fb1, cb1)
+            x3[0], x3[1], x3[2] = bt0, lu * _LN10, th[2]
+            c2 = profiled_chi2(MODEL_PSPL, tk, fk, wk, bo1, x3, -np.inf, FS_CLIP, S1, amp1)
             if c2 < bestk:
                 bestk = c2
                 u0s[k] = lu
@@ -317,21 +234,20 @@ def _fit_one(t, f, e, bidx, nb, min_band, out):
         sw = 0.0
         sf = 0.0
         no = 0
-        for j in range(n):
-            if bb[j] == k:
-                dt = abs(tt[j] - bt0)
-                if dt < 0.5 * tE:
-                    sw += ww[j]
-                    sf += ww[j] * ff[j]
-                elif dt > 2.0 * tE:
-                    no += 1
+        for j in range(bo[k], bo[k + 1]):
+            dt = abs(tt[j] - bt0)
+            if dt < 0.5 * tE:
+                sw += ww[j]
+                sf += ww[j] * ff[j]
+            elif dt > 2.0 * tE:
+                no += 1
         if sw > 0.0:
             fin[k] = sf / sw
         if no >= 3:
             v = np.empty(no)
             c = 0
-            for j in range(n):
-                if bb[j] == k and abs(tt[j] - bt0) > 2.0 * tE:
+            for j in range(bo[k], bo[k + 1]):
+                if abs(tt[j] - bt0) > 2.0 * tE:
                     v[c] = ff[j]
                     c += 1
             fout[k] = np.median(v)
@@ -355,7 +271,7 @@ def _fit_one(t, f, e, bidx, nb, min_band, out):
     out[13] = z[order[0]]
 
 
-@_njit
+@kernel
 def joint_pspl_features(obj_offsets, time, flux, flux_err, band_index, n_bands, min_band_points):  # pragma: no cover - numba
     """Cross-band features (:data:`CROSS_NAMES`) of many objects.
 

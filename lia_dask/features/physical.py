@@ -15,13 +15,17 @@ the kernels fit
 The amplitude parameters (``f_s, f_b``; ``a, f_b``) are linear and solved exactly by weighted least
 squares at every trial, so the searches are over three non-linear parameters only.
 
-PSPL search: a global grid — ``tE`` log-spaced 1–1000 d, ``u0`` in {0.1, 0.4, 1.0}, ``t0`` stepped by
-``max(u0, 0.3)·tE`` from ``tE`` before the first to ``tE`` after the last epoch, so peaks in gaps,
+PSPL search: a global grid — ``tE`` 7 values log-spaced 1–1000 d, ``u0`` in {0.12, 0.6}, ``t0`` stepped by
+``max(u0, 0.35)·tE`` from ``tE`` before the first to ``tE`` after the last epoch, so peaks in gaps,
 at season edges and outside the data are tried — evaluated with windowed sums (only epochs with
-``|t - t0| < 3 tE`` are visited; outside it ``A - 1 < 0.02`` is neglected during the grid only),
-then Levenberg–Marquardt (profiled amplitudes, forward-difference Jacobian) from the best grid
-point of each of the three most promising ``tE`` values. FRED: a grid over ``tp`` (three brightest
-epochs) and (τr, τd), then the same LM.
+``|t - t0| < 2 tE`` are visited, with a tabulated ``A - 1``; a trial whose Cauchy–Schwarz bound on the
+χ² it can remove cannot beat the best of its ``tE`` is skipped), then Levenberg–Marquardt from the
+best grid point of each of the two most promising ``tE`` values: analytic derivatives of ``A``, the
+amplitudes profiled out (variable projection), one pass over the epochs per trial. FRED: a grid over
+``tp`` (two brightest epochs) and (τr, τd), the rise and decline summed separately, then the same LM.
+The kernels (:mod:`~lia_dask.features.physical_fit`, ``physical_search``, ``physical_competitors``,
+``physical_residuals``, driver in ``physical_models``) are one point-lens kernel with the multi-band
+joint fit (:mod:`lia_dask.features.multiband_fit`).
 
 Emitted: :func:`physical_block` gives every column of :data:`COL`; the feature sets carry only
 :data:`CORE_NAMES` (+ :data:`PERIODIC_NAMES` in ``+ls``) — ΔBIC of every competitor against PSPL
@@ -35,9 +39,10 @@ classifier inputs they would teach the model the simulation's priors on u0, tE a
 the simulation's exact error bars. A lightcurve that cannot be fitted gets NaN and a non-zero
 ``phys_reason`` (:data:`PHYS_REASONS`); nothing raises per lightcurve.
 
-Every numba function lives in :mod:`lia_dask.features.physical_models` (one file, so numba's
-on-disk cache of a caller is never stale against a changed callee); this module holds the batch
-entry point, the nifty-ls periodogram and the registry hook.
+The numba kernels are compiled by :func:`lia_dask.features.common.kernel`; their cache stamp is the
+digest of all the physical kernel files (``common.PHYSICAL_GROUP``), so an edit of a helper in one of
+them recompiles every caller. This module holds the batch entry point, the nifty-ls periodogram and
+the registry hook.
 
 Kernels are pure (arrays in, arrays out) and ``nogil``; :func:`physical_block` is the batch entry
 point (it calls nifty-ls for the periodogram when asked). The candidate flag
