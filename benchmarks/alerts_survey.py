@@ -71,7 +71,7 @@ def sim(cad, cfg, counts, name, settings, client):
     from lia_dask.simulate.simulate import simulate_training_set
 
     out = WORK / name
-    feats = out.with_suffix(".features")
+    feats = out.parent / (out.name + ".features")
     if not feats.exists():
         t = time.perf_counter()
         simulate_training_set(cad, counts, out, cfg, overwrite=True, features_out=feats, feature_settings=settings,

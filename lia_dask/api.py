@@ -382,6 +382,11 @@ def train_classifier(features: Any, labels: str | Sequence = "label", *, out: st
     y = features[labels] if isinstance(labels, str) else np.asarray(labels)
     train_settings.setdefault("cv", 3)
     c = _client(client)
+    for what, table in (("hard_negatives", hard_negatives), ("alert_negatives", alert_negatives)):
+        other = getattr(table, "attrs", {}).get("feature_settings") if table is not None else None
+        if other and settings and dict(other) != settings:
+            raise InputError(f"{what} were computed with feature settings {dict(other)}, the training features with "
+                             f"{settings}; extract both with the same settings (lia.extract_features(..., feature_set=...)).")
     if hard_negatives is not None:
         from .train.negatives import mine_hard_negatives
 

@@ -92,16 +92,19 @@ class Classifier:
 
     def predict(self, time: Any, mag: Any = None, magerr: Any = None, *, photometry: str = "mag",
                 validation: Any = None):
-        """Most probable class of one lightcurve (a str) or of a list of them (array, None where not computable).
+        """Class of one lightcurve (a str) or of a list of them (array, None where not computable): the
+        most probable class, or with an alert stage the operating decision of ``predict_archive``
+        (``ML`` iff P(ML) reaches the alert threshold, otherwise the most probable other class).
 
         Parameters are those of :meth:`predict_proba`.
         """
         proba = self.predict_proba(time, mag, magerr, photometry=photometry, validation=validation)
         if proba.ndim == 1:
-            return str(self.classes_[int(np.argmax(proba))])
+            return str(self.estimator.decide(proba[None, :])[0][0])
         ok = np.isfinite(proba).all(axis=1)
         out = np.full(len(proba), None, dtype=object)
-        out[ok] = self.classes_[np.argmax(proba[ok], axis=1)]
+        if ok.any():
+            out[ok] = self.estimator.decide(proba[ok])[0]
         return out
 
     def _proba_batch(self, batch) -> tuple[np.ndarray, list[str]]:

@@ -71,7 +71,8 @@ def test_predict_one_lightcurve_and_lists_like_microlia(flow):
     proba = model.predict_proba(lc.time, lc.y, lc.yerr)
     assert isinstance(label, str) and label in model.classes_
     assert proba.shape == (len(model.classes_),) and np.isclose(proba.sum(), 1.0)
-    assert label == model.classes_[np.argmax(proba)]
+    assert label == model.estimator.decide(proba[None, :])[0][0]  # the archive prediction's decision
+    assert model.estimator.alerts_ is not None  # train_classifier fits the alert stage (the survey recipe)
     many = model.predict_proba([x.time for x in batch], [x.y for x in batch], [x.yerr for x in batch])
     assert many.shape == (len(batch), len(model.classes_)) and np.allclose(many[0], proba)
     # lists may hold lightcurves that cannot be classified: NaN / None, the others unchanged

@@ -39,10 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="survey: realistic blending, tE, t0, CV outbursts, systematics and a detection cut "
                         "(docs/simulation.md); microlia: MicroLIA 2.8.1's distributions")
     p.add_argument("--ml-cut", choices=("detect", "microlia"), default=None,
-                   help="ML quality cut: detect = N epochs >= Z sigma above baseline (default of the survey "
-                        "recipe); microlia = spec §2.1 (7 epochs in t0 ± tE, 33 %% significant)")
+                   help="ML quality cut: detect = N consecutive epochs >= Z sigma above baseline within 2 tE and "
+                        "the event's delta chi2 >= --ml-detect-dchi2 (default of the survey recipe); microlia = "
+                        "spec §2.1 (7 epochs in t0 ± tE, 33 %% significant)")
     p.add_argument("--ml-n-detect", type=int, default=None, metavar="N",
-                   help="epochs an event needs at >= --ml-min-z sigma (detect cut; default 3)")
+                   help="consecutive epochs an event needs at >= --ml-min-z sigma (detect cut; default 3)")
+    p.add_argument("--ml-detect-dchi2", type=float, default=None, metavar="D",
+                   help="delta chi2 of the event against the baseline it needs (detect cut; default 100; 0: off)")
     p.add_argument("--ml-min-z", type=float, default=None, metavar="Z", help="significance of a detection (3)")
     p.add_argument("--error-scale", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="range of the pipeline's error underestimation factor gamma (survey: 1 2)")
@@ -130,6 +133,7 @@ def _simulate(args) -> int:
                    noise=noise, noise_zeropoint=args.noise_zp, exptime=args.exptime, archive_zeropoint=args.archive_zp,
                    photometry="flux" if args.flux else "mag", partition_size=args.partition_size)
     optional = {"ml_cut": args.ml_cut, "ml_n_detect": args.ml_n_detect, "ml_min_z": args.ml_min_z,
+                "ml_detect_dchi2": args.ml_detect_dchi2,
                 "ml_n1": args.ml_n1, "ml_frac_significant": args.ml_frac_significant,
                 "ml_min_brightening": args.ml_min_brightening, "cv_n1": args.cv_n1, "cv_n2": args.cv_n2,
                 "error_scale_range": tuple(args.error_scale) if args.error_scale else None,

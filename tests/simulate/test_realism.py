@@ -18,7 +18,7 @@ def _fs(e):
 
 def test_ml_parameter_distributions_are_the_documented_ones(dense_pool):
     # a cut every event passes (>= 1 epoch within 2 tE at z >= -inf): the drawn parameters, unselected
-    cfg = SimulationConfig(classes=("ML",), seed=3, ml_n_detect=1, ml_min_z=-1e9)
+    cfg = SimulationConfig(classes=("ML",), seed=3, ml_n_detect=1, ml_min_z=-1e9, ml_detect_dchi2=0.0)
     n = 1500
     e = simulate_range([("ML", n)], 0, n, dense_pool, cfg).extra
     assert (e["sim_attempts"] == 1).all()
