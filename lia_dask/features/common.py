@@ -23,9 +23,10 @@ Post-processing and filters
     ``finite_rows(a, b, c) -> mask``               rows where all three are finite
 Weights and moments
     ``safe_weights(s) -> w``                      w_i = 1/s_i² if s_i finite and > 0 else 0
+    ``given_weights(s, w) -> w``                  the shared weights ``w``, or ``safe_weights(s)`` if None
     ``wsum(w) -> S_w``                            plain sequential sum
     ``weighted_mean_var(x, w) -> (mu_w, v_w, S_w)``  population weighted moments (NaN if S_w = 0)
-    ``mean_var(x, s, weighted) -> (mu, v)``       (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
+    ``mean_var(x, s, weighted, w) -> (mu, v)``       (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
     ``mean(x)``, ``var0(x)``, ``std0(x)``, ``std1(x)``  NumPy conventions (NaN where NumPy gives NaN)
 Order statistics (NumPy conventions)
     ``take_sorted(x, order) -> xs``               x[order] (copy)
@@ -193,10 +194,21 @@ def weighted_mean_var(x, w):
 
 
 @kernel
-def mean_var(x, s, weighted):
-    """(mean, variance): weighted -> (μ_w, v_w) when S_w > 0; unweighted or S_w = 0 -> (mean, var₀)."""
+def given_weights(s, w):
+    """``w`` as the driver shares it (the series' :func:`safe_weights`), or computed here when None."""
+    if w is None:
+        return safe_weights(s)
+    return w
+
+
+@kernel
+def mean_var(x, s, weighted, w=None):
+    """(mean, variance): weighted -> (μ_w, v_w) when S_w > 0; unweighted or S_w = 0 -> (mean, var₀).
+
+    ``w``: the series' safe weights when the caller has them (None: computed from ``s``).
+    """
     if weighted:
-        mu, v, sw = weighted_mean_var(x, safe_weights(s))
+        mu, v, sw = weighted_mean_var(x, given_weights(s, w))
         if sw > 0.0:
             return mu, v
     return mean(x), var0(x)
