@@ -24,9 +24,10 @@ Post-processing and filters
 Weights and moments
     ``safe_weights(s) -> w``                      w_i = 1/s_i² if s_i finite and > 0 else 0
     ``given_weights(s, w) -> w``                  the shared weights ``w``, or ``safe_weights(s)`` if None
+    ``given_moments(x, w, m) -> m``               the shared moments ``m``, or ``weighted_mean_var(x, w)``
     ``wsum(w) -> S_w``                            plain sequential sum
     ``weighted_mean_var(x, w) -> (mu_w, v_w, S_w)``  population weighted moments (NaN if S_w = 0)
-    ``mean_var(x, s, weighted, w) -> (mu, v)``       (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
+    ``mean_var(x, s, weighted, w, m) -> (mu, v)``     (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
     ``mean(x)``, ``var0(x)``, ``std0(x)``, ``std1(x)``  NumPy conventions (NaN where NumPy gives NaN)
 Order statistics (NumPy conventions)
     ``take_sorted(x, order) -> xs``               x[order] (copy)
@@ -202,13 +203,21 @@ def given_weights(s, w):
 
 
 @kernel
-def mean_var(x, s, weighted, w=None):
+def given_moments(x, w, m):
+    """``m`` as the driver shares it (``weighted_mean_var(x, w)`` of the series), or computed when None."""
+    if m is None:
+        return weighted_mean_var(x, w)
+    return m
+
+
+@kernel
+def mean_var(x, s, weighted, w=None, m=None):
     """(mean, variance): weighted -> (μ_w, v_w) when S_w > 0; unweighted or S_w = 0 -> (mean, var₀).
 
-    ``w``: the series' safe weights when the caller has them (None: computed from ``s``).
+    ``w``, ``m``: the series' safe weights and weighted moments when the caller has them (None: computed).
     """
     if weighted:
-        mu, v, sw = weighted_mean_var(x, given_weights(s, w))
+        mu, v, sw = given_moments(x, given_weights(s, w), m)
         if sw > 0.0:
             return mu, v
     return mean(x), var0(x)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .common import given_weights, kernel, mean, median, median_ordered, pearson, std0, weighted_mean_var, wsum
+from .common import given_moments, given_weights, kernel, mean, median, median_ordered, pearson, std0, wsum
 from .registry import feature
 
 NAN = np.nan
@@ -281,8 +281,8 @@ def f_c3(t, x, s, weighted, order):
     return acc / (n - 2)
 
 
-@feature("auto_corr", index=18, series="normalised", needs_order=False, needs=("weights",))
-def f_auto_corr(t, x, s, weighted, order, w=None):
+@feature("auto_corr", index=18, series="normalised", needs_order=False, needs=("weights", "moments"))
+def f_auto_corr(t, x, s, weighted, order, w=None, m=None):
     """Lag-1 autocorrelation: Pearson(x[:-1], x[1:]) (U); Σp(x_i−μ)(x_{i+1}−μ)/Σw(x−μ)², p = √(w_i w_{i+1}) (W).
 
     Minimum n: 2 (U gives NaN at n = 2).
@@ -296,7 +296,7 @@ def f_auto_corr(t, x, s, weighted, order, w=None):
         for i in range(n - 1):
             sp += np.sqrt(w[i] * w[i + 1])
         if sp != 0.0:
-            mu, v, sw = weighted_mean_var(x, w)
+            mu, v, sw = given_moments(x, w, m)
             num = 0.0
             for i in range(n - 1):
                 num += np.sqrt(w[i] * w[i + 1]) * (x[i] - mu) * (x[i + 1] - mu)

@@ -183,8 +183,8 @@ def _log2_eps(p, l2one, l2eps):
     return math.log2(p + 1e-12)
 
 
-@feature("shannon_entropy", index=68, series="normalised", needs_order=True, needs=("weights",))
-def f_shannon_entropy(t, x, s, weighted, order, w=None):
+@feature("shannon_entropy", index=68, series="normalised", needs_order=True, needs=("weights", "moments"))
+def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None):
     """SIDRA entropy: Gaussian and inverse-Gaussian CDF terms at x ± σ.
 
     μ = med(x); scale S = √mean((x-μ)²) (U) or s_w (W; std₀ if S_w = 0); p± = Φ((x±σ-μ)/S)
@@ -198,7 +198,7 @@ def f_shannon_entropy(t, x, s, weighted, order, w=None):
     eps = 1e-12
     mu = median_ordered(x, order)
     if weighted:
-        m_w, v = mean_var(x, s, True, w)
+        m_w, v = mean_var(x, s, True, w, m)
         scale = math.sqrt(v) if v >= 0.0 else NAN
     else:
         acc = 0.0

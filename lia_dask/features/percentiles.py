@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .common import (
-    given_weights, kernel, mean, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
-    step_percentile, take_sorted, weighted_mean_var, wp_cumulative, wsum,
+    given_moments, given_weights, kernel, mean, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
+    step_percentile, take_sorted, wp_cumulative, wsum,
 )
 from .registry import feature
 
@@ -179,8 +179,8 @@ def f_amplitude(t, x, s, weighted, order, w=None):
     return percentile_sorted(xs, 99.0) - percentile_sorted(xs, 1.0)
 
 
-@feature("median_buffer_range", index=54, series="raw", needs_order=True, needs=("weights",))
-def f_median_buffer_range(t, x, s, weighted, order, w=None):
+@feature("median_buffer_range", index=54, series="raw", needs_order=True, needs=("weights", "moments"))
+def f_median_buffer_range(t, x, s, weighted, order, w=None, m=None):
     """Fraction of points within ±10 % of the amplitude A around a centre c (un-normalised input).
 
     A = ``f_amplitude`` (k = 17, same flag; non-finite -> NaN); c = med(x) (U) or μ_w (W;
@@ -193,7 +193,7 @@ def f_median_buffer_range(t, x, s, weighted, order, w=None):
     if not np.isfinite(amp):
         return NAN
     if weighted:
-        c, v, sw = weighted_mean_var(x, given_weights(s, w))
+        c, v, sw = given_moments(x, given_weights(s, w), m)
         if sw == 0.0:
             c = mean(x)
     else:

@@ -20,7 +20,9 @@ Its docstring states the formula, weighted (W) and unweighted (U).
 Shared quantities (pass fusion): a kernel that declares ``needs=("weights",)`` has the signature
 ``f(t, x, s, weighted, order, w=None)``; the generated driver computes ``w = safe_weights(s)``
 once per series and object and passes it to every such kernel, instead of ~30 kernels each
-computing it again. Called with five arguments (tests, the profile), the kernel computes ``w``
+computing it again; ``needs=("weights", "moments")`` adds ``m=None``, the tuple
+``weighted_mean_var(x, w) = (μ_w, v_w, S_w)`` of the series (used only when ``weighted``).
+Called with five arguments (tests, the profile), the kernel computes ``w``
 itself through :func:`lia_dask.features.common.given_weights`: the same function on the same
 input, so the value is bit for bit the same either way. Only quantities whose sharing cannot
 change a bit (element-wise, or the very call the kernel would make) belong in :data:`SHARED`.
@@ -327,9 +329,13 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
 
 #: per-series quantities the generated driver computes once per series and object and hands to the
 #: kernels that declare them in ``needs`` -> how it computes them (``lia_dask.features.common``)
-SHARED = {"weights": "safe_weights(s)"}
+#: (``{x}``, ``{s}``: the series' values and errors; ``w_{x}``: its shared weights), in dependency order
+SHARED = {"weights": "safe_weights({s})",
+          "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)"}  # w: apply_weights
 #: parameter name of each shared quantity in a kernel's signature
-SHARED_PARAMS = {"weights": "w"}
+SHARED_PARAMS = {"weights": "w", "moments": "m"}
+#: shared quantities another one is computed from
+SHARED_REQUIRES = {"moments": ("weights",)}
 
 
 def feature(name: str, *, index: int, series: str = "normalised", needs_order: bool = True,
@@ -355,6 +361,10 @@ def feature(name: str, *, index: int, series: str = "normalised", needs_order: b
     unknown = [q for q in needs if q not in SHARED]
     if unknown:
         raise ConfigError(f"feature {name!r}: unknown shared quantities {unknown}; known: {sorted(SHARED)}.")
+    if [q for q in SHARED if q in needs] != list(needs) or any(
+            r not in needs for q in needs for r in SHARED_REQUIRES.get(q, ())):
+        raise ConfigError(f"feature {name!r}: needs={needs} must list its shared quantities in the order of "
+                          f"SHARED {tuple(SHARED)}, each with those it is computed from ({SHARED_REQUIRES}).")
 
     def deco(func):
         from .common import kernel

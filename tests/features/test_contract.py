@@ -104,6 +104,7 @@ def test_declaration(sp):
     loads = {ins.argval for ins in dis.get_instructions(sp.kernel.py_func) if ins.opname.startswith("LOAD")}
     assert "safe_weights" not in loads, f"{sp.name}: declare needs=('weights',) and use given_weights(s, w)"
     assert ("given_weights" in loads or "mean_var" in loads or "w" in loads) or "weights" not in sp.needs
+    assert "weighted_mean_var" not in loads, f"{sp.name}: declare needs=('weights', 'moments'), use given_moments"
 
 
 def test_needs_declaration_matches_signature():
@@ -119,6 +120,8 @@ def test_needs_declaration_matches_signature():
         feature("__bad_needs", index=999, needs=("weights",))(f_bad)
     with pytest.raises(ConfigError, match="unknown shared"):
         feature("__bad_needs", index=999, needs=("nope",))
+    with pytest.raises(ConfigError, match="order of"):  # moments are computed from the weights
+        feature("__bad_needs", index=999, needs=("moments",))
     weighted = [sp.name for sp in TABLE if "weights" in sp.needs]
     assert len(weighted) >= 40  # the weights are computed once per series for all of these
 
