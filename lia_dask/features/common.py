@@ -38,9 +38,10 @@ Order statistics (NumPy conventions)
     ``quantile_sorted(xs, q)``                     ``np.quantile(x, q)``
 Weighted percentiles (§1.7 WP / WM / WS)
     ``wp_cumulative(x, w, order) -> (xs, ws, C, S_w)``  sorted values, weights, cumulative C_k
+    ``given_wp(x, w, order, wp)``                   the shared ``wp``, or ``wp_cumulative(x, w, order)``
     ``np_interp(q, C, y) -> float``                 numpy.interp(q, C, y) exactly (NaN-retry rule)
-    ``weighted_percentile(x, w, order, q)``        WP(q) (NaN if n = 0 or S_w = 0)
-    ``weighted_median(x, w, order)``               WM = WP(0.5)
+    ``weighted_percentile(x, w, order, q, wp)``      WP(q) (NaN if n = 0 or S_w = 0)
+    ``weighted_median(x, w, order, wp)``             WM = WP(0.5)
     ``step_percentile(xs, ws, p)``                 WS(p) on sorted values / weights
 Bits
     ``popcount(w) -> int``                         number of set bits of a uint64 (LLVM ``ctpop``)
@@ -461,20 +462,28 @@ def np_interp(q, c, y):
 
 
 @kernel
-def weighted_percentile(x, w, order, q):
-    """WP(q) of §1.7 (q in [0, 1]); NaN if n == 0 or S_w == 0."""
+def given_wp(x, w, order, wp):
+    """``wp`` as the driver shares it (``wp_cumulative(x, w, order)`` of the series), or computed when None."""
+    if wp is None:
+        return wp_cumulative(x, w, order)
+    return wp
+
+
+@kernel
+def weighted_percentile(x, w, order, q, wp=None):
+    """WP(q) of §1.7 (q in [0, 1]); NaN if n == 0 or S_w == 0. ``wp``: shared :func:`wp_cumulative`."""
     if order.shape[0] == 0:
         return np.nan
-    xs, ws, c, sw = wp_cumulative(x, w, order)
+    xs, ws, c, sw = given_wp(x, w, order, wp)
     if sw == 0.0:
         return np.nan
     return np_interp(q, c, xs)
 
 
 @kernel
-def weighted_median(x, w, order):
+def weighted_median(x, w, order, wp=None):
     """WM = WP(0.5)."""
-    return weighted_percentile(x, w, order, 0.5)
+    return weighted_percentile(x, w, order, 0.5, wp)
 
 
 @kernel

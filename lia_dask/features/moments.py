@@ -203,8 +203,8 @@ def f_large_standard_deviation(t, x, s, weighted, order, w=None, m=None):
     return 1.0 if sd > 0.3 * rng else 0.0
 
 
-@feature("symmetry_looking", index=76, series="normalised", needs_order=True, needs=("weights", "moments"))
-def f_symmetry_looking(t, x, s, weighted, order, w=None, m=None):
+@feature("symmetry_looking", index=76, series="normalised", needs_order=True, needs=("weights", "moments", "wp"))
+def f_symmetry_looking(t, x, s, weighted, order, w=None, m=None, wp=None):
     """1.0 if |centre - median| < 0.5 (max x - min x), else 0.0.
 
     U: |mean - med|; W (S_w > 0, else U): |μ_w - WM|. Range 0 -> 1.0; n = 0 -> NaN.
@@ -219,5 +219,5 @@ def f_symmetry_looking(t, x, s, weighted, order, w=None, m=None):
         w = given_weights(s, w)
         mu, v, sw = given_moments(x, w, m)
         if sw > 0.0:
-            return 1.0 if abs(mu - weighted_median(x, w, order)) < 0.5 * rng else 0.0
+            return 1.0 if abs(mu - weighted_median(x, w, order, wp)) < 0.5 * rng else 0.0
     return 1.0 if abs(mean(x) - median_ordered(x, order)) < 0.5 * rng else 0.0

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .common import (
-    given_moments, given_weights, kernel, mean, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
-    step_percentile, take_sorted, wp_cumulative, wsum,
+    given_moments, given_weights, given_wp, kernel, mean, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
+    step_percentile, take_sorted, wsum,
 )
 from .registry import feature
 
@@ -19,13 +19,13 @@ NAN = np.nan
 
 
 @kernel
-def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None):
+def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None, wp=None):
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
         w = given_weights(s, w)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         num = np_interp(phi, c, xs) - np_interp(plo, c, xs)
@@ -39,34 +39,34 @@ def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None):
     return num / den
 
 
-@feature("FluxPercentileRatioMid20", index=1, series="normalised", needs_order=True, needs=("weights",))
-def f_FluxPercentileRatioMid20(t, x, s, weighted, order, w=None):
+@feature("FluxPercentileRatioMid20", index=1, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid20(t, x, s, weighted, order, w=None, wp=None):
     """(P60 − P40)/(P95 − P5); W uses WP. Minimum n: 2 (denominator 0 -> NaN)."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.40, 0.60, w)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.40, 0.60, w, wp)
 
 
-@feature("FluxPercentileRatioMid35", index=2, series="normalised", needs_order=True, needs=("weights",))
-def f_FluxPercentileRatioMid35(t, x, s, weighted, order, w=None):
+@feature("FluxPercentileRatioMid35", index=2, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid35(t, x, s, weighted, order, w=None, wp=None):
     """(P67.5 − P32.5)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.325, 0.675, w)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.325, 0.675, w, wp)
 
 
-@feature("FluxPercentileRatioMid50", index=3, series="normalised", needs_order=True, needs=("weights",))
-def f_FluxPercentileRatioMid50(t, x, s, weighted, order, w=None):
+@feature("FluxPercentileRatioMid50", index=3, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid50(t, x, s, weighted, order, w=None, wp=None):
     """(P75 − P25)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.25, 0.75, w)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.25, 0.75, w, wp)
 
 
-@feature("FluxPercentileRatioMid65", index=4, series="normalised", needs_order=True, needs=("weights",))
-def f_FluxPercentileRatioMid65(t, x, s, weighted, order, w=None):
+@feature("FluxPercentileRatioMid65", index=4, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid65(t, x, s, weighted, order, w=None, wp=None):
     """(P82.5 − P17.5)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.175, 0.825, w)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.175, 0.825, w, wp)
 
 
-@feature("FluxPercentileRatioMid80", index=5, series="normalised", needs_order=True, needs=("weights",))
-def f_FluxPercentileRatioMid80(t, x, s, weighted, order, w=None):
+@feature("FluxPercentileRatioMid80", index=5, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid80(t, x, s, weighted, order, w=None, wp=None):
     """(P90 − P10)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.10, 0.90, w)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.10, 0.90, w, wp)
 
 
 @kernel
@@ -88,15 +88,15 @@ def _wp_sub(xs, ws, a, b, q):
     return np_interp(q, c, xs[a:b])
 
 
-@feature("Gskew", index=6, series="normalised", needs_order=True, needs=("weights",))
-def f_Gskew(t, x, s, weighted, order, w=None):
+@feature("Gskew", index=6, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_Gskew(t, x, s, weighted, order, w=None, wp=None):
     """med(x ≤ P3) + med(x ≥ P97) − 2·med(x); W: the same with WP on one sort. Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
         w = given_weights(s, w)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         p3 = np_interp(0.03, c, xs)
@@ -124,15 +124,15 @@ def f_Gskew(t, x, s, weighted, order, w=None):
     return median_sorted(xs[:lo_end]) + median_sorted(xs[hi_start:]) - 2 * m
 
 
-@feature("PercentAmplitude", index=10, series="normalised", needs_order=True, needs=("weights",))
-def f_PercentAmplitude(t, x, s, weighted, order, w=None):
+@feature("PercentAmplitude", index=10, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_PercentAmplitude(t, x, s, weighted, order, w=None, wp=None):
     """max|x − m|/m with m = med (U) or WM (W; NaN if S_w = 0). Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
         w = given_weights(s, w)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         m = np_interp(0.5, c, xs)
@@ -148,15 +148,15 @@ def f_PercentAmplitude(t, x, s, weighted, order, w=None):
     return best / m
 
 
-@feature("PercentDifferenceFluxPercentile", index=11, series="normalised", needs_order=True, needs=("weights",))
-def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None):
+@feature("PercentDifferenceFluxPercentile", index=11, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None, wp=None):
     """(P95 − P5)/med (U); (WP(.95) − WP(.05))/WP(.5) (W). Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
         w = given_weights(s, w)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         return (np_interp(0.95, c, xs) - np_interp(0.05, c, xs)) / np_interp(0.5, c, xs)
@@ -271,8 +271,8 @@ def _median_abs_dev_ordered(x, order, m):
     return (prev + cur) / 2.0
 
 
-@feature("medianAbsDev", index=53, series="normalised", needs_order=True, needs=("weights",))
-def f_medianAbsDev(t, x, s, weighted, order, w=None):
+@feature("medianAbsDev", index=53, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_medianAbsDev(t, x, s, weighted, order, w=None, wp=None):
     """U: median absolute deviation ``med(|x - med(x)|)``. W: *not* a weighted MAD (Quirk 3).
 
     W (S_w > 0, else U): with xs = x[order], C the WP cumulative weights and m = WP(0.5), the
@@ -283,7 +283,7 @@ def f_medianAbsDev(t, x, s, weighted, order, w=None):
     if n == 0:
         return NAN
     if weighted:
-        xs, ws, c, sw = wp_cumulative(x, given_weights(s, w), order)
+        xs, ws, c, sw = given_wp(x, given_weights(s, w), order, wp)
         if sw != 0.0:
             m = np_interp(0.5, c, xs)
             d = np.abs(xs - m)

@@ -158,7 +158,7 @@ def f_con_below5(t, x, s, weighted, order):
 
 
 @kernel
-def _count_side(x, s, weighted, order, above, w=None):
+def _count_side(x, s, weighted, order, above, w=None, wp=None):
     """(Weighted) fraction of points strictly above / below the (weighted) median."""
     n = x.shape[0]
     if n == 0:
@@ -167,7 +167,7 @@ def _count_side(x, s, weighted, order, above, w=None):
         w = given_weights(s, w)
         sw = wsum(w)
         if sw != 0.0:
-            m = weighted_median(x, w, order)
+            m = weighted_median(x, w, order, wp)
             acc = 0.0
             for i in range(n):
                 if (x[i] > m) if above else (x[i] < m):
@@ -181,35 +181,35 @@ def _count_side(x, s, weighted, order, above, w=None):
     return cnt / n
 
 
-@feature("count_above", index=36, series="normalised", needs_order=True, needs=("weights",))
-def f_count_above(t, x, s, weighted, order, w=None):
+@feature("count_above", index=36, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_count_above(t, x, s, weighted, order, w=None, wp=None):
     """Fraction strictly above the median.
 
     U: ``#{x_i > med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i > m} w_i / S_w``; U if S_w = 0.
     n = 0 -> NaN.
     """
-    return _count_side(x, s, weighted, order, True, w)
+    return _count_side(x, s, weighted, order, True, w, wp)
 
 
-@feature("count_below", index=37, series="normalised", needs_order=True, needs=("weights",))
-def f_count_below(t, x, s, weighted, order, w=None):
+@feature("count_below", index=37, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_count_below(t, x, s, weighted, order, w=None, wp=None):
     """Fraction strictly below the median.
 
     U: ``#{x_i < med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i < m} w_i / S_w``; U if S_w = 0.
     n = 0 -> NaN.
     """
-    return _count_side(x, s, weighted, order, False, w)
+    return _count_side(x, s, weighted, order, False, w, wp)
 
 
 @kernel
-def _longest_strike(x, s, weighted, order, above, w=None):
+def _longest_strike(x, s, weighted, order, above, w=None, wp=None):
     """Longest run of points beyond the centre, / n (see f_longest_strike_above/below)."""
     n = x.shape[0]
     if n == 0:
         return NAN
     flags = np.empty(n, np.bool_)
     if weighted:
-        m = weighted_median(x, given_weights(s, w), order)  # NaN if S_w = 0: nothing is flagged
+        m = weighted_median(x, given_weights(s, w), order, wp)  # NaN if S_w = 0: nothing is flagged
         for i in range(n):
             flags[i] = (x[i] > m + s[i]) if above else (x[i] < m - s[i])
     else:
@@ -219,24 +219,24 @@ def _longest_strike(x, s, weighted, order, above, w=None):
     return longest_run(flags) / n
 
 
-@feature("longest_strike_above", index=46, series="normalised", needs_order=True, needs=("weights",))
-def f_longest_strike_above(t, x, s, weighted, order, w=None):
+@feature("longest_strike_above", index=46, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_longest_strike_above(t, x, s, weighted, order, w=None, wp=None):
     """Longest run of consecutive points above the centre, / n.
 
     U: flags x_i > med(x). W: flags x_i > WM(x, w) + σ_i (WM NaN if S_w = 0: no flags).
     n = 0 -> NaN.
     """
-    return _longest_strike(x, s, weighted, order, True, w)
+    return _longest_strike(x, s, weighted, order, True, w, wp)
 
 
-@feature("longest_strike_below", index=47, series="normalised", needs_order=True, needs=("weights",))
-def f_longest_strike_below(t, x, s, weighted, order, w=None):
+@feature("longest_strike_below", index=47, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_longest_strike_below(t, x, s, weighted, order, w=None, wp=None):
     """Longest run of consecutive points below the centre, / n.
 
     U: flags x_i < med(x). W: flags x_i < WM(x, w) - σ_i (WM NaN if S_w = 0: no flags).
     n = 0 -> NaN.
     """
-    return _longest_strike(x, s, weighted, order, False, w)
+    return _longest_strike(x, s, weighted, order, False, w, wp)
 
 
 @feature("number_of_crossings", index=57, series="normalised", needs_order=True)

@@ -105,6 +105,7 @@ def test_declaration(sp):
     assert "safe_weights" not in loads, f"{sp.name}: declare needs=('weights',) and use given_weights(s, w)"
     assert ("given_weights" in loads or "mean_var" in loads or "w" in loads) or "weights" not in sp.needs
     assert "weighted_mean_var" not in loads, f"{sp.name}: declare needs=('weights', 'moments'), use given_moments"
+    assert "wp_cumulative" not in loads, f"{sp.name}: declare needs=(..., 'wp'), use given_wp"
 
 
 def test_needs_declaration_matches_signature():
