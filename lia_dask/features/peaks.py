@@ -105,7 +105,8 @@ def f_mean_n_abs_max(t, x, s, weighted, order, w=None):
     if n < 10:
         return NAN
     a = np.abs(x)
-    w = given_weights(s, w)
+    if weighted:
+        w = given_weights(s, w)
     # the 10 largest |x| in selection order: NaN counts as largest (as in NumPy's argpartition),
     # ties go to the earlier index; one pass keeping them in that order
     top = np.empty(10, np.int64)
@@ -129,8 +130,9 @@ def f_mean_n_abs_max(t, x, s, weighted, order, w=None):
     for q in range(10):
         b = top[q]
         acc += a[b]
-        num += w[b] * a[b]
-        den += w[b]
+        if weighted:
+            num += w[b] * a[b]
+            den += w[b]
     if weighted and den != 0.0:
         return num / den
     return acc / 10.0

@@ -20,7 +20,8 @@ Its docstring states the formula, weighted (W) and unweighted (U).
 Shared quantities (pass fusion): a kernel that declares ``needs=("weights",)`` has the signature
 ``f(t, x, s, weighted, order, w=None)``; the generated driver computes ``w = safe_weights(s)``
 once per series and object and passes it to every such kernel, instead of ~30 kernels each
-computing it again; ``needs=("weights", "moments")`` adds ``m=None``, the tuple
+computing it again (weighted runs only: an unweighted run passes an empty array, so a kernel reads
+``w`` only when ``weighted``); ``needs=("weights", "moments")`` adds ``m=None``, the tuple
 ``weighted_mean_var(x, w) = (μ_w, v_w, S_w)`` of the series (used only when ``weighted``); ``"wp"`` adds ``wp=None``, the tuple ``wp_cumulative(x, w, order)
 = (xs, ws, C, S_w)`` of the weighted percentiles (only when ``weighted``; read, never written).
 Called with five arguments (tests, the profile), the kernel computes ``w``
@@ -331,9 +332,9 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
 #: per-series quantities the generated driver computes once per series and object and hands to the
 #: kernels that declare them in ``needs`` -> how it computes them (``lia_dask.features.common``)
 #: (``{x}``, ``{s}``, ``{o}``: the series' values, errors, order; ``w_{x}``: its weights), in dependency order
-SHARED = {"weights": "safe_weights({s})",
-          "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",  # w: apply_weights
-          "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)"}  # ef: empty float64
+SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: empty float64
+          "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",
+          "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)"}
 #: parameter name of each shared quantity in a kernel's signature
 SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp"}
 #: shared quantities another one is computed from
