@@ -23,9 +23,11 @@ Post-processing and filters
     ``finite_rows(a, b, c) -> mask``               rows where all three are finite
 Weights and moments
     ``safe_weights(s) -> w``                      w_i = 1/s_i² if s_i finite and > 0 else 0
+    ``given_weights(s, w) -> w``                  the shared weights ``w``, or ``safe_weights(s)`` if None
+    ``given_moments(x, w, m) -> m``               the shared moments ``m``, or ``weighted_mean_var(x, w)``
     ``wsum(w) -> S_w``                            plain sequential sum
     ``weighted_mean_var(x, w) -> (mu_w, v_w, S_w)``  population weighted moments (NaN if S_w = 0)
-    ``mean_var(x, s, weighted) -> (mu, v)``       (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
+    ``mean_var(x, s, weighted, w, m) -> (mu, v)``     (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
     ``mean(x)``, ``var0(x)``, ``std0(x)``, ``std1(x)``  NumPy conventions (NaN where NumPy gives NaN)
 Order statistics (NumPy conventions)
     ``take_sorted(x, order) -> xs``               x[order] (copy)
@@ -36,9 +38,10 @@ Order statistics (NumPy conventions)
     ``quantile_sorted(xs, q)``                     ``np.quantile(x, q)``
 Weighted percentiles (§1.7 WP / WM / WS)
     ``wp_cumulative(x, w, order) -> (xs, ws, C, S_w)``  sorted values, weights, cumulative C_k
+    ``given_wp(x, w, order, wp)``                   the shared ``wp``, or ``wp_cumulative(x, w, order)``
     ``np_interp(q, C, y) -> float``                 numpy.interp(q, C, y) exactly (NaN-retry rule)
-    ``weighted_percentile(x, w, order, q)``        WP(q) (NaN if n = 0 or S_w = 0)
-    ``weighted_median(x, w, order)``               WM = WP(0.5)
+    ``weighted_percentile(x, w, order, q, wp)``      WP(q) (NaN if n = 0 or S_w = 0)
+    ``weighted_median(x, w, order, wp)``             WM = WP(0.5)
     ``step_percentile(xs, ws, p)``                 WS(p) on sorted values / weights
 Bits
     ``popcount(w) -> int``                         number of set bits of a uint64 (LLVM ``ctpop``)
@@ -209,10 +212,29 @@ def weighted_mean_var(x, w):
 
 
 @kernel
-def mean_var(x, s, weighted):
-    """(mean, variance): weighted -> (μ_w, v_w) when S_w > 0; unweighted or S_w = 0 -> (mean, var₀)."""
+def given_weights(s, w):
+    """``w`` as the driver shares it (the series' :func:`safe_weights`), or computed here when None."""
+    if w is None:
+        return safe_weights(s)
+    return w
+
+
+@kernel
+def given_moments(x, w, m):
+    """``m`` as the driver shares it (``weighted_mean_var(x, w)`` of the series), or computed when None."""
+    if m is None:
+        return weighted_mean_var(x, w)
+    return m
+
+
+@kernel
+def mean_var(x, s, weighted, w=None, m=None):
+    """(mean, variance): weighted -> (μ_w, v_w) when S_w > 0; unweighted or S_w = 0 -> (mean, var₀).
+
+    ``w``, ``m``: the series' safe weights and weighted moments when the caller has them (None: computed).
+    """
     if weighted:
-        mu, v, sw = weighted_mean_var(x, safe_weights(s))
+        mu, v, sw = given_moments(x, given_weights(s, w), m)
         if sw > 0.0:
             return mu, v
     return mean(x), var0(x)
@@ -456,20 +478,28 @@ def np_interp(q, c, y):
 
 
 @kernel
-def weighted_percentile(x, w, order, q):
-    """WP(q) of §1.7 (q in [0, 1]); NaN if n == 0 or S_w == 0."""
+def given_wp(x, w, order, wp):
+    """``wp`` as the driver shares it (``wp_cumulative(x, w, order)`` of the series), or computed when None."""
+    if wp is None:
+        return wp_cumulative(x, w, order)
+    return wp
+
+
+@kernel
+def weighted_percentile(x, w, order, q, wp=None):
+    """WP(q) of §1.7 (q in [0, 1]); NaN if n == 0 or S_w == 0. ``wp``: shared :func:`wp_cumulative`."""
     if order.shape[0] == 0:
         return np.nan
-    xs, ws, c, sw = wp_cumulative(x, w, order)
+    xs, ws, c, sw = given_wp(x, w, order, wp)
     if sw == 0.0:
         return np.nan
     return np_interp(q, c, xs)
 
 
 @kernel
-def weighted_median(x, w, order):
+def weighted_median(x, w, order, wp=None):
     """WM = WP(0.5)."""
-    return weighted_percentile(x, w, order, 0.5)
+    return weighted_percentile(x, w, order, 0.5, wp)
 
 
 @kernel

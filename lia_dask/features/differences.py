@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .common import kernel, mean, median, median_ordered, pearson, safe_weights, std0, weighted_mean_var, wsum
+from .common import given_moments, given_weights, kernel, mean, median, median_ordered, pearson, std0, wsum
 from .registry import feature
 
 NAN = np.nan
@@ -33,14 +33,14 @@ def _ols_slope(t, x):
     return (sxy / n) / (sxx / n)
 
 
-@feature("LinearTrend", index=7, series="normalised", needs_order=False)
-def f_LinearTrend(t, x, s, weighted, order):
+@feature("LinearTrend", index=7, series="normalised", needs_order=False, needs=("weights",))
+def f_LinearTrend(t, x, s, weighted, order, w=None):
     """Slope of x against t: OLS (U); Σw(t−t̄_w)(x−x̄_w)/Σw(t−t̄_w)² (W, OLS if S_w = 0). Minimum n: 2."""
     n = x.shape[0]
     if n < 2:
         return np.nan
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         sw = wsum(w)
         if sw > 0.0:
             swt = 0.0
@@ -224,8 +224,8 @@ def f_mean_second_derivative(t, x, s, weighted, order):
     return acc / cnt
 
 
-@feature("complexity", index=29, series="normalised", needs_order=False)
-def f_complexity(t, x, s, weighted, order):
+@feature("complexity", index=29, series="normalised", needs_order=False, needs=("weights",))
+def f_complexity(t, x, s, weighted, order, w=None):
     """RMS of successive differences.
 
     U: ``sqrt(mean(Δx_i²))``. W: ω_i = w_i (safe weight of the *first* point of each pair),
@@ -235,7 +235,7 @@ def f_complexity(t, x, s, weighted, order):
     if n < 2:
         return NAN
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         num = 0.0
         den = 0.0
         for i in range(n - 1):
@@ -281,8 +281,8 @@ def f_c3(t, x, s, weighted, order):
     return acc / (n - 2)
 
 
-@feature("auto_corr", index=18, series="normalised", needs_order=False)
-def f_auto_corr(t, x, s, weighted, order):
+@feature("auto_corr", index=18, series="normalised", needs_order=False, needs=("weights", "moments"))
+def f_auto_corr(t, x, s, weighted, order, w=None, m=None):
     """Lag-1 autocorrelation: Pearson(x[:-1], x[1:]) (U); Σp(x_i−μ)(x_{i+1}−μ)/Σw(x−μ)², p = √(w_i w_{i+1}) (W).
 
     Minimum n: 2 (U gives NaN at n = 2).
@@ -291,12 +291,12 @@ def f_auto_corr(t, x, s, weighted, order):
     if n < 2:
         return np.nan
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         sp = 0.0
         for i in range(n - 1):
             sp += np.sqrt(w[i] * w[i + 1])
         if sp != 0.0:
-            mu, v, sw = weighted_mean_var(x, w)
+            mu, v, sw = given_moments(x, w, m)
             num = 0.0
             for i in range(n - 1):
                 num += np.sqrt(w[i] * w[i + 1]) * (x[i] - mu) * (x[i + 1] - mu)
@@ -369,8 +369,8 @@ def f_time_reversal_asymmetry_normalized(t, x, s, weighted, order):
     return 0.0
 
 
-@feature("cusum", index=38, series="normalised", needs_order=True)
-def f_cusum(t, x, s, weighted, order):
+@feature("cusum", index=38, series="normalised", needs_order=True, needs=("weights",))
+def f_cusum(t, x, s, weighted, order, w=None):
     """Range of the normalised cumulative sum of deviations from the median.
 
     m = med(x) (both modes); scale U: std₀(x); W: ``sqrt(Σ w (x-m)² / S_w)`` about the median
@@ -383,7 +383,7 @@ def f_cusum(t, x, s, weighted, order):
     m = median_ordered(x, order)
     scale = NAN
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         num = 0.0
         den = 0.0
         for i in range(n):

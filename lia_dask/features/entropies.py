@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import kernel, mean_var, median_ordered, pearson, popcount, safe_weights, std0
+from .common import given_weights, kernel, mean_var, median_ordered, pearson, popcount, std0
 from .special import invgauss_cdf
 from .registry import feature
 
@@ -183,8 +183,8 @@ def _log2_eps(p, l2one, l2eps):
     return math.log2(p + 1e-12)
 
 
-@feature("shannon_entropy", index=68, series="normalised", needs_order=True)
-def f_shannon_entropy(t, x, s, weighted, order):
+@feature("shannon_entropy", index=68, series="normalised", needs_order=True, needs=("weights", "moments"))
+def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None):
     """SIDRA entropy: Gaussian and inverse-Gaussian CDF terms at x ± σ.
 
     μ = med(x); scale S = √mean((x-μ)²) (U) or s_w (W; std₀ if S_w = 0); p± = Φ((x±σ-μ)/S)
@@ -198,7 +198,7 @@ def f_shannon_entropy(t, x, s, weighted, order):
     eps = 1e-12
     mu = median_ordered(x, order)
     if weighted:
-        m_w, v = mean_var(x, s, True)
+        m_w, v = mean_var(x, s, True, w, m)
         scale = math.sqrt(v) if v >= 0.0 else NAN
     else:
         acc = 0.0
@@ -243,8 +243,8 @@ _POW10_LO = -330
 _POW10 = _pow10_table(_POW10_LO, 310)
 
 
-@feature("benford_correlation", index=22, series="normalised", needs_order=False)
-def f_benford_correlation(t, x, s, weighted, order):
+@feature("benford_correlation", index=22, series="normalised", needs_order=False, needs=("weights",))
+def f_benford_correlation(t, x, s, weighted, order, w=None):
     """Pearson r between first-digit frequencies of |x| and Benford's law (W: weighted counts). Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
@@ -266,7 +266,7 @@ def f_benford_correlation(t, x, s, weighted, order):
     h = np.zeros(9, np.float64)
     use_w = False
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         swm = 0.0
         for i in range(n):
             if dig[i] > 0:

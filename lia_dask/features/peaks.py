@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import safe_weights, wsum
+from .common import given_weights, wsum
 from .special import find_peaks_prom_width, peakutils_count
 from .registry import feature
 
@@ -38,8 +38,8 @@ def f_number_cwt_like_peaks(t, x, s, weighted, order):
     return find_peaks_prom_width(y, 0.5, 5.0) / n
 
 
-@feature("prominence_peaks", index=59, series="normalised", needs_order=False)
-def f_prominence_peaks(t, x, s, weighted, order):
+@feature("prominence_peaks", index=59, series="normalised", needs_order=False, needs=("weights",))
+def f_prominence_peaks(t, x, s, weighted, order, w=None):
     """peakutils-style peak count (thres 0.3 relative, min_dist 25), divided by n.
 
     Ranking amplitude a = x·w (W, x if S_w = 0) or x (U); level L = min a + 0.3 (max a - min a).
@@ -52,7 +52,7 @@ def f_prominence_peaks(t, x, s, weighted, order):
         return NAN
     a = x.copy()
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         if wsum(w) != 0.0:
             for i in range(n):
                 a[i] = x[i] * w[i]
@@ -94,8 +94,8 @@ def f_windowed_peak_fraction(t, x, s, weighted, order):
     return cnt / n
 
 
-@feature("mean_n_abs_max", index=51, series="normalised", needs_order=False)
-def f_mean_n_abs_max(t, x, s, weighted, order):
+@feature("mean_n_abs_max", index=51, series="normalised", needs_order=False, needs=("weights",))
+def f_mean_n_abs_max(t, x, s, weighted, order, w=None):
     """Mean of the 10 largest |x_i|.
 
     U: mean |x_i| over I (the 10 largest; ties at the 10th place go to the earlier index).
@@ -105,7 +105,8 @@ def f_mean_n_abs_max(t, x, s, weighted, order):
     if n < 10:
         return NAN
     a = np.abs(x)
-    w = safe_weights(s)
+    if weighted:
+        w = given_weights(s, w)
     # the 10 largest |x| in selection order: NaN counts as largest (as in NumPy's argpartition),
     # ties go to the earlier index; one pass keeping them in that order
     top = np.empty(10, np.int64)
@@ -129,8 +130,9 @@ def f_mean_n_abs_max(t, x, s, weighted, order):
     for q in range(10):
         b = top[q]
         acc += a[b]
-        num += w[b] * a[b]
-        den += w[b]
+        if weighted:
+            num += w[b] * a[b]
+            den += w[b]
     if weighted and den != 0.0:
         return num / den
     return acc / 10.0

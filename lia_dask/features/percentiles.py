@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .common import (
-    kernel, mean, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
-    safe_weights, step_percentile, take_sorted, weighted_mean_var, wp_cumulative, wsum,
+    given_moments, given_weights, given_wp, kernel, mean, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
+    step_percentile, take_sorted, wsum,
 )
 from .registry import feature
 
@@ -19,13 +19,13 @@ NAN = np.nan
 
 
 @kernel
-def _flux_percentile_ratio(x, s, weighted, order, plo, phi):
+def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None, wp=None):
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
-        w = safe_weights(s)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        w = given_weights(s, w)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         num = np_interp(phi, c, xs) - np_interp(plo, c, xs)
@@ -39,34 +39,34 @@ def _flux_percentile_ratio(x, s, weighted, order, plo, phi):
     return num / den
 
 
-@feature("FluxPercentileRatioMid20", index=1, series="normalised", needs_order=True)
-def f_FluxPercentileRatioMid20(t, x, s, weighted, order):
+@feature("FluxPercentileRatioMid20", index=1, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid20(t, x, s, weighted, order, w=None, wp=None):
     """(P60 − P40)/(P95 − P5); W uses WP. Minimum n: 2 (denominator 0 -> NaN)."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.40, 0.60)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.40, 0.60, w, wp)
 
 
-@feature("FluxPercentileRatioMid35", index=2, series="normalised", needs_order=True)
-def f_FluxPercentileRatioMid35(t, x, s, weighted, order):
+@feature("FluxPercentileRatioMid35", index=2, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid35(t, x, s, weighted, order, w=None, wp=None):
     """(P67.5 − P32.5)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.325, 0.675)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.325, 0.675, w, wp)
 
 
-@feature("FluxPercentileRatioMid50", index=3, series="normalised", needs_order=True)
-def f_FluxPercentileRatioMid50(t, x, s, weighted, order):
+@feature("FluxPercentileRatioMid50", index=3, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid50(t, x, s, weighted, order, w=None, wp=None):
     """(P75 − P25)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.25, 0.75)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.25, 0.75, w, wp)
 
 
-@feature("FluxPercentileRatioMid65", index=4, series="normalised", needs_order=True)
-def f_FluxPercentileRatioMid65(t, x, s, weighted, order):
+@feature("FluxPercentileRatioMid65", index=4, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid65(t, x, s, weighted, order, w=None, wp=None):
     """(P82.5 − P17.5)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.175, 0.825)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.175, 0.825, w, wp)
 
 
-@feature("FluxPercentileRatioMid80", index=5, series="normalised", needs_order=True)
-def f_FluxPercentileRatioMid80(t, x, s, weighted, order):
+@feature("FluxPercentileRatioMid80", index=5, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_FluxPercentileRatioMid80(t, x, s, weighted, order, w=None, wp=None):
     """(P90 − P10)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.10, 0.90)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.10, 0.90, w, wp)
 
 
 @kernel
@@ -88,15 +88,15 @@ def _wp_sub(xs, ws, a, b, q):
     return np_interp(q, c, xs[a:b])
 
 
-@feature("Gskew", index=6, series="normalised", needs_order=True)
-def f_Gskew(t, x, s, weighted, order):
+@feature("Gskew", index=6, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_Gskew(t, x, s, weighted, order, w=None, wp=None):
     """med(x ≤ P3) + med(x ≥ P97) − 2·med(x); W: the same with WP on one sort. Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
-        w = safe_weights(s)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        w = given_weights(s, w)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         p3 = np_interp(0.03, c, xs)
@@ -124,15 +124,15 @@ def f_Gskew(t, x, s, weighted, order):
     return median_sorted(xs[:lo_end]) + median_sorted(xs[hi_start:]) - 2 * m
 
 
-@feature("PercentAmplitude", index=10, series="normalised", needs_order=True)
-def f_PercentAmplitude(t, x, s, weighted, order):
+@feature("PercentAmplitude", index=10, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_PercentAmplitude(t, x, s, weighted, order, w=None, wp=None):
     """max|x − m|/m with m = med (U) or WM (W; NaN if S_w = 0). Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
-        w = safe_weights(s)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        w = given_weights(s, w)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         m = np_interp(0.5, c, xs)
@@ -148,15 +148,15 @@ def f_PercentAmplitude(t, x, s, weighted, order):
     return best / m
 
 
-@feature("PercentDifferenceFluxPercentile", index=11, series="normalised", needs_order=True)
-def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order):
+@feature("PercentDifferenceFluxPercentile", index=11, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None, wp=None):
     """(P95 − P5)/med (U); (WP(.95) − WP(.05))/WP(.5) (W). Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
     if weighted:
-        w = safe_weights(s)
-        xs, ws, c, sw = wp_cumulative(x, w, order)
+        w = given_weights(s, w)
+        xs, ws, c, sw = given_wp(x, w, order, wp)
         if sw == 0.0:
             return np.nan
         return (np_interp(0.95, c, xs) - np_interp(0.05, c, xs)) / np_interp(0.5, c, xs)
@@ -164,23 +164,23 @@ def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order):
     return (percentile_sorted(xs, 95.0) - percentile_sorted(xs, 5.0)) / median_sorted(xs)
 
 
-@feature("amplitude", index=17, series="raw", needs_order=True)
-def f_amplitude(t, x, s, weighted, order):
+@feature("amplitude", index=17, series="raw", needs_order=True, needs=("weights",))
+def f_amplitude(t, x, s, weighted, order, w=None):
     """P99 − P1 (U); step percentiles WS(99) − WS(1) (W, U if S_w = 0). On un-normalised flux. Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
     xs = take_sorted(x, order)
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         if wsum(w) > 0.0:
             ws = take_sorted(w, order)
             return step_percentile(xs, ws, 99.0) - step_percentile(xs, ws, 1.0)
     return percentile_sorted(xs, 99.0) - percentile_sorted(xs, 1.0)
 
 
-@feature("median_buffer_range", index=54, series="raw", needs_order=True)
-def f_median_buffer_range(t, x, s, weighted, order):
+@feature("median_buffer_range", index=54, series="raw", needs_order=True, needs=("weights", "moments"))
+def f_median_buffer_range(t, x, s, weighted, order, w=None, m=None):
     """Fraction of points within ±10 % of the amplitude A around a centre c (un-normalised input).
 
     A = ``f_amplitude`` (k = 17, same flag; non-finite -> NaN); c = med(x) (U) or μ_w (W;
@@ -189,11 +189,11 @@ def f_median_buffer_range(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return NAN
-    amp = f_amplitude(t, x, s, weighted, order)
+    amp = f_amplitude(t, x, s, weighted, order, w)
     if not np.isfinite(amp):
         return NAN
     if weighted:
-        c, v, sw = weighted_mean_var(x, safe_weights(s))
+        c, v, sw = given_moments(x, given_weights(s, w), m)
         if sw == 0.0:
             c = mean(x)
     else:
@@ -208,8 +208,8 @@ def f_median_buffer_range(t, x, s, weighted, order):
     return cnt / n
 
 
-@feature("half_mag_amplitude_ratio", index=41, series="normalised", needs_order=True)
-def f_half_mag_amplitude_ratio(t, x, s, weighted, order):
+@feature("half_mag_amplitude_ratio", index=41, series="normalised", needs_order=True, needs=("weights",))
+def f_half_mag_amplitude_ratio(t, x, s, weighted, order, w=None):
     """``sqrt(v_A / v_B)``, A = {x_i > m}, B = {x_i <= m}, m = med(x) (both modes).
 
     U: v = mean over the set of (x - m)². W: v = Σ w (x-m)² / Σ w over the set (safe weights).
@@ -219,7 +219,7 @@ def f_half_mag_amplitude_ratio(t, x, s, weighted, order):
     if n == 0:
         return NAN
     m = median_ordered(x, order)
-    w = safe_weights(s) if weighted else np.ones(n)
+    w = given_weights(s, w) if weighted else np.ones(n)
     na = 0.0
     da = 0.0
     nb = 0.0
@@ -271,8 +271,8 @@ def _median_abs_dev_ordered(x, order, m):
     return (prev + cur) / 2.0
 
 
-@feature("medianAbsDev", index=53, series="normalised", needs_order=True)
-def f_medianAbsDev(t, x, s, weighted, order):
+@feature("medianAbsDev", index=53, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_medianAbsDev(t, x, s, weighted, order, w=None, wp=None):
     """U: median absolute deviation ``med(|x - med(x)|)``. W: *not* a weighted MAD (Quirk 3).
 
     W (S_w > 0, else U): with xs = x[order], C the WP cumulative weights and m = WP(0.5), the
@@ -283,7 +283,7 @@ def f_medianAbsDev(t, x, s, weighted, order):
     if n == 0:
         return NAN
     if weighted:
-        xs, ws, c, sw = wp_cumulative(x, safe_weights(s), order)
+        xs, ws, c, sw = given_wp(x, given_weights(s, w), order, wp)
         if sw != 0.0:
             m = np_interp(0.5, c, xs)
             d = np.abs(xs - m)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import kernel, safe_weights, take_sorted, wsum
+from .common import given_weights, kernel, take_sorted, wsum
 from .registry import feature
 
 NAN = np.nan
@@ -135,11 +135,11 @@ def f_check_min_last_loc(t, x, s, weighted, order):
 
 
 @kernel
-def _first_arg_extreme(x, s, weighted, want_max):
+def _first_arg_extreme(x, s, weighted, want_max, w=None):
     """First 0-based argmax / argmin of x (U) or x·w (W); a NaN counts as the extreme (NumPy)."""
     n = x.shape[0]
     if weighted:
-        v = x * safe_weights(s)
+        v = x * given_weights(s, w)
     else:
         v = x
     best = 0
@@ -156,8 +156,8 @@ def _first_arg_extreme(x, s, weighted, want_max):
     return best
 
 
-@feature("first_loc_max", index=39, series="normalised", needs_order=False)
-def f_first_loc_max(t, x, s, weighted, order):
+@feature("first_loc_max", index=39, series="normalised", needs_order=False, needs=("weights",))
+def f_first_loc_max(t, x, s, weighted, order, w=None):
     """Relative position of the first maximum: ``argmax(x)/n`` (U), ``argmax(x·w)/n`` (W).
 
     0-based index of the first occurrence. n = 0 -> NaN.
@@ -165,11 +165,11 @@ def f_first_loc_max(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return NAN
-    return _first_arg_extreme(x, s, weighted, True) / n
+    return _first_arg_extreme(x, s, weighted, True, w) / n
 
 
-@feature("first_loc_min", index=40, series="normalised", needs_order=False)
-def f_first_loc_min(t, x, s, weighted, order):
+@feature("first_loc_min", index=40, series="normalised", needs_order=False, needs=("weights",))
+def f_first_loc_min(t, x, s, weighted, order, w=None):
     """Relative position of the first minimum: ``argmin(x)/n`` (U), ``argmin(x·w)/n`` (W).
 
     0-based index of the first occurrence. n = 0 -> NaN.
@@ -177,7 +177,7 @@ def f_first_loc_min(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return NAN
-    return _first_arg_extreme(x, s, weighted, False) / n
+    return _first_arg_extreme(x, s, weighted, False, w) / n
 
 
 @feature("index_mass_quantile", index=42, series="normalised", needs_order=False)

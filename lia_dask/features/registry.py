@@ -17,6 +17,18 @@ the declaration says ``needs_order=False``. A kernel returns one float64, NaN wh
 undefined (±inf may be returned; the driver maps it to NaN and clips, §1.5) and never raises.
 Its docstring states the formula, weighted (W) and unweighted (U).
 
+Shared quantities (pass fusion): a kernel that declares ``needs=("weights",)`` has the signature
+``f(t, x, s, weighted, order, w=None)``; the generated driver computes ``w = safe_weights(s)``
+once per series and object and passes it to every such kernel, instead of ~30 kernels each
+computing it again (weighted runs only: an unweighted run passes an empty array, so a kernel reads
+``w`` only when ``weighted``); ``needs=("weights", "moments")`` adds ``m=None``, the tuple
+``weighted_mean_var(x, w) = (μ_w, v_w, S_w)`` of the series (used only when ``weighted``); ``"wp"`` adds ``wp=None``, the tuple ``wp_cumulative(x, w, order)
+= (xs, ws, C, S_w)`` of the weighted percentiles (only when ``weighted``; read, never written).
+Called with five arguments (tests, the profile), the kernel computes ``w``
+itself through :func:`lia_dask.features.common.given_weights`: the same function on the same
+input, so the value is bit for bit the same either way. Only quantities whose sharing cannot
+change a bit (element-wise, or the very call the kernel would make) belong in :data:`SHARED`.
+
 Series: ``"normalised"`` -- the max-normalised flux (flux pass) / normalised derivative (derivative
 pass), what nearly every feature receives; ``"raw"`` -- the un-normalised flux / derivative
 (``amplitude``, ``median_buffer_range``; §1.3, §1.4 step 7).
@@ -40,6 +52,7 @@ computes all and keeps the requested columns).
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Sequence
@@ -292,6 +305,9 @@ class FeatureSpec:
         ``kernel(t, x, s, weighted, order) -> float``.
     module : str
         Topic module that defines it.
+    needs : tuple of str
+        Per-series shared quantities (:data:`SHARED`) the kernel receives after ``order``, as
+        parameters of the same names defaulting to None (a direct 5-argument call computes them).
     """
 
     name: str
@@ -300,6 +316,7 @@ class FeatureSpec:
     needs_order: bool
     kernel: Callable
     module: str
+    needs: tuple[str, ...] = ()
 
     @property
     def doc(self) -> str:
@@ -312,7 +329,20 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
                  "positions")
 
 
-def feature(name: str, *, index: int, series: str = "normalised", needs_order: bool = True):
+#: per-series quantities the generated driver computes once per series and object and hands to the
+#: kernels that declare them in ``needs`` -> how it computes them (``lia_dask.features.common``)
+#: (``{x}``, ``{s}``, ``{o}``: the series' values, errors, order; ``w_{x}``: its weights), in dependency order
+SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: empty float64
+          "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",
+          "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)"}
+#: parameter name of each shared quantity in a kernel's signature
+SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp"}
+#: shared quantities another one is computed from
+SHARED_REQUIRES = {"moments": ("weights",), "wp": ("weights",)}
+
+
+def feature(name: str, *, index: int, series: str = "normalised", needs_order: bool = True,
+            needs: tuple[str, ...] = ()):
     """Declare and compile one feature kernel (contract in the module docstring).
 
     Parameters
@@ -324,17 +354,33 @@ def feature(name: str, *, index: int, series: str = "normalised", needs_order: b
     series : {"normalised", "raw"}
     needs_order : bool
         The kernel reads the sort permutation ``order``.
+    needs : tuple of str
+        Shared quantities of :data:`SHARED` the kernel receives (parameters after ``order``, in
+        this order, named as :data:`SHARED_PARAMS`, default None).
     """
     if series not in SERIES:
         raise ConfigError(f"feature {name!r}: series must be one of {SERIES}, got {series!r}.")
+    needs = tuple(needs)
+    unknown = [q for q in needs if q not in SHARED]
+    if unknown:
+        raise ConfigError(f"feature {name!r}: unknown shared quantities {unknown}; known: {sorted(SHARED)}.")
+    if [q for q in SHARED if q in needs] != list(needs) or any(
+            r not in needs for q in needs for r in SHARED_REQUIRES.get(q, ())):
+        raise ConfigError(f"feature {name!r}: needs={needs} must list its shared quantities in the order of "
+                          f"SHARED {tuple(SHARED)}, each with those it is computed from ({SHARED_REQUIRES}).")
 
     def deco(func):
         from .common import kernel
 
         if not (func.__doc__ or "").strip():
             raise ConfigError(f"feature kernel {func.__qualname__} has no docstring; state its formula (W and U).")
+        params = list(inspect.signature(func).parameters.values())
+        extra = [(p.name, p.default) for p in params[5:]]
+        if extra != [(SHARED_PARAMS[q], None) for q in needs]:
+            raise ConfigError(f"feature kernel {func.__qualname__} declares needs={needs} but its parameters after "
+                              f"order are {[p for p, _ in extra]}; give it {[SHARED_PARAMS[q] + '=None' for q in needs]}.")
         disp = kernel(func)
-        spec = FeatureSpec(name, int(index), series, bool(needs_order), disp, func.__module__)
+        spec = FeatureSpec(name, int(index), series, bool(needs_order), disp, func.__module__, needs)
         old = _KERNELS.get(name)
         if old is not None and old.module != spec.module:
             raise ConfigError(f"feature {name!r} is declared twice ({old.module} and {spec.module}).")

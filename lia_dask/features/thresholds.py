@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import (
-    count_clusters, kernel, longest_run, median_ordered, safe_weights, std0, std1, weighted_median, wsum,
+    count_clusters, given_weights, kernel, longest_run, median_ordered, std0, std1, weighted_median, wsum,
 )
 from .registry import feature
 
@@ -18,7 +18,7 @@ NAN = np.nan
 
 
 @kernel
-def _beyond(x, s, weighted, order, sgn):
+def _beyond(x, s, weighted, order, sgn, w=None):
     """U: fraction of points with sgn·(x − med) > std0; W: Σ w over them / S_w (U if S_w = 0); centre and scale unweighted."""
     n = x.shape[0]
     if n == 0:
@@ -35,7 +35,7 @@ def _beyond(x, s, weighted, order, sgn):
         if sgn * (x[i] - m) > sd:
             cnt += 1
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         sw = wsum(w)
         if sw != 0.0:
             for i in range(n):
@@ -45,40 +45,40 @@ def _beyond(x, s, weighted, order, sgn):
     return cnt / n
 
 
-@feature("above1", index=12, series="normalised", needs_order=True)
-def f_above1(t, x, s, weighted, order):
+@feature("above1", index=12, series="normalised", needs_order=True, needs=("weights",))
+def f_above1(t, x, s, weighted, order, w=None):
     """Fraction with (x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 1.0)
+    return _beyond(x, s, weighted, order, 1.0, w)
 
 
-@feature("above3", index=13, series="normalised", needs_order=True)
-def f_above3(t, x, s, weighted, order):
+@feature("above3", index=13, series="normalised", needs_order=True, needs=("weights",))
+def f_above3(t, x, s, weighted, order, w=None):
     """Fraction with 3(x − med) > std0 (σ/3 threshold, as published); W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 3.0)
+    return _beyond(x, s, weighted, order, 3.0, w)
 
 
-@feature("above5", index=14, series="normalised", needs_order=True)
-def f_above5(t, x, s, weighted, order):
+@feature("above5", index=14, series="normalised", needs_order=True, needs=("weights",))
+def f_above5(t, x, s, weighted, order, w=None):
     """Fraction with 5(x − med) > std0 (σ/5 threshold, as published); W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 5.0)
+    return _beyond(x, s, weighted, order, 5.0, w)
 
 
-@feature("below1", index=19, series="normalised", needs_order=True)
-def f_below1(t, x, s, weighted, order):
+@feature("below1", index=19, series="normalised", needs_order=True, needs=("weights",))
+def f_below1(t, x, s, weighted, order, w=None):
     """Fraction with −(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -1.0)
+    return _beyond(x, s, weighted, order, -1.0, w)
 
 
-@feature("below3", index=20, series="normalised", needs_order=True)
-def f_below3(t, x, s, weighted, order):
+@feature("below3", index=20, series="normalised", needs_order=True, needs=("weights",))
+def f_below3(t, x, s, weighted, order, w=None):
     """Fraction with −3(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -3.0)
+    return _beyond(x, s, weighted, order, -3.0, w)
 
 
-@feature("below5", index=21, series="normalised", needs_order=True)
-def f_below5(t, x, s, weighted, order):
+@feature("below5", index=21, series="normalised", needs_order=True, needs=("weights",))
+def f_below5(t, x, s, weighted, order, w=None):
     """Fraction with −5(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -5.0)
+    return _beyond(x, s, weighted, order, -5.0, w)
 
 
 @kernel
@@ -158,16 +158,16 @@ def f_con_below5(t, x, s, weighted, order):
 
 
 @kernel
-def _count_side(x, s, weighted, order, above):
+def _count_side(x, s, weighted, order, above, w=None, wp=None):
     """(Weighted) fraction of points strictly above / below the (weighted) median."""
     n = x.shape[0]
     if n == 0:
         return NAN
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         sw = wsum(w)
         if sw != 0.0:
-            m = weighted_median(x, w, order)
+            m = weighted_median(x, w, order, wp)
             acc = 0.0
             for i in range(n):
                 if (x[i] > m) if above else (x[i] < m):
@@ -181,35 +181,35 @@ def _count_side(x, s, weighted, order, above):
     return cnt / n
 
 
-@feature("count_above", index=36, series="normalised", needs_order=True)
-def f_count_above(t, x, s, weighted, order):
+@feature("count_above", index=36, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_count_above(t, x, s, weighted, order, w=None, wp=None):
     """Fraction strictly above the median.
 
     U: ``#{x_i > med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i > m} w_i / S_w``; U if S_w = 0.
     n = 0 -> NaN.
     """
-    return _count_side(x, s, weighted, order, True)
+    return _count_side(x, s, weighted, order, True, w, wp)
 
 
-@feature("count_below", index=37, series="normalised", needs_order=True)
-def f_count_below(t, x, s, weighted, order):
+@feature("count_below", index=37, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_count_below(t, x, s, weighted, order, w=None, wp=None):
     """Fraction strictly below the median.
 
     U: ``#{x_i < med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i < m} w_i / S_w``; U if S_w = 0.
     n = 0 -> NaN.
     """
-    return _count_side(x, s, weighted, order, False)
+    return _count_side(x, s, weighted, order, False, w, wp)
 
 
 @kernel
-def _longest_strike(x, s, weighted, order, above):
+def _longest_strike(x, s, weighted, order, above, w=None, wp=None):
     """Longest run of points beyond the centre, / n (see f_longest_strike_above/below)."""
     n = x.shape[0]
     if n == 0:
         return NAN
     flags = np.empty(n, np.bool_)
     if weighted:
-        m = weighted_median(x, safe_weights(s), order)  # NaN if S_w = 0: nothing is flagged
+        m = weighted_median(x, given_weights(s, w), order, wp)  # NaN if S_w = 0: nothing is flagged
         for i in range(n):
             flags[i] = (x[i] > m + s[i]) if above else (x[i] < m - s[i])
     else:
@@ -219,24 +219,24 @@ def _longest_strike(x, s, weighted, order, above):
     return longest_run(flags) / n
 
 
-@feature("longest_strike_above", index=46, series="normalised", needs_order=True)
-def f_longest_strike_above(t, x, s, weighted, order):
+@feature("longest_strike_above", index=46, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_longest_strike_above(t, x, s, weighted, order, w=None, wp=None):
     """Longest run of consecutive points above the centre, / n.
 
     U: flags x_i > med(x). W: flags x_i > WM(x, w) + σ_i (WM NaN if S_w = 0: no flags).
     n = 0 -> NaN.
     """
-    return _longest_strike(x, s, weighted, order, True)
+    return _longest_strike(x, s, weighted, order, True, w, wp)
 
 
-@feature("longest_strike_below", index=47, series="normalised", needs_order=True)
-def f_longest_strike_below(t, x, s, weighted, order):
+@feature("longest_strike_below", index=47, series="normalised", needs_order=True, needs=("weights", "wp"))
+def f_longest_strike_below(t, x, s, weighted, order, w=None, wp=None):
     """Longest run of consecutive points below the centre, / n.
 
     U: flags x_i < med(x). W: flags x_i < WM(x, w) - σ_i (WM NaN if S_w = 0: no flags).
     n = 0 -> NaN.
     """
-    return _longest_strike(x, s, weighted, order, False)
+    return _longest_strike(x, s, weighted, order, False, w, wp)
 
 
 @feature("number_of_crossings", index=57, series="normalised", needs_order=True)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .common import kernel, mean, median_ordered, safe_weights, std1, take_sorted, var0, weighted_mean_var
+from .common import given_moments, given_weights, kernel, mean, median_ordered, std1, take_sorted, var0
 from .special import _ndtr, log_ndtr, shapiro_w
 from .registry import feature
 
@@ -82,8 +82,8 @@ def f_stetsonL(t, x, s, weighted, order):
     return NAN
 
 
-@feature("vonNeumannRatio", index=82, series="normalised", needs_order=False)
-def f_vonNeumannRatio(t, x, s, weighted, order):
+@feature("vonNeumannRatio", index=82, series="normalised", needs_order=False, needs=("weights", "moments"))
+def f_vonNeumannRatio(t, x, s, weighted, order, w=None, m=None):
     """Mean squared successive difference over the variance. n < 2 -> NaN.
 
     U: mean(Δx²)/var₀(x) (zero variance -> inf/NaN). W: p_i = √(w_i w_{i+1}); Σp = 0 -> U;
@@ -93,7 +93,7 @@ def f_vonNeumannRatio(t, x, s, weighted, order):
     if n < 2:
         return NAN
     if weighted:
-        w = safe_weights(s)
+        w = given_weights(s, w)
         sp = 0.0
         spd = 0.0
         for i in range(n - 1):
@@ -102,7 +102,7 @@ def f_vonNeumannRatio(t, x, s, weighted, order):
             sp += p
             spd += p * (d * d)
         if sp != 0.0:
-            mu, v, sw = weighted_mean_var(x, w)
+            mu, v, sw = given_moments(x, w, m)
             if v > 0.0:
                 return (spd / sp) / v
             return np.inf
@@ -113,8 +113,8 @@ def f_vonNeumannRatio(t, x, s, weighted, order):
     return (acc / (n - 1)) / var0(x)
 
 
-@feature("AndersonDarling", index=0, series="normalised", needs_order=True)
-def f_AndersonDarling(t, x, s, weighted, order):
+@feature("AndersonDarling", index=0, series="normalised", needs_order=True, needs=("weights", "moments"))
+def f_AndersonDarling(t, x, s, weighted, order, w=None, m=None):
     """Logistic of the Anderson–Darling A² for normality: ``1/(1+exp(-10(A²-0.3)))``.
 
     U: SciPy ``anderson(x, 'norm')`` (mean, std ddof=1, log_ndtr). W: z from μ_w, v_w
@@ -127,8 +127,8 @@ def f_AndersonDarling(t, x, s, weighted, order):
     xs = take_sorted(x, order)
     acc = 0.0
     if weighted:
-        w = safe_weights(s)
-        mu, v, sw = weighted_mean_var(x, w)
+        w = given_weights(s, w)
+        mu, v, sw = given_moments(x, w, m)
         if sw == 0.0:
             mu = mean(x)
             v = var0(x)

@@ -100,6 +100,31 @@ def test_declaration(sp):
     assert isinstance(sp.kernel._cache, FunctionCache)
     reads = any(ins.opname.startswith("LOAD") and ins.argval == "order" for ins in dis.get_instructions(sp.kernel.py_func))
     assert reads == sp.needs_order, f"{sp.name}: needs_order={sp.needs_order} but the body {'reads' if reads else 'ignores'} order"
+    # pass fusion: the safe weights come from the driver (needs=("weights",)), never recomputed in a kernel
+    loads = {ins.argval for ins in dis.get_instructions(sp.kernel.py_func) if ins.opname.startswith("LOAD")}
+    assert "safe_weights" not in loads, f"{sp.name}: declare needs=('weights',) and use given_weights(s, w)"
+    assert ("given_weights" in loads or "mean_var" in loads or "w" in loads) or "weights" not in sp.needs
+    assert "weighted_mean_var" not in loads, f"{sp.name}: declare needs=('weights', 'moments'), use given_moments"
+    assert "wp_cumulative" not in loads, f"{sp.name}: declare needs=(..., 'wp'), use given_wp"
+
+
+def test_needs_declaration_matches_signature():
+    """A kernel declaring a shared quantity must take it as the parameter of that name (default None)."""
+    from lia_dask.errors import ConfigError
+    from lia_dask.features.registry import feature
+
+    def f_bad(t, x, s, weighted, order):
+        """W: nothing; U: nothing (a declaration test)."""
+        return 0.0
+
+    with pytest.raises(ConfigError, match="needs"):
+        feature("__bad_needs", index=999, needs=("weights",))(f_bad)
+    with pytest.raises(ConfigError, match="unknown shared"):
+        feature("__bad_needs", index=999, needs=("nope",))
+    with pytest.raises(ConfigError, match="order of"):  # moments are computed from the weights
+        feature("__bad_needs", index=999, needs=("moments",))
+    weighted = [sp.name for sp in TABLE if "weights" in sp.needs]
+    assert len(weighted) >= 40  # the weights are computed once per series for all of these
 
 
 # ------------------------------------------------------------------ MicroLIA agreement
