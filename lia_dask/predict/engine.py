@@ -2,8 +2,9 @@
 
 Lightcurve archives (:mod:`.lightcurves`) and cutout stores (:mod:`.cutouts`) both hand
 :func:`run_parts` a function ``part_fn(index, model, loc, job, *args) -> counts`` and the indices
-to compute. The model travels as a :class:`BroadcastModel`, scattered once with
-``broadcast=True``; every deserialization in a process is counted (:func:`received_counts`).
+to compute. The model travels as a :class:`BroadcastModel`, installed on every worker once as a worker
+plugin (:func:`install_model`; tasks carry only an :class:`InstalledModel`, its digest); every
+deserialization in a process is counted (:func:`received_counts`).
 File rules (provenance, resume, deletion, summary) are :mod:`.writer`'s.
 """
 from __future__ import annotations
@@ -235,13 +236,16 @@ def run_parts(part_fn: Callable[..., dict], indices: list[int], model: Broadcast
 
     client = active_client(client)  # Dask's default scheduler may be a distributed Client: broadcast to it too
     if client is not None:
-        [mf] = client.scatter([model], broadcast=True, hash=False)
-        tag = uuid.uuid4().hex[:8]
-        futures = [client.submit(part_fn, i, mf, *args, key=f"{label}-{i}-{tag}") for i in indices]
-        from ..cluster import show_progress
+        ref, remove = install_model(client, model)
+        try:
+            tag = uuid.uuid4().hex[:8]
+            futures = [client.submit(part_fn, i, ref, *args, key=f"{label}-{i}-{tag}") for i in indices]
+            from ..cluster import show_progress
 
-        show_progress(futures, show)  # a widget displayed in notebooks, a text bar in terminals
-        return client.gather(futures)
+            show_progress(futures, show)  # a widget displayed in notebooks, a text bar in terminals
+            return client.gather(futures)
+        finally:
+            remove()
     import dask
 
     from ..cluster import compute_with_progress

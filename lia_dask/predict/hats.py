@@ -169,7 +169,7 @@ def predict_hats(source: Any, model: Any, out: str | os.PathLike, *, client=None
     out : path
         Output catalog directory.
     client : distributed.Client, optional
-        The model is scattered to every worker once.
+        The model is installed on every worker once (a worker plugin).
     config : PredictConfig, optional
         ``resume`` (default True): skip a finished output of the same model, resume an interrupted one.
     hats_config, preset : where the lightcurves are (default: the ``rubin`` preset).

@@ -8,8 +8,8 @@ filter), plus ``_quarantine.NNNNN.pqt`` (Parquet) for the objects whose features
 NNNNN is the number of the input part. Files, provenance, resume and deletion rules are those of
 :mod:`lia_dask.predict.writer`; the engine (model broadcast, tasks, report) is :mod:`.engine`.
 
-The model artifact is loaded once on the client and sent to every worker once
-(``client.scatter(..., broadcast=True)``); tasks receive it by reference.
+The model artifact is loaded once on the client and sent to every worker once (a worker plugin,
+:func:`lia_dask.predict.engine.install_model`); tasks receive only its digest.
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from .. import schema as S
 from ..archive import Archive, open_archive, storage
 from ..batch import LightcurveBatch
 from ..errors import InputError, PartitionError
-from .engine import BroadcastModel, PredictReport, finish, received_counts, run_parts
+from .engine import (BroadcastModel, InstalledModel, PredictReport, finish, install_model, received_counts,
+                     resolve_model, run_parts)
 from .fitfilter import FIT_COLUMNS, FitFilterConfig, fit_batch, passes
 from .writer import (QUARANTINE_PATTERN, SUMMARY_FILE, OutputJob, done_counts, prepare_output, read_outputs,
                      write_part)
@@ -79,8 +80,8 @@ class PredictConfig:
 # ------------------------------------------------------------------------ the model on workers
 def load_model(model: str | os.PathLike | Any, require_signature: bool = False) -> BroadcastModel:
     """Load an ensemble artifact (directory or .zip) once; an already loaded classifier is wrapped."""
-    if isinstance(model, BroadcastModel):
-        return model
+    if isinstance(model, (BroadcastModel, InstalledModel)):
+        return resolve_model(model)
     if hasattr(model, "predict_proba"):
         if require_signature:
             raise InputError("a signature is required but the model was given in memory; pass the artifact path.")
@@ -282,18 +283,21 @@ def _run_split(todo: list[int], m: BroadcastModel, loc: storage.Location, job: O
     from ..archive.lightcurves import _footer
     from ..cluster import show_progress
 
-    [mf] = client.scatter([m], broadcast=True, hash=False)
-    threads = max(1, sum(client.nthreads().values()))
-    tag = uuid.uuid4().hex[:8]
-    futures = []
-    for i in todo:
-        k = where[i]
-        pieces = _pieces(_footer(arch.partitions[k], arch.fs).num_rows, len(todo), threads, cfg.min_piece_rows)
-        subs = [client.submit(_predict_piece, i, mf, job, arch, k, cfg, lo, hi, key=f"lia-predict-{i}.{n}-{tag}")
-                for n, (lo, hi) in enumerate(pieces)]
-        futures.append(client.submit(_write_pieces, i, loc, job, *subs, key=f"lia-write-{i}-{tag}"))
-    show_progress(futures, show)
-    return client.gather(futures)
+    mf, remove = install_model(client, m)
+    try:
+        threads = max(1, sum(client.nthreads().values()))
+        tag = uuid.uuid4().hex[:8]
+        futures = []
+        for i in todo:
+            k = where[i]
+            pieces = _pieces(_footer(arch.partitions[k], arch.fs).num_rows, len(todo), threads, cfg.min_piece_rows)
+            subs = [client.submit(_predict_piece, i, mf, job, arch, k, cfg, lo, hi, key=f"lia-predict-{i}.{n}-{tag}")
+                    for n, (lo, hi) in enumerate(pieces)]
+            futures.append(client.submit(_write_pieces, i, loc, job, *subs, key=f"lia-write-{i}-{tag}"))
+        show_progress(futures, show)
+        return client.gather(futures)
+    finally:
+        remove()
 
 
 def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str | os.PathLike, client=None,
@@ -309,7 +313,7 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     out : path or URL
         Output directory (created; see :mod:`lia_dask.predict.writer` for what it may hold).
     client : distributed.Client, optional
-        Run on this cluster (the model is scattered to every worker once); None: the current
+        Run on this cluster (the model is installed on every worker once); None: the current
         client if there is one, else in this process with Dask's default scheduler.
     config : PredictConfig, optional
     resume : bool, optional
