@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .common import given_moments, given_weights, kernel, mean, median, median_ordered, pearson, std0, wsum
+from .common import given_moments, given_weights, kernel, mean, pearson, std0, wsum
+from .order_stats import median, median_ordered
 from .registry import feature
 
 NAN = np.nan

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .common import given_weights, kernel, mean_var, median_ordered, pearson, popcount, std0
+from .common import given_weights, kernel, mean_var, pearson, popcount, std0
+from .order_stats import median_ordered
 from .special import invgauss_cdf
 from .registry import feature
 

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .common import given_moments, given_weights, mean, mean_var, median_ordered, std0, weighted_median
+from .common import given_moments, given_weights, mean, mean_var, std0
+from .order_stats import median_ordered, weighted_median
 from .registry import feature
 
 NAN = np.nan

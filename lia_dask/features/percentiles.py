@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import (
-    given_moments, given_weights, given_wp, kernel, mean, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
-    step_percentile, take_sorted, wsum,
+from .common import given_moments, given_weights, kernel, mean, wsum
+from .order_stats import (
+    given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted, step_percentile, take_sorted,
 )
 from .registry import feature
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import given_weights, kernel, take_sorted, wsum
+from .common import given_weights, kernel, wsum
+from .order_stats import take_sorted
 from .registry import feature
 
 NAN = np.nan

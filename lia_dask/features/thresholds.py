@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import (
-    count_clusters, given_weights, kernel, longest_run, median_ordered, std0, std1, weighted_median, wsum,
-)
+from .common import count_clusters, given_weights, kernel, longest_run, std0, std1, wsum
+from .order_stats import median_ordered, weighted_median
 from .registry import feature
 
 NAN = np.nan

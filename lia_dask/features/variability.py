@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .common import given_moments, given_weights, kernel, mean, median_ordered, std1, take_sorted, var0
+from .common import given_moments, given_weights, kernel, mean, std1, var0
+from .order_stats import median_ordered, take_sorted
 from .special import _ndtr, log_ndtr, shapiro_w
 from .registry import feature
 
