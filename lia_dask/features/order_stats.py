@@ -8,6 +8,7 @@ Function index (name -> what it returns)
 ----------------------------------------
 Order statistics (NumPy conventions)
     ``take_sorted(x, order) -> xs``               x[order] (copy)
+    ``given_sorted(x, order, xs) -> xs``          the shared sorted copy ``xs``, or ``take_sorted(x, order)`` if None
     ``median_sorted(xs)``                          ``np.median`` of a sorted array (NaN if empty)
     ``median_ordered(x, order)``                   ``np.median`` of x through its sort permutation, O(1)
     ``median(x)``                                  ``np.median`` of an unsorted array (selection on a copy, O(n))
@@ -38,6 +39,14 @@ def take_sorted(x, order):
     for i in range(n):
         out[i] = x[order[i]]
     return out
+
+
+@kernel
+def given_sorted(x, order, xs):
+    """``xs`` as the driver shares it (the series' :func:`take_sorted`; never written to), or computed when None."""
+    if xs is None:
+        return take_sorted(x, order)
+    return xs
 
 
 @kernel

@@ -11,7 +11,8 @@ import numpy as np
 
 from .common import given_moments, given_weights, kernel, mean, wsum
 from .order_stats import (
-    given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted, step_percentile, take_sorted,
+    given_sorted, given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
+    step_percentile, take_sorted,
 )
 from .registry import feature
 
@@ -19,7 +20,7 @@ NAN = np.nan
 
 
 @kernel
-def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None, wp=None):
+def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None, wp=None, xs=None):
     n = x.shape[0]
     if n == 0:
         return np.nan
@@ -31,7 +32,7 @@ def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None, wp=None):
         num = np_interp(phi, c, xs) - np_interp(plo, c, xs)
         den = np_interp(0.95, c, xs) - np_interp(0.05, c, xs)
     else:
-        xs = take_sorted(x, order)
+        xs = given_sorted(x, order, xs)
         num = percentile_sorted(xs, phi * 100) - percentile_sorted(xs, plo * 100)
         den = percentile_sorted(xs, 95.0) - percentile_sorted(xs, 5.0)
     if den == 0.0:
@@ -39,34 +40,34 @@ def _flux_percentile_ratio(x, s, weighted, order, plo, phi, w=None, wp=None):
     return num / den
 
 
-@feature("FluxPercentileRatioMid20", index=1, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_FluxPercentileRatioMid20(t, x, s, weighted, order, w=None, wp=None):
+@feature("FluxPercentileRatioMid20", index=1, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_FluxPercentileRatioMid20(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """(P60 − P40)/(P95 − P5); W uses WP. Minimum n: 2 (denominator 0 -> NaN)."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.40, 0.60, w, wp)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.40, 0.60, w, wp, xs)
 
 
-@feature("FluxPercentileRatioMid35", index=2, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_FluxPercentileRatioMid35(t, x, s, weighted, order, w=None, wp=None):
+@feature("FluxPercentileRatioMid35", index=2, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_FluxPercentileRatioMid35(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """(P67.5 − P32.5)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.325, 0.675, w, wp)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.325, 0.675, w, wp, xs)
 
 
-@feature("FluxPercentileRatioMid50", index=3, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_FluxPercentileRatioMid50(t, x, s, weighted, order, w=None, wp=None):
+@feature("FluxPercentileRatioMid50", index=3, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_FluxPercentileRatioMid50(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """(P75 − P25)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.25, 0.75, w, wp)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.25, 0.75, w, wp, xs)
 
 
-@feature("FluxPercentileRatioMid65", index=4, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_FluxPercentileRatioMid65(t, x, s, weighted, order, w=None, wp=None):
+@feature("FluxPercentileRatioMid65", index=4, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_FluxPercentileRatioMid65(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """(P82.5 − P17.5)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.175, 0.825, w, wp)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.175, 0.825, w, wp, xs)
 
 
-@feature("FluxPercentileRatioMid80", index=5, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_FluxPercentileRatioMid80(t, x, s, weighted, order, w=None, wp=None):
+@feature("FluxPercentileRatioMid80", index=5, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_FluxPercentileRatioMid80(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """(P90 − P10)/(P95 − P5); W uses WP. Minimum n: 2."""
-    return _flux_percentile_ratio(x, s, weighted, order, 0.10, 0.90, w, wp)
+    return _flux_percentile_ratio(x, s, weighted, order, 0.10, 0.90, w, wp, xs)
 
 
 @kernel
@@ -88,8 +89,8 @@ def _wp_sub(xs, ws, a, b, q):
     return np_interp(q, c, xs[a:b])
 
 
-@feature("Gskew", index=6, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_Gskew(t, x, s, weighted, order, w=None, wp=None):
+@feature("Gskew", index=6, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_Gskew(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """med(x ≤ P3) + med(x ≥ P97) − 2·med(x); W: the same with WP on one sort. Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
@@ -111,7 +112,7 @@ def f_Gskew(t, x, s, weighted, order, w=None, wp=None):
         mq3 = _wp_sub(xs, ws, 0, lo_end, 0.5)
         mq97 = _wp_sub(xs, ws, hi_start, n, 0.5)
         return mq3 + mq97 - 2 * m
-    xs = take_sorted(x, order)
+    xs = given_sorted(x, order, xs)
     m = median_sorted(xs)
     p3 = percentile_sorted(xs, 3.0)
     p97 = percentile_sorted(xs, 97.0)
@@ -124,8 +125,8 @@ def f_Gskew(t, x, s, weighted, order, w=None, wp=None):
     return median_sorted(xs[:lo_end]) + median_sorted(xs[hi_start:]) - 2 * m
 
 
-@feature("PercentAmplitude", index=10, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_PercentAmplitude(t, x, s, weighted, order, w=None, wp=None):
+@feature("PercentAmplitude", index=10, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_PercentAmplitude(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """max|x − m|/m with m = med (U) or WM (W; NaN if S_w = 0). Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
@@ -137,7 +138,7 @@ def f_PercentAmplitude(t, x, s, weighted, order, w=None, wp=None):
             return np.nan
         m = np_interp(0.5, c, xs)
     else:
-        m = median_sorted(take_sorted(x, order))
+        m = median_sorted(given_sorted(x, order, xs))
     best = -np.inf
     for i in range(n):
         d = abs(x[i] - m)
@@ -148,8 +149,8 @@ def f_PercentAmplitude(t, x, s, weighted, order, w=None, wp=None):
     return best / m
 
 
-@feature("PercentDifferenceFluxPercentile", index=11, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None, wp=None):
+@feature("PercentDifferenceFluxPercentile", index=11, series="normalised", needs_order=True, needs=("weights", "wp", "sorted"))
+def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None, wp=None, xs=None):
     """(P95 − P5)/med (U); (WP(.95) − WP(.05))/WP(.5) (W). Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
@@ -160,17 +161,17 @@ def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None, wp=None)
         if sw == 0.0:
             return np.nan
         return (np_interp(0.95, c, xs) - np_interp(0.05, c, xs)) / np_interp(0.5, c, xs)
-    xs = take_sorted(x, order)
+    xs = given_sorted(x, order, xs)
     return (percentile_sorted(xs, 95.0) - percentile_sorted(xs, 5.0)) / median_sorted(xs)
 
 
-@feature("amplitude", index=17, series="raw", needs_order=True, needs=("weights",))
-def f_amplitude(t, x, s, weighted, order, w=None):
+@feature("amplitude", index=17, series="raw", needs_order=True, needs=("weights", "sorted"))
+def f_amplitude(t, x, s, weighted, order, w=None, xs=None):
     """P99 − P1 (U); step percentiles WS(99) − WS(1) (W, U if S_w = 0). On un-normalised flux. Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
         return np.nan
-    xs = take_sorted(x, order)
+    xs = given_sorted(x, order, xs)
     if weighted:
         w = given_weights(s, w)
         if wsum(w) > 0.0:
@@ -293,35 +294,35 @@ def f_medianAbsDev(t, x, s, weighted, order, w=None, wp=None):
 
 
 @kernel
-def _quantile(x, order, q):
-    return quantile_sorted(take_sorted(x, order), q)
+def _quantile(x, order, q, xs=None):
+    return quantile_sorted(given_sorted(x, order, xs), q)
 
 
-@feature("quantile_25", index=60, series="normalised", needs_order=True)
-def f_quantile_25(t, x, s, weighted, order):
+@feature("quantile_25", index=60, series="normalised", needs_order=True, needs=("sorted",))
+def f_quantile_25(t, x, s, weighted, order, xs=None):
     """np.quantile(x, 0.25) (linear interpolation, NumPy lerp); W = U. n = 0 -> NaN."""
-    return _quantile(x, order, 0.25)
+    return _quantile(x, order, 0.25, xs)
 
 
-@feature("quantile_5", index=61, series="normalised", needs_order=True)
-def f_quantile_5(t, x, s, weighted, order):
+@feature("quantile_5", index=61, series="normalised", needs_order=True, needs=("sorted",))
+def f_quantile_5(t, x, s, weighted, order, xs=None):
     """np.quantile(x, 0.05) (linear interpolation, NumPy lerp); W = U. n = 0 -> NaN."""
-    return _quantile(x, order, 0.05)
+    return _quantile(x, order, 0.05, xs)
 
 
-@feature("quantile_50", index=62, series="normalised", needs_order=True)
-def f_quantile_50(t, x, s, weighted, order):
+@feature("quantile_50", index=62, series="normalised", needs_order=True, needs=("sorted",))
+def f_quantile_50(t, x, s, weighted, order, xs=None):
     """np.quantile(x, 0.50) (linear interpolation, NumPy lerp); W = U. n = 0 -> NaN."""
-    return _quantile(x, order, 0.50)
+    return _quantile(x, order, 0.50, xs)
 
 
-@feature("quantile_75", index=63, series="normalised", needs_order=True)
-def f_quantile_75(t, x, s, weighted, order):
+@feature("quantile_75", index=63, series="normalised", needs_order=True, needs=("sorted",))
+def f_quantile_75(t, x, s, weighted, order, xs=None):
     """np.quantile(x, 0.75) (linear interpolation, NumPy lerp); W = U. n = 0 -> NaN."""
-    return _quantile(x, order, 0.75)
+    return _quantile(x, order, 0.75, xs)
 
 
-@feature("quantile_95", index=64, series="normalised", needs_order=True)
-def f_quantile_95(t, x, s, weighted, order):
+@feature("quantile_95", index=64, series="normalised", needs_order=True, needs=("sorted",))
+def f_quantile_95(t, x, s, weighted, order, xs=None):
     """np.quantile(x, 0.95) (linear interpolation, NumPy lerp); W = U. n = 0 -> NaN."""
-    return _quantile(x, order, 0.95)
+    return _quantile(x, order, 0.95, xs)

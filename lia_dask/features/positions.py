@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import given_weights, kernel, wsum
-from .order_stats import take_sorted
+from .order_stats import given_sorted, take_sorted
 from .registry import feature
 
 NAN = np.nan
@@ -54,13 +54,13 @@ def _extreme(x, want_max):
     return m
 
 
-@feature("check_for_duplicate", index=24, series="normalised", needs_order=True)
-def f_check_for_duplicate(t, x, s, weighted, order):
+@feature("check_for_duplicate", index=24, series="normalised", needs_order=True, needs=("sorted",))
+def f_check_for_duplicate(t, x, s, weighted, order, xs=None):
     """1.0 if two values are equal (U) or some pair has |x_j − x_i| ≤ 2√(σ_i²+σ_j²) (W), else 0.0."""
     n = x.shape[0]
     if n < 2:
         return 0.0
-    xs = take_sorted(x, order)
+    xs = given_sorted(x, order, xs)
     if not weighted:
         for k in range(n - 1):
             if xs[k + 1] == xs[k]:
@@ -203,8 +203,8 @@ def f_index_mass_quantile(t, x, s, weighted, order):
     return (n + 1) / n
 
 
-@feature("ratio_recurring_points", index=65, series="normalised", needs_order=True)
-def f_ratio_recurring_points(t, x, s, weighted, order):
+@feature("ratio_recurring_points", index=65, series="normalised", needs_order=True, needs=("sorted",))
+def f_ratio_recurring_points(t, x, s, weighted, order, xs=None):
     """Fraction of the K distinct values u_k of x that recur.
 
     U: #{u_k occurring more than once} / K. W: u_k recurs if
@@ -219,7 +219,7 @@ def f_ratio_recurring_points(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return 0.0
-    xs = take_sorted(x, order)
+    xs = given_sorted(x, order, xs)
     if weighted:
         ss = take_sorted(s, order)
         pre = np.empty(n, np.float64)       # pre[k] = max(ss[0..k]), NaN ignored

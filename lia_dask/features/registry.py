@@ -334,9 +334,10 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
 #: (``{x}``, ``{s}``, ``{o}``: the series' values, errors, order; ``w_{x}``: its weights), in dependency order
 SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: empty float64
           "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",
-          "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)"}
+          "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)",
+          "sorted": "take_sorted({x}, {o})"}
 #: parameter name of each shared quantity in a kernel's signature
-SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp"}
+SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp", "sorted": "xs"}
 #: shared quantities another one is computed from
 SHARED_REQUIRES = {"moments": ("weights",), "wp": ("weights",)}
 

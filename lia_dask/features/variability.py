@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .common import given_moments, given_weights, kernel, mean, std1, var0
-from .order_stats import median_ordered, take_sorted
+from .order_stats import given_sorted, median_ordered
 from .special import _ndtr, log_ndtr, shapiro_w
 from .registry import feature
 
@@ -114,8 +114,8 @@ def f_vonNeumannRatio(t, x, s, weighted, order, w=None, m=None):
     return (acc / (n - 1)) / var0(x)
 
 
-@feature("AndersonDarling", index=0, series="normalised", needs_order=True, needs=("weights", "moments"))
-def f_AndersonDarling(t, x, s, weighted, order, w=None, m=None):
+@feature("AndersonDarling", index=0, series="normalised", needs_order=True, needs=("weights", "moments", "sorted"))
+def f_AndersonDarling(t, x, s, weighted, order, w=None, m=None, xs=None):
     """Logistic of the Anderson–Darling A² for normality: ``1/(1+exp(-10(A²-0.3)))``.
 
     U: SciPy ``anderson(x, 'norm')`` (mean, std ddof=1, log_ndtr). W: z from μ_w, v_w
@@ -125,7 +125,7 @@ def f_AndersonDarling(t, x, s, weighted, order, w=None, m=None):
     n = x.shape[0]
     if n == 0:
         return np.nan
-    xs = take_sorted(x, order)
+    xs = given_sorted(x, order, xs)
     acc = 0.0
     if weighted:
         w = given_weights(s, w)
