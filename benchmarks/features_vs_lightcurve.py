@@ -6,7 +6,7 @@ Usage (from the repository root)::
 
 light-curve 0.13.3 runs in the benchmark virtualenv ``benchmarks/.venv-microlia`` (``pip install
 light-curve==0.13.3`` there; it is not a dependency of lia_dask), in a subprocess pinned to the
-same CPU core. Both sides get the 60 shared OGLE-II lightcurves (``../shared/data/ogle2_dev``),
+same CPU core (or the interpreter named by ``LIA_LIGHTCURVE_PYTHON``). Both sides get the 60 shared OGLE-II lightcurves (``../shared/data/ogle2_dev``),
 light-curve in magnitudes (its features are defined on magnitudes), lia_dask in magnitudes
 converted with zp 22, weighted, computing only the matched columns (``FeatureSettings.features``).
 Each side is timed alone per statistic (one feature / one column) and all matched statistics at
@@ -31,7 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-VPY = ROOT / "benchmarks" / ".venv-microlia" / "bin" / "python"
+#: the interpreter with light-curve installed (``LIA_LIGHTCURVE_PYTHON`` overrides the benchmark virtualenv)
+VPY = Path(os.environ.get("LIA_LIGHTCURVE_PYTHON", ROOT / "benchmarks" / ".venv-microlia" / "bin" / "python"))
 
 #: statistic -> (lia_dask columns, light-curve constructor expression)
 PAIRS = {

@@ -2,10 +2,11 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/predict_stages.py [--survey ARCHIVE --models M168 M30]
+    .venv/bin/python benchmarks/predict_stages.py [--survey ARCHIVE --models M168 M30] [--work DIR]
 
 Without ``--survey`` it builds what ``predict_vs_microlia.py`` builds (a survey simulated on the
-OGLE-II cadences, an XGBoost model of the 168 features and one of 30) in a temporary directory.
+OGLE-II cadences, an XGBoost model of the 168 features and one of 30) in a temporary directory
+(or in ``--work DIR``, kept and reused by the next run with the same ``--work``).
 Stages of ``lia_dask.predict.predict_batch`` on partition 1, one thread (run it under ``taskset -c
 N``), best of 3 each, CPU time (``time.process_time``): ``Archive.read_batch``, the features
 (``extract_batch_with_reasons`` with the model's selection), cleaning + KNN imputation
@@ -33,7 +34,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def _best(f, reps=3):
+REPS = 3
+
+
+def _best(f, reps=None):
+    reps = REPS if reps is None else reps
     b, r = np.inf, None
     for _ in range(reps):
         c = time.process_time()
@@ -72,7 +77,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--survey", default=None)
     ap.add_argument("--models", nargs="*", default=None)
+    ap.add_argument("--work", default=None, help="build the survey and models here once and keep them")
+    ap.add_argument("--reps", type=int, default=3, help="repeat the stage timings, report the best")
     args = ap.parse_args(argv)
+    global REPS
+    REPS = args.reps
     from lia_dask.archive import open_archive
 
     work = None
@@ -80,9 +89,14 @@ def main(argv=None) -> int:
         if args.survey is None:
             from predict_vs_microlia import build
 
-            work = Path(tempfile.mkdtemp(prefix="lia_stages_"))
-            build(work, 4000, 200)
+            keep = args.work is not None
+            work = Path(args.work) if keep else Path(tempfile.mkdtemp(prefix="lia_stages_"))
+            if not (work / "model30").exists():
+                work.mkdir(parents=True, exist_ok=True)
+                build(work, 4000, 200)
             survey, models = open_archive(work / "survey"), [work / "model", work / "model30"]
+            if keep:
+                work = None
         else:
             survey, models = open_archive(args.survey), args.models
         print(f"load average {os.getloadavg()}; µs per lightcurve (CPU, one thread)")
