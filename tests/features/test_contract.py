@@ -136,6 +136,32 @@ def test_agrees_with_microlia(sp, conformance, kernel_mismatches):
 
 
 # ------------------------------------------------------------------ batch, dtype, threads
+SORTED = [sp for sp in TABLE if "sorted" in sp.needs]
+
+
+@pytest.mark.parametrize("sp", SORTED, ids=[sp.name for sp in SORTED])
+def test_shared_sorted_copy_gives_the_same_bits_and_is_never_written(sp):
+    """A kernel given the driver's sorted copy (needs "sorted") returns what it computes alone, and leaves it as it was."""
+    from lia_dask.features.registry import SHARED, SHARED_PARAMS, SHARED_REQUIRES
+
+    assert SHARED_PARAMS["sorted"] == "xs" and "sorted" in SHARED and not SHARED_REQUIRES.get("sorted")
+    off, t, y, e = _batch(LCS)
+    p = preprocess_batch(off, t, y, e)
+    for i in range(len(LCS)):
+        for pas in (0, 1):
+            tt, x, sg = _series(p, i, pas, sp.series)
+            order = np.argsort(x)
+            xs = x[order]
+            before = xs.copy()
+            for w in (True, False):
+                alone = float(sp.kernel(tt, x, sg, w, order))
+                extra = [None] * (len(sp.needs) - 1)  # the other shared quantities: computed by the kernel
+                shared = float(sp.kernel(tt, x, sg, w, order, *extra, xs))
+                assert np.array_equal(np.float64(alone).view(np.uint64), np.float64(shared).view(np.uint64)) or (
+                    math.isnan(alone) and math.isnan(shared)), (sp.name, i, pas, w, alone, shared)
+            assert np.array_equal(xs, before), f"{sp.name} wrote to the shared sorted copy"
+
+
 @pytest.mark.parametrize("sp", TABLE, ids=IDS)
 def test_batch_equals_one_at_a_time(sp, full):
     off, t, y, e = _batch(LCS)
