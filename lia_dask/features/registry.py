@@ -24,6 +24,8 @@ computing it again (weighted runs only: an unweighted run passes an empty array,
 ``w`` only when ``weighted``); ``needs=("weights", "moments")`` adds ``m=None``, the tuple
 ``weighted_mean_var(x, w) = (μ_w, v_w, S_w)`` of the series (used only when ``weighted``); ``"wp"`` adds ``wp=None``, the tuple ``wp_cumulative(x, w, order)
 = (xs, ws, C, S_w)`` of the weighted percentiles (only when ``weighted``; read, never written).
+``"sorted"`` adds ``xs=None``, the sorted copy ``take_sorted(x, order)`` (W and U; read, never
+written; :func:`lia_dask.features.order_stats.given_sorted`).
 Called with five arguments (tests, the profile), the kernel computes ``w``
 itself through :func:`lia_dask.features.common.given_weights`: the same function on the same
 input, so the value is bit for bit the same either way. Only quantities whose sharing cannot
@@ -330,7 +332,7 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
 
 
 #: per-series quantities the generated driver computes once per series and object and hands to the
-#: kernels that declare them in ``needs`` -> how it computes them (``lia_dask.features.common``)
+#: kernels that declare them in ``needs`` -> how it computes them (``lia_dask.features.common``, ``.order_stats``)
 #: (``{x}``, ``{s}``, ``{o}``: the series' values, errors, order; ``w_{x}``: its weights), in dependency order
 SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: empty float64
           "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",
