@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import importlib
 
+# the simulators share their names with their modules, so they are bound here (cheap: SciPy is
+# imported only when they render); everything else on first use
+from .simulate_lenses import LensSimConfig, simulate_lens_store, simulate_lenses
+from .simulate_series import SeriesSimConfig, simulate_series
+
 _WHERE = {
     "AugmentConfig": ".augment", "augment_images": ".augment", "random_transform": ".augment",
     "Normalization": ".data", "fit_normalization": ".data", "normalize": ".data",
-    "LensSimConfig": ".simulate_lenses", "simulate_lens_store": ".simulate_lenses", "simulate_lenses": ".simulate_lenses",
-    "SeriesSimConfig": ".simulate_series", "simulate_series": ".simulate_series",
     "CNNClassifier": ".train", "CNNConfig": ".train", "load_artifact": ".train",
     "predict_cutouts": "..predict.cutouts",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = sorted([*_WHERE, "LensSimConfig", "SeriesSimConfig", "simulate_lens_store", "simulate_lenses",
+                  "simulate_series"])
 
 
 def __getattr__(name: str):
