@@ -101,6 +101,20 @@ def simulate_parallel(path, n, cfg, seed, chunk, workers=2):
     return open_cutouts(path), truth
 
 
+def _store(args, work, name, n, cfg, seed):
+    """A simulated store: reused from ``--stores`` when it holds ``name.zarr`` of ``n`` cutouts (same
+    seed, as written by :func:`simulate_parallel`), else simulated into ``work``."""
+    import pandas as pd
+
+    from lia_dask.archive import open_cutouts
+
+    if args.stores:
+        path = Path(args.stores) / f"{name}.zarr"
+        if path.exists() and open_cutouts(path).n_images == n:
+            return open_cutouts(path), pd.read_parquet(path.with_suffix(".truth.parquet"))
+    return simulate_parallel(work / f"{name}.zarr", n, cfg, seed, args.chunk)
+
+
 def _train(name, cfg, store, n_seen_per_epoch, budget_s, res, work):
     from lia_dask.cnn import CNNClassifier
 
@@ -200,6 +214,10 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=1500.0, help="training seconds of the ResNet (hard set)")
     ap.add_argument("--alexnet-budget-s", type=float, default=700.0)
     ap.add_argument("--easy-budget-s", type=float, default=300.0)
+    ap.add_argument("--colour-residuals", action="store_true", help="add the b - k*ref colour residual channels")
+    ap.add_argument("--jit", action="store_true", help="XLA-compile the training step (also on CPU)")
+    ap.add_argument("--stores", default=None, help="directory of stores written earlier by simulate_parallel "
+                                                   "(train / test / easy / easy_test .zarr) to reuse")
     ap.add_argument("--image-size", type=int, default=44)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--chunk", type=int, default=500)
@@ -226,8 +244,8 @@ def main() -> None:
     models = args.models.split(",")
     t = time.perf_counter()
     hard = LensSimConfig.survey()
-    train, train_truth = simulate_parallel(work / "train.zarr", args.n_train, hard, 11, args.chunk)
-    test, test_truth = simulate_parallel(work / "test.zarr", args.n_test, hard, 12, args.chunk)
+    train, train_truth = _store(args, work, "train", args.n_train, hard, 11)
+    test, test_truth = _store(args, work, "test", args.n_test, hard, 12)
     lenses = train_truth[train_truth.is_lens]
     res["lens_definition"] = {"min_source_pixels": hard.min_source_pixels, "min_magnification": hard.min_magnification,
                               "first_draw_pass_rate": float((lenses.lens_draws == 1).mean()),
@@ -241,7 +259,8 @@ def main() -> None:
     aug = AugmentConfig(horizontal_flip=True, vertical_flip=True, width_shift=2, height_shift=2, rotation=0.0)
     common = dict(image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
                   validation_fraction=0.1, monitor="val_auc", patience=4, verbose=2, augment=aug,
-                  lr_schedule="cosine", warmup_epochs=1, stretch=args.stretch)
+                  lr_schedule="cosine", warmup_epochs=1, stretch=args.stretch,
+                  colour_residuals=args.colour_residuals, jit_compile=True if args.jit else "auto")
     archs = {"resnet": CNNConfig(architecture="resnet", model_params=dict(width=0.5, stages=3, units_per_stage=2),
                                  learning_rate=2e-3, **common),
              "alexnet": CNNConfig(architecture="alexnet", model_params=dict(width=0.25), learning_rate=1e-3,
@@ -259,8 +278,9 @@ def main() -> None:
     if "easy" in models:
         from dataclasses import replace
 
-        easy = simulate_parallel(work / "easy.zarr", args.n_easy, LensSimConfig(), 1, args.chunk)[0]
-        clf = _train("easy", replace(archs["resnet"], epochs=args.easy_epochs), easy, int(round(args.n_easy * 0.9)),
+        easy = _store(args, work, "easy", args.n_easy, LensSimConfig(), 1)[0]
+        old = replace(archs["resnet"], epochs=args.easy_epochs, colour_residuals=False, stretch="linear")  # the old recipe
+        clf = _train("easy", old, easy, int(round(args.n_easy * 0.9)),
                      args.easy_budget_s, res, work)
         p = _score(clf, test, y, "easy", res, test_truth)
         curves["easy-set ResNet"] = (y, p)
@@ -272,7 +292,7 @@ def main() -> None:
         p2 = clf.predict_positive(test)
         clf.norm_ = own
         res["easy"]["hard_set_with_refit_normalization"] = challenge_metrics(y, p2)
-        easy_test = simulate_parallel(work / "easy_test.zarr", 2000, LensSimConfig(), 2, args.chunk)[0]
+        easy_test = _store(args, work, "easy_test", 2000, LensSimConfig(), 2)[0]
         ye = np.asarray(easy_test.label).astype(str) == "LENS"
         res["easy"]["easy_test_set"] = challenge_metrics(ye, clf.predict_positive(easy_test))
         dump()

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from .augment import AugmentConfig
+from .channels import band_indices, with_residuals
 
 
 # --------------------------------------------------------------------- normalisation (kernel)
@@ -36,19 +37,32 @@ class Normalization:
     ``softening`` (the sky noise, counts) of zero and logarithmic above, so faint arcs at the noise
     level and bright galaxy cores both keep their contrast (the asinh magnitudes of Lupton et al.
     1999, AJ 118, 1406; the ``arcsinh`` input compression of the challenge's AstrOmatic entry).
-    ``min_pixel``, ``max_pixel`` and ``softening`` have one value per band (counts).
+    ``min_pixel``, ``max_pixel`` and ``softening`` have one value per *channel* (counts).
+
+    This is the model's whole input representation: with ``residual_pairs`` (channel index pairs
+    ``(b, ref)``), the lens-light-subtracted colour residuals ``b - k ref`` of
+    :func:`lia_dask.cnn.channels.colour_residuals` (``core_radius`` pixels) are appended to the
+    bands first, so a call maps (N, H, W, C) raw counts to (N, H, W, C + len(residual_pairs))
+    inputs in [0, 1], one batched pass per chunk.
     """
 
     min_pixel: list[float]
     max_pixel: list[float]
     stretch: str = "linear"
     softening: list[float] | None = None
+    residual_pairs: list[list[int]] | None = None
+    core_radius: float = 2.0
 
     def __post_init__(self) -> None:
         self.min_pixel = [float(v) for v in np.atleast_1d(self.min_pixel)]
         self.max_pixel = [float(v) for v in np.atleast_1d(self.max_pixel)]
+        self.residual_pairs = [[int(b), int(r)] for b, r in (self.residual_pairs or [])]
+        self.core_radius = float(self.core_radius)
         if len(self.min_pixel) != len(self.max_pixel):
             raise InputError("min_pixel and max_pixel need one value per band each (lengths differ).")
+        if len(self.residual_pairs) >= len(self.min_pixel):
+            raise InputError(f"{len(self.residual_pairs)} colour residuals leave no band among "
+                             f"{len(self.min_pixel)} normalised channels.")
         if any(hi <= lo for lo, hi in zip(self.min_pixel, self.max_pixel)):
             raise InputError(f"max_pixel must exceed min_pixel in every band, got {self.min_pixel} / {self.max_pixel}.")
         if self.stretch not in STRETCHES:
@@ -62,16 +76,29 @@ class Normalization:
         else:
             self.softening = None
 
+    @property
+    def n_bands(self) -> int:
+        """Channels of the raw images (before the colour residuals are appended)."""
+        return len(self.min_pixel) - len(self.residual_pairs)
+
+    def channels(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W, C) raw counts -> (N, H, W, C + residuals) counts, not yet scaled."""
+        x = np.asarray(images, dtype=np.float32)
+        if x.shape[-1] != self.n_bands:
+            raise InputError(f"images have {x.shape[-1]} bands but this input representation expects {self.n_bands}.")
+        return with_residuals(x, [tuple(p) for p in self.residual_pairs], self.core_radius)
+
     def __call__(self, images: np.ndarray) -> np.ndarray:
+        x = self.channels(images)
         if self.stretch == "linear":
-            return normalize(images, self.min_pixel, self.max_pixel)
+            return normalize(x, self.min_pixel, self.max_pixel)
         a = np.asarray(self.softening, np.float32)
         f = lambda v: np.arcsinh(np.asarray(v, np.float32) / a)  # noqa: E731
-        return normalize(f(images), f(self.min_pixel), f(self.max_pixel))
+        return normalize(f(x), f(self.min_pixel), f(self.max_pixel))
 
     def to_dict(self) -> dict:
         return {"min_pixel": self.min_pixel, "max_pixel": self.max_pixel, "stretch": self.stretch,
-                "softening": self.softening}
+                "softening": self.softening, "residual_pairs": self.residual_pairs, "core_radius": self.core_radius}
 
 
 def normalize(images: np.ndarray, min_pixel: Sequence[float], max_pixel: Sequence[float]) -> np.ndarray:
@@ -92,12 +119,14 @@ def normalize(images: np.ndarray, min_pixel: Sequence[float], max_pixel: Sequenc
 
 def fit_normalization(source: "ArraySource | ZarrSource", low: float = 0.5, high: float = 99.5,
                       max_images: int = 2048, indices: np.ndarray | None = None,
-                      stretch: str = "linear") -> Normalization:
-    """Per-band ``low`` / ``high`` percentiles (NaN ignored) of up to ``max_images`` images.
+                      stretch: str = "linear", residual_pairs: Sequence[Sequence[int]] | None = None,
+                      core_radius: float = 2.0) -> Normalization:
+    """Per-channel ``low`` / ``high`` percentiles (NaN ignored) of up to ``max_images`` images.
 
     Reads whole chunks, spread evenly over the (subset of the) source, until ``max_images``. With
-    ``stretch="asinh"`` the softening per band is the robust noise of the pixels, 1.4826 x the
+    ``stretch="asinh"`` the softening per channel is the robust noise of the pixels, 1.4826 x the
     median absolute deviation (counts; the sky noise, since most pixels of a cutout are sky).
+    With ``residual_pairs`` the colour residual channels are computed first and fitted alike.
     """
     idx = np.arange(source.n) if indices is None else np.sort(np.asarray(indices))
     chunks = np.unique(idx // source.chunk)
@@ -108,14 +137,17 @@ def fit_normalization(source: "ArraySource | ZarrSource", low: float = 0.5, high
         block = source.read(start, min(source.n, start + source.chunk))
         sel = idx[(idx >= start) & (idx < start + len(block))] - start
         parts.append(block[sel])
-    x = np.concatenate(parts)[:max_images].reshape(-1, source.shape[-1])
+    pairs = [[int(b), int(r)] for b, r in (residual_pairs or [])]
+    x = with_residuals(np.concatenate(parts)[:max_images], [tuple(p) for p in pairs], core_radius)
+    x = x.reshape(-1, x.shape[-1])
     lo = np.nanpercentile(x, low, axis=0)
     hi = np.nanpercentile(x, high, axis=0)
     hi = np.where(hi > lo, hi, lo + 1.0)
+    rep = dict(residual_pairs=pairs, core_radius=core_radius)
     if stretch != "asinh":
-        return Normalization(lo.tolist(), hi.tolist(), stretch)
+        return Normalization(lo.tolist(), hi.tolist(), stretch, **rep)
     mad = 1.4826 * np.nanmedian(np.abs(x - np.nanmedian(x, axis=0)), axis=0)
-    return Normalization(lo.tolist(), hi.tolist(), stretch, np.where(mad > 0, mad, (hi - lo) / 100.0).tolist())
+    return Normalization(lo.tolist(), hi.tolist(), stretch, np.where(mad > 0, mad, (hi - lo) / 100.0).tolist(), **rep)
 
 
 # --------------------------------------------------------------------- sources
@@ -143,14 +175,22 @@ class ArraySource:
 
 
 class ZarrSource:
-    """A cutout store's ``images`` array read chunk by chunk (never whole)."""
+    """A cutout store's ``images`` array read chunk by chunk (never whole).
 
-    def __init__(self, store):
+    ``bands`` (names) selects and orders the store's bands; a store that lacks one of them is
+    refused with an :class:`~lia_dask.errors.InputError` naming the band.
+    """
+
+    def __init__(self, store, bands: Sequence[str] | None = None):
         from ..archive import CutoutStore, open_cutouts
 
         self.store = store if isinstance(store, CutoutStore) else open_cutouts(store)
         self.array = self.store.zarr_images
         self.chunk = self.store.chunk
+        self.band_index = None
+        if bands is not None and not positional_bands(bands):
+            idx = band_indices(self.store.bands, bands, f"cutout store {self.store.path}")
+            self.band_index = None if idx == list(range(self.store.image_shape[-1])) else idx
 
     @property
     def n(self) -> int:
@@ -158,21 +198,34 @@ class ZarrSource:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.store.image_shape
+        H, W, C = self.store.image_shape
+        return (H, W, C if self.band_index is None else len(self.band_index))
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        return np.asarray(self.array[start:stop], dtype=np.float32)
+        x = np.asarray(self.array[start:stop], dtype=np.float32)
+        return x if self.band_index is None else x[..., self.band_index]
 
 
-def as_source(x, chunk: int = 256):
-    """A source for a NumPy array, a :class:`~lia_dask.archive.CutoutStore` or a store path."""
+def positional_bands(bands: Sequence[str]) -> bool:
+    """Whether band names are the placeholders ``band0, band1, ...`` of a model trained on arrays."""
+    return [str(b) for b in bands] == [f"band{i}" for i in range(len(bands))]
+
+
+def as_source(x, chunk: int = 256, bands: Sequence[str] | None = None):
+    """A source for a NumPy array, a :class:`~lia_dask.archive.CutoutStore` or a store path.
+
+    ``bands``: for a store, the bands to read, in order (see :class:`ZarrSource`).
+    """
     from ..archive import CutoutStore
 
+    if isinstance(x, ZarrSource) and bands is not None:
+        return ZarrSource(x.store, bands)
     if isinstance(x, (ArraySource, ZarrSource)):
         return x
     if isinstance(x, (CutoutStore, str, os.PathLike)):
-        return ZarrSource(x)
+        return ZarrSource(x, bands)
     return ArraySource(x, chunk)
+
 
 
 # --------------------------------------------------------------------- tf.data pipelines
@@ -208,7 +261,8 @@ def _chunk_stream(source, spec: StreamSpec, y: np.ndarray | None, w: np.ndarray 
     from ._tf import tf
 
     T = tf()
-    H, W, C = source.shape
+    H, W = source.shape[:2]
+    C = len(spec.norm.min_pixel)  # bands + colour residuals
     chunk_ids, by_chunk = _chunk_table(source, spec.indices)
     yv = np.zeros(source.n, np.float32) if y is None else np.asarray(y, np.float32)
     wv = np.ones(source.n, np.float32) if w is None else np.asarray(w, np.float32)

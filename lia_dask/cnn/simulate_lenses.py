@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.signal import fftconvolve
 
 from ..errors import InputError
 
@@ -171,6 +170,8 @@ def _render_one(rng: np.random.Generator, cfg: LensSimConfig, is_lens: bool) -> 
     out = np.empty((H, H, nb), np.float32)
     for b in range(nb):
         psf = _gaussian_psf(seeing * rng.uniform(0.95, 1.05) / cfg.pixel_scale)
+        from scipy.signal import fftconvolve  # SciPy's signal module is slow to import: only when rendering
+
         img = fftconvolve(model[b], psf, mode="same")
         noise = rng.normal(0, 1, img.shape) * np.sqrt(cfg.sky_sigma**2 + np.clip(img, 0, None) / cfg.gain)
         out[..., b] = img + noise

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import uniform_filter1d
 
 from ..errors import InputError
 
@@ -70,6 +69,8 @@ def simulate_series(n: int, config: SeriesSimConfig | None = None, seed: int | N
     for i in range(n):
         sigma = rng.uniform(*cfg.noise)
         var = cfg.variability * rng.random() * np.sin(2 * np.pi * t / rng.uniform(L / 4, 4 * L) + rng.uniform(0, 6.3))
+        from scipy.ndimage import uniform_filter1d
+
         red = uniform_filter1d(rng.normal(0, 1, L), 25, mode="wrap") * sigma * rng.uniform(0, 2)
         f = 1.0 + var + red + rng.normal(0, sigma, L)
         row = {"is_transit": bool(is_tr[i]), "depth": np.nan, "duration": np.nan, "period": np.nan,

@@ -17,7 +17,9 @@ import numpy as np
 
 from ..errors import ArtifactError, InputError
 from .augment import AugmentConfig
-from .data import ArraySource, Normalization, StreamSpec, as_source, balanced_dataset, fit_normalization, image_dataset
+from .channels import channel_names, residual_pairs
+from .data import (ArraySource, Normalization, StreamSpec, as_source, balanced_dataset, fit_normalization,
+                   image_dataset, positional_bands)
 
 MODEL_FILE = "model.keras"
 KNOWN_POSITIVES = ("LENS", "TRANSIT", "POSITIVE", "1", "True", "true")
@@ -41,6 +43,12 @@ class CNNConfig:
     stretch : {"linear", "asinh"}
         Input scaling (:class:`~lia_dask.cnn.data.Normalization`): min-max, or asinh with the
         training set's per-band sky noise as softening (faint arcs keep their contrast).
+    colour_residuals : bool
+        Append one lens-light-subtracted colour residual channel per band, ``b - k ref`` against
+        the reddest band (:mod:`lia_dask.cnn.channels`; ``k`` from the central ``core_radius``
+        pixels of each image), so the network sees the blue arc with the red lens removed.
+    core_radius : float
+        Radius (pixels) of the central aperture that sets each image's lens colour ``k``.
     epochs, batch_size, learning_rate, optimizer, momentum
         Optimisation (``optimizer`` in adam, adamw, sgd, rmsprop).
     lr_schedule, decay, lr_drop_every, lr_drop_factor, warmup_epochs, lr_min_factor
@@ -83,6 +91,8 @@ class CNNConfig:
     min_pixel: list[float] | None = None
     max_pixel: list[float] | None = None
     stretch: str = "linear"
+    colour_residuals: bool = False
+    core_radius: float = 2.0
     epochs: int = 10
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -298,25 +308,31 @@ class CNNClassifier:
         if len(y) != src.n:
             raise InputError(f"y has {len(y)} labels for {src.n} images; give one label per image.")
         y01, self.classes_ = _binary_labels(y, cfg.positive_class)
-        self.bands_ = src.store.bands if hasattr(src, "store") else [f"band{i}" for i in range(src.shape[-1])]
+        self.bands_ = [str(b) for b in src.store.bands] if hasattr(src, "store") else \
+            [f"band{i}" for i in range(src.shape[-1])]
+        pairs = residual_pairs(self.bands_) if cfg.colour_residuals else []
         idx = np.arange(src.n)
         val = None
         if validation_data is not None:
-            vsrc = as_source(validation_data[0], cfg.chunk)
+            vsrc = as_source(validation_data[0], cfg.chunk, bands=self.bands_)
+            if vsrc.shape[-1] != src.shape[-1]:
+                raise InputError(f"validation images have {vsrc.shape[-1]} bands, the training images {src.shape[-1]}.")
             vy = (np.asarray(validation_data[1]).astype(str) == self.classes_[1]).astype(np.float32)
             val = (vsrc, np.arange(vsrc.n), vy)
         elif cfg.validation_fraction > 0:
             idx, vidx = _split(y01, cfg.validation_fraction, cfg.seed)
             val = (src, vidx, y01)
+        rep = dict(residual_pairs=pairs, core_radius=cfg.core_radius)
         if cfg.min_pixel is not None and cfg.max_pixel is not None:
-            c = src.shape[-1]
-            soft = fit_normalization(src, indices=idx, stretch="asinh").softening if cfg.stretch == "asinh" else None
+            c = src.shape[-1] + len(pairs)
+            soft = fit_normalization(src, indices=idx, stretch="asinh", **rep).softening \
+                if cfg.stretch == "asinh" else None
             self.norm_ = Normalization(np.broadcast_to(cfg.min_pixel, c), np.broadcast_to(cfg.max_pixel, c),
-                                       cfg.stretch, soft)
+                                       cfg.stretch, soft, **rep)
         else:
-            self.norm_ = fit_normalization(src, indices=idx, stretch=cfg.stretch)
+            self.norm_ = fit_normalization(src, indices=idx, stretch=cfg.stretch, **rep)
         S = cfg.image_size or src.shape[0]
-        self.input_shape_ = (S, S, src.shape[-1])
+        self.input_shape_ = (S, S, len(self.norm_.min_pixel))
         cache = cfg.cache
         if cache == "auto":
             cache = len(idx) * int(np.prod(src.shape)) * 4 <= cfg.cache_limit_mb * 2**20
@@ -382,11 +398,11 @@ class CNNClassifier:
                 raise InputError(f"series of length {x.shape[1]} do not fit the model's input {self.input_shape_}.")
             return np.concatenate([np.asarray(self.model_.predict_on_batch(x[s:s + batch_size])).reshape(-1)
                                    for s in range(0, len(x), batch_size)] or [np.empty(0)]).astype(np.float64)
-        src = as_source(X, self.config.chunk)
+        src = as_source(X, self.config.chunk, bands=self.bands_)
         S = self.input_shape_[0]
-        if src.shape[-1] != self.input_shape_[-1] or min(src.shape[:2]) < S:
+        if src.shape[-1] != self.norm_.n_bands or min(src.shape[:2]) < S:
             raise InputError(f"images of shape {src.shape} do not fit the model's input {self.input_shape_} "
-                             "(bands must match and cutouts be at least image_size).")
+                             f"({self.norm_.n_bands} bands {self.bands_}, cutouts at least image_size).")
         out = [predict_block(self.model_, src.read(s, min(src.n, s + src.chunk)), self.norm_, S, batch_size)
                for s in range(0, src.n, src.chunk)]
         return np.concatenate(out) if out else np.empty(0)
@@ -417,6 +433,7 @@ class CNNClassifier:
             "image_size": None if self.is_series else int(self.input_shape_[0]),
             "bands": self.bands_,
             "normalization": self.norm_.to_dict() if self.norm_ is not None else None,
+            "input": self.input_representation(),
             "positive_class": self.classes_[1],
             "pos_weight": getattr(self, "pos_weight_", None),
             "history": self.history_,
@@ -428,6 +445,15 @@ class CNNClassifier:
                                   [MODEL_FILE])
         self.digest_ = manifest["digest"]
         return manifest
+
+    def input_representation(self) -> dict | None:
+        """What the network's input channels are: bands, derived channels, scaling (artifact record)."""
+        if self.norm_ is None:
+            return None
+        pairs = [tuple(p) for p in self.norm_.residual_pairs]
+        return {"bands": list(self.bands_ or []), "channels": channel_names(self.bands_ or [], pairs),
+                "colour_residuals": [list(p) for p in pairs], "core_radius": self.norm_.core_radius,
+                "stretch": self.norm_.stretch, "bands_by_name": not positional_bands(self.bands_ or [])}
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CNNClassifier":

@@ -68,6 +68,21 @@ def chunk_job(st, digest: str) -> tuple[OutputJob, dict[int, tuple[int, int]]]:
     return OutputJob(str(st.path), ident, digest, parts), ranges
 
 
+def model_band_indices(st, bands) -> list[int] | None:
+    """Store channels the model reads, in the model's band order (None: all, as stored).
+
+    A store that lacks a band the model was trained on raises an InputError naming it; a model
+    trained on arrays (bands ``band0, band1, ...``) reads the channels by position.
+    """
+    from ..cnn.channels import band_indices
+    from ..cnn.data import positional_bands
+
+    if not bands or positional_bands(bands):
+        return None
+    idx = band_indices(st.bands, bands, f"cutout store {st.path}")
+    return None if idx == list(range(st.image_shape[2])) else idx
+
+
 def predict_chunk(index: int, model: BroadcastModel, loc: storage.Location, job: OutputJob, store_path: str,
                   ranges: dict, batch_size: int = 256, threshold: float = 0.5,
                   storage_options: dict | None = None) -> dict:
@@ -77,10 +92,13 @@ def predict_chunk(index: int, model: BroadcastModel, loc: storage.Location, job:
 
     start, stop = ranges[index]
     g = open_cutouts(store_path, storage_options).group
+    clf = model.classifier
     block = np.asarray(g[S.CUTOUT_IMAGES][start:stop], dtype=np.float32)
+    channels = model_band_indices(open_cutouts(store_path, storage_options), clf.bands_)
+    if channels is not None:
+        block = block[..., channels]
     ids = np.asarray(g[S.CUTOUT_OBJECT_ID][start:stop])
     bad = ~np.isfinite(block).any(axis=(1, 2, 3))
-    clf = model.classifier
     p = predict_block(clf.model_, block[~bad], clf.norm_, clf.input_shape_[0], batch_size)
     neg, pos = clf.classes_
     q = pd.DataFrame({"object_id": ids[bad].astype(str), "source": f"{store_path}[{start}:{stop}]",
@@ -134,9 +152,13 @@ def predict_cutouts(store, model, out: str | os.PathLike, client=None, *, batch_
     digest = manifest["digest"]
     settings = manifest.get("settings") or {}
     shape = tuple(settings.get("input_shape") or ())
-    if len(shape) != 3 or st.image_shape[2] != shape[2] or min(st.image_shape[:2]) < shape[0]:
+    norm = settings.get("normalization") or {}
+    n_bands = len(norm.get("min_pixel") or shape[2:]) - len(norm.get("residual_pairs") or [])
+    channels = model_band_indices(st, settings.get("bands"))
+    n_read = st.image_shape[2] if channels is None else len(channels)
+    if len(shape) != 3 or n_read != n_bands or min(st.image_shape[:2]) < shape[0]:
         raise InputError(f"cutout store {st.path} holds images {st.image_shape} but model {model} needs "
-                         f"{shape} (same bands, cutouts at least image_size).")
+                         f"{n_bands} bands {settings.get('bands')} and cutouts of at least {shape[:2]}.")
     job, ranges = chunk_job(st, digest)
     loc, done = prepare_output(out, job, resume, storage_options)
     m = BroadcastModel.from_artifact(local_model, digest, _load_cnn)

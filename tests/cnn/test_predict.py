@@ -91,9 +91,12 @@ def test_cli_simulate_train_predict(threaded_client, tmp_path, capsys):
     assert main(["cnn", "simulate", "--out", str(tmp_path / "s"), "--n", "40", "--image-size", "16",
                  "--bands", "g,i", "--chunk", "16"]) == 0
     assert main(["cnn", "train", str(tmp_path / "s"), "--out", str(tmp_path / "m"), "--epochs", "1",
-                 "--width", "0.25", "--batch-size", "16", "--flip", "--shift", "1", "--val-fraction", "0.2"]) == 0
+                 "--width", "0.25", "--batch-size", "16", "--flip", "--shift", "1", "--val-fraction", "0.2",
+                 "--colour-residuals"]) == 0
     out = capsys.readouterr().out
     assert json.loads(out[out.index("{"):])["digest"]
+    rep = json.loads((tmp_path / "m" / "manifest.json").read_text())["settings"]["input"]
+    assert rep["channels"] == ["g", "i", "g-k*i"]
     assert main(["--cluster", threaded_client.scheduler.address, "cnn", "predict", str(tmp_path / "s"),
                  "--model", str(tmp_path / "m"), "--out", str(tmp_path / "p")]) == 0
     assert len(read_predictions(tmp_path / "p")) == 40
