@@ -70,3 +70,66 @@ def test_clean_features_clips_like_microlia():
     out = clean_features(X)
     assert np.isnan(out[0, 0])
     assert out[0, 1:].tolist() == [1e10, -1e10, 1e-10, -1e-12, 0.0]
+
+
+# -- impute14: the pattern-grouped transform equals the three-product algorithm ---------------------
+def _old_transform(imp, X):
+    """The algorithm before impute14 (distances to every reference row, three products), as a reference."""
+    X = clean_features(X)
+    X[:, imp.constant_] = imp.fill_value
+    missing = np.isnan(X)
+    rows = np.flatnonzero(missing.any(axis=1))
+    F = imp.fit_X_.copy()
+    F[:, imp.constant_] = imp.fill_value
+    Fs, fmask = (F - imp.center_) / imp.scale_, ~np.isnan(F)
+    D = nan_euclidean((X[rows] - imp.center_) / imp.scale_, Fs)
+    for j in np.flatnonzero(missing[rows].any(axis=0)):
+        need, donors = np.flatnonzero(missing[rows, j]), np.flatnonzero(fmask[:, j])
+        if donors.size == 0:
+            X[rows[need], j] = imp.fill_[j]
+            continue
+        d = D[np.ix_(need, donors)]
+        kk = min(imp.n_neighbors, donors.size)
+        idx = np.argpartition(d, kk - 1, axis=1)[:, :kk]
+        dd, vals = np.take_along_axis(d, idx, axis=1), F[donors[idx], j]
+        ok = np.isfinite(dd)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est = np.where(ok, vals, 0.0).sum(axis=1) / ok.sum(axis=1)
+        X[rows[need], j] = np.where(ok.sum(axis=1) > 0, est, imp.fill_[j])
+    return X
+
+
+def _hostile(seed, n=300, d=9):
+    """Several NaN columns per row, donors with NaNs, all-NaN rows, a column > 50 % NaN, exact ties."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * np.geomspace(1, 1e4, d)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[:, 3][rng.random(n) < 0.7] = np.nan  # > 50 % NaN: a constant column
+    X[rng.random(n) < 0.3, 5:8] = np.nan  # a pattern with three NaN columns
+    X[::37] = np.nan  # all-NaN rows
+    X[1::50] = X[0::50][: len(X[1::50])]  # duplicated rows: ties with equal values
+    X[::41, 0] = np.inf
+    return X
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("scale", [True, False])
+def test_transform_equals_three_product_algorithm(seed, scale):
+    X = _hostile(seed)
+    with pytest.warns(UserWarning, match="more than 50% NaN"):
+        imp = KNNImputer(scale=scale, max_reference=None).fit(X)
+    Q = _hostile(seed + 10, n=200)
+    np.testing.assert_allclose(imp.transform(Q), _old_transform(imp, Q), rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(imp.transform(X), _old_transform(imp, X), rtol=1e-10, atol=1e-9)
+    small = KNNImputer(scale=scale, max_reference=None, chunk=7)  # blocks inside a pattern group
+    with pytest.warns(UserWarning):
+        small.fit(X)
+    np.testing.assert_array_equal(small.transform(Q), imp.transform(Q))
+
+
+def test_matches_sklearn_with_donor_nans_and_several_missing_columns():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(400, 7)) * [1, 3, 10, 1, 5, 1, 2]
+    X[rng.random(X.shape) < 0.25] = np.nan
+    ours = KNNImputer(n_neighbors=4, scale=False, max_reference=None).fit_transform(X)
+    np.testing.assert_allclose(ours, SkKNN(n_neighbors=4).fit_transform(X), rtol=1e-10, atol=1e-10)
