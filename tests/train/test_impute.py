@@ -6,7 +6,7 @@ import pytest
 from sklearn.impute import KNNImputer as SkKNN
 
 from lia_dask.errors import InputError
-from lia_dask.train.impute import KNNImputer, clean_features, nan_euclidean
+from lia_dask.train.impute import KNNImputer, clean_features, draw_reference, nan_euclidean
 
 
 def _data(seed=0):
@@ -133,3 +133,59 @@ def test_matches_sklearn_with_donor_nans_and_several_missing_columns():
     X[rng.random(X.shape) < 0.25] = np.nan
     ours = KNNImputer(n_neighbors=4, scale=False, max_reference=None).fit_transform(X)
     np.testing.assert_allclose(ours, SkKNN(n_neighbors=4).fit_transform(X), rtol=1e-10, atol=1e-10)
+
+
+# -- impute14: a bounded reference set ----------------------------------------------------------------
+def test_max_reference_bounds_the_reference_and_is_deterministic():
+    X = _data(5)  # 200 rows
+    a = KNNImputer(max_reference=50, seed=3).fit(X)
+    b = KNNImputer(max_reference=50, seed=3).fit(X)
+    c = KNNImputer(max_reference=50, seed=4).fit(X)
+    assert a.fit_X_.shape == (50, 6) and a.n_train_ == 200
+    np.testing.assert_array_equal(a.fit_X_, b.fit_X_)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert not np.array_equal(a.fit_X_, c.fit_X_)
+    full = KNNImputer(max_reference=None).fit(X)
+    np.testing.assert_array_equal(a.center_, full.center_)  # statistics from every training row
+    np.testing.assert_array_equal(a.scale_, full.scale_)
+    # the reference rows are training rows, and imputed values come only from them
+    rows = {tuple(np.nan_to_num(r, nan=-999)) for r in clean_features(X)}
+    assert all(tuple(np.nan_to_num(r, nan=-999)) in rows for r in a.fit_X_)
+    assert a.state()["fit_X"].shape == (50, 6)
+
+
+def test_small_training_set_keeps_todays_result():
+    X = _hostile(3, n=120)
+    with pytest.warns(UserWarning):
+        bounded = KNNImputer(max_reference=120).fit(X)
+    with pytest.warns(UserWarning):
+        full = KNNImputer(max_reference=None).fit(X)
+    np.testing.assert_array_equal(bounded.fit_X_, full.fit_X_)
+    np.testing.assert_array_equal(bounded.transform(X), _old_transform(full, X))
+
+
+def test_stratified_reference_keeps_class_shares():
+    rng = np.random.default_rng(6)
+    y = np.repeat(["ML", "CONSTANT", "CV"], [30, 900, 70])
+    X = rng.normal(size=(len(y), 4))
+    idx = draw_reference(len(y), 100, seed=1, y=y)
+    assert idx.size == 100 and np.unique(idx).size == 100
+    counts = dict(zip(*np.unique(y[idx], return_counts=True)))
+    assert counts == {"CONSTANT": 90, "CV": 7, "ML": 3}
+    imp = KNNImputer(max_reference=100, seed=1).fit(X, y)
+    np.testing.assert_array_equal(imp.fit_X_, X[idx])
+    with pytest.raises(InputError, match="labels have 3 rows"):
+        KNNImputer().fit(X, y[:3])
+
+
+def test_state_roundtrip_keeps_max_reference_and_old_state_loads_unbounded():
+    X = _data(8)
+    imp = KNNImputer(max_reference=60, seed=2).fit(X)
+    again = KNNImputer.from_state(imp.state())
+    assert (again.max_reference, again.seed, again.n_train_) == (60, 2, 200)
+    np.testing.assert_array_equal(again.transform(X), imp.transform(X))
+    old = KNNImputer(max_reference=None).fit(X).state()
+    old["params"] = old["params"][:4]  # a state written before max_reference
+    loaded = KNNImputer.from_state(old)
+    assert loaded.max_reference is None and loaded.fit_X_.shape == (200, 6)
+    np.testing.assert_allclose(loaded.transform(X), _old_transform(loaded, X), rtol=1e-10, atol=1e-9)
