@@ -20,7 +20,10 @@ from ..errors import InputError
 
 CLIP = 1e10
 TINY = 1e-10
-MAX_REFERENCE: int | None = None  # set after measurement (step 2)
+# Default reference size (impute14, benchmarks/README.md): on the simulated 32,000-row survey training table the
+# mean imputation error (|imputed - true| / IQR, held-out rows) is 0.308 with every row, 0.327 with 8,000,
+# 0.334 with 4,000, 0.352 with 2,000; the cost per imputed row is linear in the reference size.
+MAX_REFERENCE: int | None = 4000
 
 
 def clean_features(X: np.ndarray) -> np.ndarray:
