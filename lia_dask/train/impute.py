@@ -248,12 +248,18 @@ class KNNImputer:
         Q = np.where(miss, 0.0, (X[np.ix_(r, ref.cols)] - self.center_[ref.cols]) / self.scale_[ref.cols])
         Q2 = Q * Q
         # sum over columns present in both of (q - z)^2 = |q|^2 - sum_{z NaN} q^2 + sum_{q present} z^2 - 2 q.z
-        sq = Q2.sum(axis=1)[:, None] - np.asarray((ref.nan_csr @ Q2.T).T) + (ref.Z2 @ keep)[None, :]
-        sq -= 2.0 * (Q @ ref.Z.T)
+        # (in place on one (m, n) array: the products dominate, then memory passes)
+        D = Q @ ref.Z.T
+        D *= -2.0
+        D += (ref.Z2 @ keep)[None, :]
+        D += Q2.sum(axis=1)[:, None]
+        if ref.nan_csr.nnz:
+            D -= (ref.nan_csr @ Q2.T).T
         n_constant = X.shape[1] - ref.cols.size
         present = (keep.sum() + n_constant) - (ref.n_nan - ref.nan[:, miss].sum(axis=1))  # (n,)
+        np.maximum(D, 0.0, out=D)
         with np.errstate(divide="ignore", invalid="ignore"):
-            D = np.maximum(sq, 0.0) * (X.shape[1] / present)[None, :]
+            D *= (X.shape[1] / present)[None, :]
         D[:, present == 0] = np.inf
         k = self.n_neighbors
         for j in ref.cols[miss]:

@@ -1,0 +1,168 @@
+"""KNN imputation cost vs training-set size (impute14): the pattern-grouped transform and ``max_reference``.
+
+Usage (from the repository root, one BLAS thread)::
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/impute_reference.py [--work DIR] [--reps 3]
+
+``--work`` (kept between runs; built when empty, ~2 min): what ``predict_vs_microlia.build`` makes
+with ``--n-per-class`` (default 6,400: 32,000 simulated training rows, the survey recipe's size) —
+a survey simulated on the OGLE-II cadences and an XGBoost model of the 168 features whose imputer
+keeps every training row (``max_reference=None``, i.e. an artifact as written before impute14).
+
+Side by side in one run, CPU time (``time.process_time``), best of ``--reps``, on the features of
+one survey partition:
+
+A. µs per imputed row and per lightcurve of ``KNNImputer.transform`` with a reference of 1,500 /
+   5,000 / 32,000 training rows: the previous algorithm (``lia_dask/train/impute.py`` at
+   ``--reference-rev``, loaded from git), the new one on every row, the new one with the default
+   ``max_reference``.
+B. End to end, ``predict_batch`` on that partition with the 32,000-row model and each imputer
+   (read and Parquet write added, as in ``predict_stages.py``): lightcurves per CPU-second, and how
+   often the bounded reference changes the predicted class.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import os
+import subprocess
+import sys
+import time
+import types
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def old_imputer_module(rev: str) -> types.ModuleType:
+    """``lia_dask/train/impute.py`` as it was at git revision ``rev``, as a module."""
+    src = subprocess.run(["git", "show", f"{rev}:lia_dask/train/impute.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    mod = types.ModuleType("impute_before")
+    sys.modules[mod.__name__] = mod  # dataclasses look the module up
+    exec(compile(src.replace("from ..errors import", "from lia_dask.errors import"), f"{rev}:impute.py", "exec"),
+         mod.__dict__)
+    return mod
+
+
+def best(f, reps):
+    b, r = np.inf, None
+    for _ in range(reps):
+        c = time.process_time()
+        r = f()
+        b = min(b, time.process_time() - c)
+    return b, r
+
+
+def build_work(work: Path, n_per_class: int) -> None:
+    import lia_dask.train.ensemble as ens
+    from predict_vs_microlia import build
+
+    from lia_dask.train.impute import KNNImputer
+
+    ens.KNNImputer = functools.partial(KNNImputer, max_reference=None)  # an artifact as before impute14
+    try:
+        build(work, 4000, n_per_class)
+    finally:
+        ens.KNNImputer = KNNImputer
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--work", default="/tmp/impute_reference")
+    ap.add_argument("--n-per-class", type=int, default=6400)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reference-rev", default="2acea87", help="git revision of the previous imputer")
+    args = ap.parse_args(argv)
+    from lia_dask.archive import open_archive
+    from lia_dask.features.extract import extract_batch_with_reasons
+    from lia_dask.features.registry import model_feature_settings
+    from lia_dask.predict import PredictConfig, predict_batch
+    from lia_dask.predict.lightcurves import load_model
+    from lia_dask.train.impute import MAX_REFERENCE, KNNImputer, draw_reference
+
+    warnings.simplefilter("ignore", UserWarning)
+    work = Path(args.work)
+    if not (work / "model").exists():
+        build_work(work, args.n_per_class)
+    old = old_imputer_module(args.reference_rev)
+    survey = open_archive(work / "survey")
+    m = load_model(work / "model")
+    clf = m.classifier
+    full_state = clf.imputer_.state()
+    n_train = full_state["fit_X"].shape[0]
+    b = survey.read_batch(min(1, survey.n_partitions - 1))
+    st = model_feature_settings(clf.feature_settings_, clf.selected_features_, b.photometry)
+    vals, names, reason = extract_batch_with_reasons(b, st)
+    Q = pd.DataFrame(vals[reason == 0], columns=names)[clf.selected_features_].to_numpy()
+    print(f"load average {os.getloadavg()}; {len(Q)} survey lightcurves, model trained on {n_train} rows, "
+          f"default max_reference {MAX_REFERENCE}")
+
+    def variant(kind, rows):
+        s = dict(full_state, fit_X=full_state["fit_X"][rows], params=full_state["params"][:4])
+        if kind == "before":
+            return old.KNNImputer.from_state(s)
+        imp = KNNImputer.from_state(s)
+        if kind == "bounded":
+            sub = draw_reference(rows.size, MAX_REFERENCE, 0)
+            imp = KNNImputer.from_state(dict(s, fit_X=s["fit_X"][sub],
+                                             params=np.r_[s["params"], MAX_REFERENCE or 0, 0, rows.size]))
+        return imp
+
+    print("\nA. | training rows | imputed lc | before µs/imputed row | new (all rows) | new (max_reference) "
+          "| before µs/lc | new µs/lc | bounded µs/lc |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rng = np.random.default_rng(0)
+    for n in (1500, 5000, n_train):
+        rows = np.sort(rng.choice(n_train, size=min(n, n_train), replace=False))
+        t, out = {}, {}
+        for kind in ("before", "new", "bounded"):
+            imp = variant(kind, rows)
+            t[kind], out[kind] = best(lambda: imp.transform(Q), args.reps)
+        np.testing.assert_allclose(out["new"], out["before"], rtol=1e-9, atol=1e-9)  # exact speed-up
+        Qc = Q.copy()
+        Qc[:, np.asarray(full_state["constant"], bool)] = 0.0
+        k = int(np.isnan(Qc).any(axis=1).sum())
+        print(f"| {n:,} | {k} | {t['before'] / k * 1e6:,.0f} | {t['new'] / k * 1e6:,.0f} | "
+              f"{t['bounded'] / k * 1e6:,.0f} | {t['before'] / len(Q) * 1e6:,.1f} | "
+              f"{t['new'] / len(Q) * 1e6:,.1f} | {t['bounded'] / len(Q) * 1e6:,.1f} |")
+
+    cfg = PredictConfig(fit_filter=False)
+    predict_batch(b.take(np.arange(50)), m, cfg)
+    t_read, _ = best(lambda: survey.read_batch(min(1, survey.n_partitions - 1)), args.reps)
+    print("\nB. | imputer (model on %d rows) | clean + impute µs/lc | predict_batch µs/lc | lc per CPU-s "
+          "(read + predict + write) |" % n_train)
+    print("|---|---:|---:|---:|")
+    preds = {}
+    allrows = np.arange(n_train)
+    for kind in ("before", "new", "bounded"):
+        clf.imputer_ = variant(kind, allrows)
+        t_imp, _ = best(lambda: clf.transform_features(pd.DataFrame(Q, columns=clf.selected_features_)), args.reps)
+        t_all, (pred, _q) = best(lambda: predict_batch(b, m, cfg), args.reps)
+        t_w, _ = best(lambda: pq.write_table(pa.Table.from_pandas(pred, preserve_index=False), io.BytesIO()),
+                      args.reps)
+        preds[kind] = pred
+        n = len(b)
+        print(f"| {kind} ({clf.imputer_.fit_X_.shape[0]:,} reference rows) | {t_imp / len(Q) * 1e6:,.1f} | "
+              f"{t_all / n * 1e6:,.1f} | {n / (t_all + t_read + t_w):,.0f} |")
+    cls = [c for c in preds["new"].columns if c.startswith("prob_")] or None
+    same = (preds["new"]["prediction"] == preds["bounded"]["prediction"]).mean() \
+        if "prediction" in preds["new"] else float("nan")
+    print(f"\npredicted class unchanged by the bounded reference: {same:.4f} of {len(preds['new'])} lightcurves"
+          + (f"; max |Δ probability| {np.abs(preds['new'][cls].to_numpy() - preds['bounded'][cls].to_numpy()).max():.3f}"
+             if cls else ""))
+    print(f"load average {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
