@@ -286,6 +286,10 @@ class KNNImputer:
         if not hasattr(self, "fit_X_"):
             raise InputError("the imputer is not fitted; call fit(X) first.")
 
+    def __getstate__(self) -> dict:
+        # what Dask ships to workers: the fitted arrays, not the derived reference (rebuilt on first use)
+        return {k: v for k, v in self.__dict__.items() if k != "_ref"}
+
     def _reference(self) -> _Reference:
         ref = getattr(self, "_ref", None)
         if ref is None or ref.F.shape != self.fit_X_.shape:

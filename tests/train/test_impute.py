@@ -189,3 +189,31 @@ def test_state_roundtrip_keeps_max_reference_and_old_state_loads_unbounded():
     loaded = KNNImputer.from_state(old)
     assert loaded.max_reference is None and loaded.fit_X_.shape == (200, 6)
     np.testing.assert_allclose(loaded.transform(X), _old_transform(loaded, X), rtol=1e-10, atol=1e-9)
+
+
+def test_pickled_imputer_ships_without_the_derived_reference():
+    import pickle
+
+    X = _data(9)
+    imp = KNNImputer().fit(X)
+    again = pickle.loads(pickle.dumps(imp))
+    assert "_ref" not in again.__dict__ and len(pickle.dumps(imp)) < 3 * X.nbytes
+    np.testing.assert_array_equal(again.transform(X), imp.transform(X))
+
+
+def test_artifact_records_the_bounded_reference(tmp_path):
+    from .conftest import make_table
+
+    from lia_dask import artifact
+    from lia_dask.train.ensemble import EnsembleClassifier
+    from lia_dask.train.impute import MAX_REFERENCE
+
+    df, y = make_table(n=MAX_REFERENCE + 300, d=5, seed=4)
+    clf = EnsembleClassifier(model="rf", random_state=0, cv=2).fit(df, y)
+    clf.save(tmp_path / "m")
+    info = artifact.describe(tmp_path / "m")["imputer"]
+    assert (info["max_reference"], info["reference_rows"], info["training_rows"]) == (
+        MAX_REFERENCE, MAX_REFERENCE, MAX_REFERENCE + 300)
+    loaded = EnsembleClassifier.load(tmp_path / "m")
+    assert loaded.imputer_.fit_X_.shape == (MAX_REFERENCE, 5) and loaded.imputer_.max_reference == MAX_REFERENCE
+    np.testing.assert_array_equal(loaded.predict_proba(df[:200]), clf.predict_proba(df[:200]))
