@@ -19,6 +19,7 @@ A. µs per imputed row and per lightcurve of ``KNNImputer.transform`` fitted on 
 B. End to end, ``predict_batch`` on that partition with the 32,000-row model and each imputer
    (read and Parquet write added, as in ``predict_stages.py``): lightcurves per CPU-second, and how
    often the bounded reference changes the predicted class.
+C. (``--error``) Imputation error vs ``max_reference`` on held-out training rows (the default's basis).
 """
 from __future__ import annotations
 
@@ -76,11 +77,45 @@ def build_work(work: Path, n_per_class: int) -> None:
         ens.KNNImputer = KNNImputer
 
 
+def reference_size_error(train: np.ndarray, sizes=(None, 16000, 8000, 4000, 2000, 1000, 500), seed=0) -> None:
+    """C. Imputation error vs reference size: 3,000 held-out training rows, each blanked with the NaN
+    pattern of a random training row, imputed from the others; |imputed - true| / IQR of the column."""
+    from lia_dask.train.impute import KNNImputer, clean_features
+
+    X = clean_features(train)
+    rng = np.random.default_rng(seed)
+    test = rng.choice(len(X), 3000, replace=False)
+    fit = np.setdiff1d(np.arange(len(X)), test)
+    T = X[test]
+    pats = np.isnan(X[fit][np.isnan(X[fit]).any(axis=1)])
+    P = pats[rng.integers(0, len(pats), len(T))] & ~np.isnan(T)
+    Tq = np.where(P, np.nan, T)
+    q75, q25 = np.nanpercentile(X[fit], [75, 25], axis=0)
+    iqr = np.where(q75 - q25 > 0, q75 - q25, 1.0)
+    print("\nC. | max_reference | median |error|/IQR | mean |error|/IQR | mean |Δ vs every row|/IQR | "
+          "µs/imputed row |\n|---:|---:|---:|---:|---:|")
+    full = None
+    for m in sizes:
+        res = []
+        for s in (0, 1, 2) if m else (0,):
+            imp = KNNImputer(max_reference=m, seed=s).fit(X[fit])
+            c = time.process_time()
+            out = imp.transform(Tq)
+            dt = time.process_time() - c
+            ok = P & ~imp.constant_[None, :]
+            full = out if full is None else full
+            e, d = (np.abs(out - T) / iqr)[ok], (np.abs(out - full) / iqr)[ok]
+            res.append((np.median(e), e.mean(), d.mean(), dt / max(1, int(ok.any(axis=1).sum())) * 1e6))
+        a = np.mean(res, axis=0)
+        print(f"| {m or 'every row'} | {a[0]:.3f} | {a[1]:.3f} | {a[2]:.3f} | {a[3]:,.0f} |", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default="/tmp/impute_reference")
     ap.add_argument("--n-per-class", type=int, default=6400)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--error", action="store_true", help="also C: imputation error vs reference size")
     ap.add_argument("--reference-rev", default="2acea87", help="git revision of the previous imputer")
     args = ap.parse_args(argv)
     from lia_dask.archive import open_archive
@@ -164,6 +199,8 @@ def main(argv=None) -> int:
     print(f"\npredicted class unchanged by the bounded reference: {same:.4f} of {len(preds['new'])} lightcurves"
           + (f"; max |Δ probability| {np.abs(preds['new'][cls].to_numpy() - preds['bounded'][cls].to_numpy()).max():.3f}"
              if cls else ""))
+    if args.error:
+        reference_size_error(train)
     print(f"load average {os.getloadavg()}")
     return 0
 
