@@ -312,6 +312,9 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             files.append(artifact.save_arrays(d, "imputer.npz", self.imputer_.state()))
             imputer = {"method": "knn", "n_neighbors": self.imputer_.n_neighbors, "file": "imputer.npz",
                        "scaled_distances": self.imputer_.scale,
+                       "max_reference": self.imputer_.max_reference,
+                       "reference_rows": int(self.imputer_.fit_X_.shape[0]),
+                       "training_rows": int(getattr(self.imputer_, "n_train_", self.imputer_.fit_X_.shape[0])),
                        "constant_columns": [self.selected_features_[i] for i in np.flatnonzero(self.imputer_.constant_)]}
         if self.selection_ is not None:
             files.append(artifact.save_arrays(d, "selection.npz", self.selection_.state()))
