@@ -31,6 +31,7 @@ class, the simulation config (seed, noise model, ...), the feature settings and 
 Develop on another survey seed (``--survey-seed 202``) and take the figures on seed 101.
 
 Usage: .venv/bin/python benchmarks/alerts_survey.py [--seeds 1 2 3] [--survey-seed 101] [--json out.json]
+"""
 from __future__ import annotations
 
 import argparse
@@ -225,6 +226,9 @@ def main() -> int:
     p.add_argument("--hard-top", type=int, default=1000, help="highest-scoring mined non-events added per round")
     p.add_argument("--hard-rounds", type=int, default=1, help="mining rounds (each refits and mines anew)")
     p.add_argument("--alert-negatives", type=int, default=63000, help="stars of the threshold's negative survey")
+    p.add_argument("--negatives", nargs="*", default=None, metavar="CLASS=N",
+                   help="class counts of the threshold's negative survey instead of --alert-negatives in survey "
+                        "proportions (the false-alert estimate weights each class by its survey fraction)")
     p.add_argument("--survey", type=int, nargs=5, default=[50_000, 8_000, 3_000, 2_000, 500],
                    metavar=("CONSTANT", "VARIABLE", "LPV", "CV", "ML"))
     p.add_argument("--survey-seed", type=int, default=101)
@@ -248,7 +252,7 @@ def main() -> int:
     from lia_dask.simulate import SimulationConfig
     from lia_dask.train import EnsembleClassifier, cross_val_proba
     from lia_dask.train.calibrate import DEFAULT_SURVEY_FRACTIONS, AlertConfig
-    from lia_dask.train.negatives import hard_negative_rows
+    from lia_dask.train.negatives import mine_hard_negatives
 
     fs = args.feature_set
     settings = FeatureSettings(zp=22.0, convert=True, apply_weights=True, feature_set=fs)
@@ -275,7 +279,8 @@ def main() -> int:
         survey, s_paths = sim(ev, base.replace(seed=args.survey_seed), dict(zip(CLASSES, args.survey)), settings,
                               client, code)
         sig, sb = true_signal(s_paths, survey, noise)
-        neg_counts = {c: int(round(args.alert_negatives * f)) for c, f in zip(CLASSES[:4], frac)}
+        neg_counts = ({c: int(round(args.alert_negatives * f)) for c, f in zip(CLASSES[:4], frac)}
+                      if args.negatives is None else counts_arg(args.negatives))
         negs, _ = sim(ev, base.replace(seed=2000), neg_counts, settings, client, code)
         result["survey_counts"] = survey["label"].value_counts().to_dict()
         result["alert_negative_counts"] = negs["label"].value_counts().to_dict()
@@ -288,18 +293,12 @@ def main() -> int:
             train, _ = sim(ev, base.replace(seed=seed), counts, settings, client, code)
             kw = dict(model="xgb", random_state=seed, cv=max(args.cv, 2), n_jobs=args.threads, params=params)
             fit_kw = dict(feature_set=fs, feature_settings=fsd)
-            hard_n, taken = 0, np.zeros(0, np.int64)
+            hard_n = 0
             if args.hard_top > 0 and args.hard_rounds > 0:
                 pool_counts = {c: int(round(args.hard_pool * f)) for c, f in zip(CLASSES[:4], frac)}
                 pool, _ = sim(ev, base.replace(seed=1000 + seed), pool_counts, settings, client, code)
-                pl = pool["label"].to_numpy()
-                for r in range(args.hard_rounds):
-                    cur = pd.concat([train, pool.iloc[taken]], ignore_index=True)
-                    m0 = EnsembleClassifier(**kw).fit(cur[names], relabel(cur["label"]), **fit_kw)
-                    k = [str(c) for c in m0.classes_].index("ML")
-                    score = m0.raw_proba(pool[names])[:, k]
-                    score[taken] = -np.inf
-                    taken = np.r_[taken, hard_negative_rows(score, pl, args.hard_top)]
+                taken = mine_hard_negatives(train[names], relabel(train["label"]), pool[names],
+                                            relabel(pool["label"]), args.hard_top, rounds=args.hard_rounds, **kw)
                 hard_n = len(taken)
                 result.setdefault("hard_by_class", {})[seed] = pool.iloc[taken]["label"].value_counts().to_dict()
                 train = pd.concat([train, pool.iloc[taken]], ignore_index=True)
