@@ -2,7 +2,7 @@
 
 1. ingest the bundled real OGLE-II samples (47 microlensing events, 13 variable stars);
 2. simulate a training set (ML, CV, LPV, VARIABLE, CONSTANT) on their cadences with their noise,
-   with many more non-events than events, and two sets of simulated non-events (other seeds): one
+   with many events (the weak ones are the ones to learn) and many more non-events, and two sets of simulated non-events (other seeds): one
    to mine hard negatives, one to set the alert threshold;
 3. train the survey recipe (docs/alerts.md): XGBoost on MicroLIA's 168 features + the physical
    model block, the most event-like mined non-events added, calibrated probabilities shifted to the
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="demo_output", help="directory for everything the demo writes")
     ap.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: one per core)")
     ap.add_argument("--n-per-class", type=int, default=500, help="simulated training lightcurves per class")
+    ap.add_argument("--n-events", type=int, default=5000,
+                    help="simulated training events (ML): many, so that the weak ones are learnt (docs/alerts.md)")
     ap.add_argument("--non-events", type=int, default=12_000,
                     help="extra training non-events (constant stars and variables), and the size of each of the "
                          "mining and threshold sets of non-events")
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         sim_cfg = SimulationConfig(noise=noise, seed=args.seed, min_mag=14.0, max_mag=20.0)
         fs = FeatureSettings(zp=None, convert=None, feature_set=TRAIN_FEATURE_SET)
         nn = args.non_events
-        counts = {"ML": args.n_per_class, "CV": args.n_per_class + nn // 12, "LPV": args.n_per_class + nn // 24,
+        counts = {"ML": args.n_events, "CV": args.n_per_class + nn // 12, "LPV": args.n_per_class + nn // 24,
                   "VARIABLE": args.n_per_class + nn // 8}
         counts["CONSTANT"] = args.n_per_class + nn - (nn // 12 + nn // 24 + nn // 8)
         non_events = {"CONSTANT": int(nn * 0.79), "VARIABLE": int(nn * 0.13), "LPV": int(nn * 0.05)}

@@ -24,7 +24,7 @@ best grid point of each of the two most promising ``tE`` values: analytic deriva
 amplitudes profiled out (variable projection), one pass over the epochs per trial. FRED: a grid over
 ``tp`` (two brightest epochs) and (τr, τd), the rise and decline summed separately, then the same LM.
 The kernels (:mod:`~lia_dask.features.physical_fit`, ``physical_search``, ``physical_competitors``,
-``physical_residuals``, driver in ``physical_models``) are one point-lens kernel with the multi-band
+``physical_residuals``, ``physical_nulls``, driver in ``physical_models``) are one point-lens kernel with the multi-band
 joint fit (:mod:`lia_dask.features.multiband_fit`).
 
 Emitted: :func:`physical_block` gives every column of :data:`COL`; the feature sets carry only
@@ -32,7 +32,10 @@ Emitted: :func:`physical_block` gives every column of :data:`COL`; the feature s
 (``BIC = χ²/s² + k ln n``, ``s²`` = the smallest reduced χ² of any model, at least 1, so
 underestimated error bars do not inflate the comparisons; positive: PSPL preferred), the fraction of
 the constant model's χ² each model explains (``r2_*``), the runs-test z and lag-1 autocorrelation of
-the PSPL residuals, the event's residual asymmetry, and ``phys_reason``. The fit parameters
+the PSPL residuals, the event's residual asymmetry, the null tests of
+:mod:`~lia_dask.features.physical_nulls` (the event's bump against the same search on the lightcurve
+mirrored in flux; a second bump on the residuals outside the event against its mirrored dip; rise
+vs fall time asymmetry), and ``phys_reason``. The fit parameters
 (t0, u0, tE, source fraction, peak magnification), reduced χ², residual scale and outliers, and the
 epochs on the rise / peak / fall (:data:`RAW_EXTRA`) are for the candidate flag and the plots: as
 classifier inputs they would teach the model the simulation's priors on u0, tE and blending and

@@ -20,6 +20,7 @@ import numpy as np
 from .common import kernel
 from .physical_competitors import harmonic_chi2, poly_chi2
 from .physical_fit import FRED_MIN_RATIO, FS_REJECT, MODEL_FRED, MODEL_PSPL, NS, lm_fit, magnification
+from .physical_nulls import bump_scan, nearest_u0, rise_fall
 from .physical_residuals import baseline_excursion, residual_stats
 from .physical_search import TE_GRID, fred_grid, pspl_grid
 
@@ -33,6 +34,8 @@ N_STARTS = 2
 LM_ITERS = 20
 #: allowed negative blend flux, as a fraction of the median flux (noise in the baseline)
 BLEND_TOL = 0.2
+#: second-bump search: residual epochs at least this many tE from t0 (outside the event)
+SECOND_EXCLUDE = 2.0
 
 
 # ----------------------------------------------------------------------------- names and one lightcurve
@@ -51,7 +54,9 @@ PHYS_REASONS = {
 #: pipelines underestimate them) and free of the simulation's priors on u0, tE and blending
 CORE_NAMES: tuple[str, ...] = (
     "phys_dbic_const", "phys_dbic_trend", "phys_dbic_fred", "phys_r2_pspl", "phys_r2_trend", "phys_r2_fred",
-    "phys_resid_runs_z", "phys_resid_acf1", "phys_event_asym", "phys_baseline_excursion", "phys_reason",
+    "phys_resid_runs_z", "phys_resid_acf1", "phys_event_asym", "phys_baseline_excursion",
+    "phys_bump_dip", "phys_bump_dip_ratio", "phys_second_bump", "phys_second_ratio", "phys_rise_fall",
+    "phys_rise_fall_dchi2", "phys_reason",
 )
 PERIODIC_NAMES: tuple[str, ...] = ("phys_dbic_periodic", "phys_r2_periodic", "phys_log_period", "phys_ls_power")
 #: further columns of :func:`physical_block` (not in the feature sets): the fit parameters and coverage
@@ -76,31 +81,37 @@ _I_phys_resid_runs_z = 6
 _I_phys_resid_acf1 = 7
 _I_phys_event_asym = 8
 _I_phys_baseline_excursion = 9
-_I_phys_reason = 10
-_I_phys_dbic_periodic = 11
-_I_phys_r2_periodic = 12
-_I_phys_log_period = 13
-_I_phys_ls_power = 14
-_I_phys_t0_frac = 15
-_I_phys_u0 = 16
-_I_phys_log_tE = 17
-_I_phys_log_Amax = 18
-_I_phys_source_frac = 19
-_I_phys_chi2r_pspl = 20
-_I_phys_chi2r_const = 21
-_I_phys_err_scale = 22
-_I_phys_fred_log_ratio = 23
-_I_phys_resid_mad = 24
-_I_phys_resid_outlier_frac = 25
-_I_phys_frac_in_event = 26
-_I_phys_n_peak = 27
-_I_phys_n_rise = 28
-_I_phys_n_fall = 29
-_I_t0 = 30
-_I_tE = 31
-_I_fs = 32
-_I_fb = 33
-_I_n_used = 34
+_I_phys_bump_dip = 10
+_I_phys_bump_dip_ratio = 11
+_I_phys_second_bump = 12
+_I_phys_second_ratio = 13
+_I_phys_rise_fall = 14
+_I_phys_rise_fall_dchi2 = 15
+_I_phys_reason = 16
+_I_phys_dbic_periodic = 17
+_I_phys_r2_periodic = 18
+_I_phys_log_period = 19
+_I_phys_ls_power = 20
+_I_phys_t0_frac = 21
+_I_phys_u0 = 22
+_I_phys_log_tE = 23
+_I_phys_log_Amax = 24
+_I_phys_source_frac = 25
+_I_phys_chi2r_pspl = 26
+_I_phys_chi2r_const = 27
+_I_phys_err_scale = 28
+_I_phys_fred_log_ratio = 29
+_I_phys_resid_mad = 30
+_I_phys_resid_outlier_frac = 31
+_I_phys_frac_in_event = 32
+_I_phys_n_peak = 33
+_I_phys_n_rise = 34
+_I_phys_n_fall = 35
+_I_t0 = 36
+_I_tE = 37
+_I_fs = 38
+_I_fb = 39
+_I_n_used = 40
 
 @kernel
 def fit_models(t, flux, ferr, freq, out):
@@ -264,8 +275,46 @@ def fit_models(t, flux, ferr, freq, out):
     out[_I_phys_n_peak] = n_peak
     out[_I_phys_n_rise] = n_rise
     out[_I_phys_n_fall] = n_fall
+    null_tests(t, f, w, t0, u0, tE, bfs, bfb, s2, out)
     out[_I_phys_reason] = PHYS_OK
     return PHYS_OK
+
+
+@kernel
+def null_tests(t, f, w, t0, u0, tE, fs, fb, s2, out):
+    """The null tests of :mod:`~lia_dask.features.physical_nulls` for the fit ``(t0, u0, tE, fs, fb)`` into ``out``.
+
+    With ``D`` the χ² a bump / dip removes (:func:`~lia_dask.features.physical_nulls.bump_scan` at the
+    fitted ``tE`` and the grid ``u0`` nearest the fitted one) and ``s²`` the error scale:
+
+    * ``phys_bump_dip = (D_bump - D_dip)/s²`` and ``phys_bump_dip_ratio = log10((1 + D_bump/s²)/(1 + D_dip/s²))``
+      on the lightcurve (a dip is the mirrored null of an event);
+    * on the residuals of the point-lens fit at the epochs ``|t - t0| >= 2 tE``:
+      ``phys_second_bump = (D2_bump - D2_dip)/s²`` and ``phys_second_ratio = log10((1 + D2_bump/s²)/(1 + D_bump/s²))``
+      (a recurrent outburst: large and near 0; a single lens: small and very negative);
+    * ``phys_rise_fall = log10(k_fall/k_rise)`` and ``phys_rise_fall_dchi2 = ± Δχ²/s²`` (signed as
+      ``phys_rise_fall``) of :func:`~lia_dask.features.physical_nulls.rise_fall`.
+    """
+    n = len(t)
+    ku = nearest_u0(u0)
+    keep = np.ones(n, np.bool_)
+    d_b = bump_scan(t, f, w, keep, tE, ku, 1.0)
+    d_d = bump_scan(t, f, w, keep, tE, ku, -1.0)
+    out[_I_phys_bump_dip] = (d_b - d_d) / s2
+    out[_I_phys_bump_dip_ratio] = math.log10((1.0 + d_b / s2) / (1.0 + d_d / s2))
+    r = np.empty(n)
+    u02 = u0 * u0
+    for i in range(n):
+        tau = (t[i] - t0) / tE
+        r[i] = f[i] - fs * magnification(u02 + tau * tau) - fb
+        keep[i] = abs(tau) >= SECOND_EXCLUDE
+    d2_b = bump_scan(t, r, w, keep, tE, ku, 1.0)
+    d2_d = bump_scan(t, r, w, keep, tE, ku, -1.0)
+    out[_I_phys_second_bump] = (d2_b - d2_d) / s2
+    out[_I_phys_second_ratio] = math.log10((1.0 + d2_b / s2) / (1.0 + d_b / s2))
+    lr, dc = rise_fall(t, f, w, t0, u0, tE, fs, fb)
+    out[_I_phys_rise_fall] = lr
+    out[_I_phys_rise_fall_dchi2] = math.copysign(dc / s2, lr) if lr != 0.0 else 0.0
 
 
 @kernel

@@ -13,6 +13,10 @@ periodic model) finds that
 * nothing else happens on the baseline: no three consecutive epochs outside the event all
   ``>= excursion_max`` robust σ above (or all below) the model (``phys_baseline_excursion``: a single
   lens does not repeat; a recurrent outburst, an eclipse or a second variable phase does);
+* the lens brightens once: on the residuals of the point-lens fit outside the event (``|t - t0| >= 2 tE``)
+  no second bump is found beyond its own mirrored null, ``phys_second_bump <= second_bump_max``
+  (:mod:`lia_dask.features.physical_nulls`; a dwarf nova recurs, a sparse recurrence that the
+  three-consecutive-epoch excursion misses is seen here);
 * its parameters are physical: ``tE_min <= tE <= tE_max`` days, ``u0 <= u0_max``, ``f_s > 0``, and
   optionally a reduced χ² cut (MicroLIA's was 10; off by default, since survey error bars are
   underestimated and the comparisons above already measure the misfit).
@@ -29,9 +33,10 @@ from ..features.physical import COL, physical_block
 
 #: columns the flag adds (fit_* NaN for objects not predicted ML or not fittable)
 FIT_COLUMNS = ("fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "fit_dbic_const",
-               "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_periodic", "fit_baseline_excursion", "passes_fit")
+               "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_periodic", "fit_baseline_excursion", "fit_second_bump",
+               "passes_fit")
 _SOURCE = ("t0", "phys_u0", "tE", "fs", "fb", "phys_chi2r_pspl", "phys_dbic_const", "phys_dbic_trend",
-           "phys_dbic_fred", "phys_dbic_periodic", "phys_baseline_excursion")
+           "phys_dbic_fred", "phys_dbic_periodic", "phys_baseline_excursion", "phys_second_bump")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,9 @@ class FitFilterConfig:
         much better than PSPL.
     excursion_max : float
         Largest allowed baseline excursion (robust σ, three consecutive epochs).
+    second_bump_max : float
+        Largest allowed second bump on the residuals, ``(Δχ²(bump) - Δχ²(dip))/s²`` (25: a 5σ
+        brightening beyond its mirrored null; the 47 shared OGLE-II events reach 16).
     tE_min, tE_max : float
         Allowed Einstein time range, days.
     u0_max : float
@@ -63,6 +71,7 @@ class FitFilterConfig:
     dbic_const_min: float = 50.0
     dbic_min: float = 10.0
     excursion_max: float = 5.0
+    second_bump_max: float = 25.0
     tE_min: float = 0.0
     tE_max: float = 1000.0
     u0_max: float = 2.0
@@ -85,7 +94,7 @@ def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.nda
     -------
     ndarray of float64, shape (k, len(FIT_COLUMNS) - 1)
         ``fit_t0`` (d), ``fit_u0``, ``fit_tE`` (d), ``fit_fs``, ``fit_fb`` (input flux unit),
-        ``fit_chi2_red``, the four ΔBIC and the baseline excursion; NaN where not fittable.
+        ``fit_chi2_red``, the four ΔBIC, the baseline excursion and the second bump; NaN where not fittable.
     """
     rows = np.asarray(rows, dtype=np.int64)
     block = physical_block(offsets, time, y, yerr, zp=zp, convert=convert, periodic=True, rows=rows)
@@ -93,12 +102,12 @@ def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.nda
 
 
 def passes(params: np.ndarray, cfg: FitFilterConfig) -> np.ndarray:
-    """Boolean (n,) of which objects pass the flag; ``params`` (n, 11) from :func:`fit_batch`."""
-    t0, u0, tE, fs, fb, chi2, d_const, d_trend, d_fred, d_per, excursion = params.T
+    """Boolean (n,) of which objects pass the flag; ``params`` (n, 12) from :func:`fit_batch`."""
+    t0, u0, tE, fs, fb, chi2, d_const, d_trend, d_fred, d_per, excursion, second = params.T
     with np.errstate(invalid="ignore"):
         ok = ((d_const >= cfg.dbic_const_min) & (d_trend >= cfg.dbic_min) & (d_per >= cfg.dbic_min)
               & (d_fred >= -cfg.dbic_min) & (tE >= cfg.tE_min) & (tE <= cfg.tE_max) & (u0 <= cfg.u0_max)
-              & (excursion <= cfg.excursion_max) & (fs > 0))
+              & (excursion <= cfg.excursion_max) & (second <= cfg.second_bump_max) & (fs > 0))
         if cfg.chi2_red_max is not None:
             ok &= chi2 <= cfg.chi2_red_max
     return ok

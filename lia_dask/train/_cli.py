@@ -46,7 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="labelled simulated non-events (another seed): a first model scores them and the "
                         "--hard-top highest-scoring join the training set before the final fit")
     p.add_argument("--hard-top", type=int, default=1000, metavar="N",
-                   help="hard negatives added from --hard-negatives (default %(default)s)")
+                   help="hard negatives added from --hard-negatives per round (default %(default)s)")
+    p.add_argument("--hard-rounds", type=int, default=1, metavar="R",
+                   help="mining rounds: each refits on what was mined so far and takes --hard-top more "
+                        "(default %(default)s)")
     p.add_argument("--feature-set", default=None, metavar="NAME",
                    help="feature set extracted from a training archive (default microlia-2.8.1+physical: "
                         "MicroLIA's 168 statistics and the physical model block); a feature table keeps its own")
@@ -211,7 +214,8 @@ def _add_hard_negatives(args, table, weights, settings, client):
     if pool.labels is None:
         raise InputError(f"{args.hard_negatives} has no 'label' column; --hard-negatives needs labelled "
                          "non-events (e.g. a simulated survey).")
-    rows = mine_hard_negatives(table.X, table.labels, pool.X, pool.labels, args.hard_top, client=client,
+    rows = mine_hard_negatives(table.X, table.labels, pool.X, pool.labels, args.hard_top, rounds=args.hard_rounds,
+                               client=client,
                                model=args.model, impute=args.impute, cv=args.cv, random_state=args.seed,
                                params=_parse_params(args.param), n_jobs=args.threads)
     hard = pool.frame.iloc[rows]

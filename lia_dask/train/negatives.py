@@ -37,9 +37,13 @@ def hard_negative_rows(score: np.ndarray, labels: np.ndarray, top: int, target: 
     return neg[order[: max(int(top), 0)]].astype(np.int64)
 
 
-def mine_hard_negatives(X, y, X_pool, y_pool, top: int, *, client=None, **estimator) -> np.ndarray:
+def mine_hard_negatives(X, y, X_pool, y_pool, top: int, *, rounds: int = 1, client=None, **estimator) -> np.ndarray:
     """Rows of the mining set ``(X_pool, y_pool)`` that a first model fitted on ``(X, y)`` scores most
-    event-like (the ``top`` highest P(ML) among its non-events).
+    event-like (the ``top`` highest P(ML) among its non-events), in ``rounds`` rounds.
+
+    Each round refits the model on the training rows plus the rows mined so far and takes the ``top``
+    highest-scoring non-events not yet taken: the second round finds what the first round's additions
+    did not teach the model (the next layer of the event / non-event boundary).
 
     Parameters
     ----------
@@ -48,19 +52,38 @@ def mine_hard_negatives(X, y, X_pool, y_pool, top: int, *, client=None, **estima
     X_pool, y_pool : DataFrame (m, d), array (m,)
         Labelled simulated non-events (another seed); rows labelled ``ML`` are skipped.
     top : int
+        Rows taken per round.
+    rounds : int
+        Mining rounds (>= 1).
     **estimator
         :class:`~lia_dask.train.EnsembleClassifier` settings of the first model (no selection or tuning).
 
     Returns
     -------
-    ndarray of int64
-        Row positions in ``X_pool``, highest score first.
+    ndarray of int64, shape (<= rounds * top,)
+        Row positions in ``X_pool``, in the order taken (highest score first within a round).
     """
-    from ..errors import InputError
+    import pandas as pd
+
+    from ..errors import ConfigError, InputError
     from .ensemble import EnsembleClassifier
 
-    first = EnsembleClassifier(**estimator).fit(X, y, client=client)
-    names = [str(c) for c in first.classes_]
-    if "ML" not in names:
-        raise InputError(f"hard-negative mining scores non-events against the class 'ML'; the labels are {names}.")
-    return hard_negative_rows(first.raw_proba(X_pool)[:, names.index("ML")], np.asarray(y_pool), top)
+    if int(rounds) < 1:
+        raise ConfigError(f"hard-negative mining needs rounds >= 1, got {rounds}.")
+    y_pool = np.asarray(y_pool)
+    taken = np.zeros(0, np.int64)
+    for _ in range(int(rounds)):
+        Xr = X if not len(taken) else pd.concat([pd.DataFrame(X), pd.DataFrame(X_pool).iloc[taken]], ignore_index=True)
+        yr = np.asarray(y) if not len(taken) else np.r_[np.asarray(y), y_pool[taken]]
+        first = EnsembleClassifier(**estimator).fit(Xr, yr, client=client)
+        names = [str(c) for c in first.classes_]
+        if "ML" not in names:
+            raise InputError(f"hard-negative mining scores non-events against the class 'ML'; the labels are {names}.")
+        score = first.raw_proba(X_pool)[:, names.index("ML")]
+        score[taken] = -np.inf
+        fresh = hard_negative_rows(score, y_pool, top)
+        fresh = fresh[np.isfinite(score[fresh])]
+        if not len(fresh):
+            break
+        taken = np.r_[taken, fresh]
+    return taken

@@ -218,7 +218,7 @@ def test_real_ogle2_events_prefer_the_point_lens_and_variables_do_not():
 
 
 def test_recurrent_outbursts_fail_the_flag_on_the_baseline_excursion():
-    from lia_dask.predict.fitfilter import FitFilterConfig, fit_batch, passes
+    from lia_dask.predict.fitfilter import FIT_COLUMNS, FitFilterConfig, fit_batch, passes
 
     rng = np.random.default_rng(13)
     t = cadence(rng, p_night=0.5)
@@ -236,5 +236,25 @@ def test_recurrent_outbursts_fail_the_flag_on_the_baseline_excursion():
     params = fit_batch(off, np.concatenate([t, t2]), np.concatenate([mag, mag2]), np.concatenate([err, err2]),
                        np.array([0, 1]), zp=ZP, convert=True)
     cfg = FitFilterConfig()
-    assert params[0, -1] > cfg.excursion_max >= params[1, -1]  # the other outbursts sit on the baseline
+    k = FIT_COLUMNS.index("fit_baseline_excursion")
+    assert params[0, k] > cfg.excursion_max >= params[1, k]  # the other outbursts sit on the baseline
     assert list(passes(params, cfg)) == [False, True]
+
+
+def test_sparse_recurrent_outburst_fails_the_flag_on_the_second_bump():
+    """A second brightening caught by two epochs only: no three-epoch excursion, but a second bump."""
+    from lia_dask.predict.fitfilter import FIT_COLUMNS, FitFilterConfig, fit_batch, passes
+
+    rng = np.random.default_rng(17)
+    t = cadence(rng, p_night=0.3)
+    t = np.sort(np.concatenate([t[np.abs(t - 480.5) > 12.0], np.arange(300.0, 312.0, 0.5), [480.0, 481.0]]))
+    # a "lens" that repeats: the same brightening again 175 d later, seen on two nights
+    flux = pspl_flux(t, 305.0, 0.3, 5.0, 1000.0, 0.0) + pspl_flux(t, 480.5, 0.3, 5.0, 1000.0, 0.0) - 1000.0
+    mag, err = observe(rng, t, flux)
+    params = fit_batch(np.array([0, len(t)]), t, mag, err, np.array([0]), zp=ZP, convert=True)
+    cfg = FitFilterConfig()
+    col = {c: k for k, c in enumerate(FIT_COLUMNS[:-1])}
+    assert params[0, col["fit_second_bump"]] > cfg.second_bump_max
+    assert not passes(params, cfg)[0]
+    assert params[0, col["fit_baseline_excursion"]] <= cfg.excursion_max  # two epochs: no 3-epoch excursion
+    assert passes(params, FitFilterConfig(second_bump_max=np.inf))[0]

@@ -56,3 +56,16 @@ def test_train_with_hard_negatives_and_alert_negatives(tmp_path, tcp_cluster, ca
         pd.read_parquet(tmp_path / "train.parquet")[names], pd.read_parquet(tmp_path / "train.parquet")["label"])
     k = [str(c) for c in clf.classes_].index("ML")
     assert (clf.raw_proba(pool[names])[:, k] > 0.5).sum() < (plain.raw_proba(pool[names])[:, k] > 0.5).sum()
+
+
+def test_mining_rounds_take_fresh_rows_each_round():
+    from lia_dask.train.negatives import mine_hard_negatives
+
+    tr, pool = _table(400, 4, 0.3), _table(1500, 5, 0.0)
+    names = [f"f{i}" for i in range(4)]
+    kw = dict(model="xgb", random_state=0, params={"n_estimators": 20}, n_jobs=1)
+    one = mine_hard_negatives(tr[names], tr["label"], pool[names], pool["label"], 30, **kw)
+    two = mine_hard_negatives(tr[names], tr["label"], pool[names], pool["label"], 30, rounds=2, **kw)
+    assert len(one) == 30 and len(two) == 60 and len(np.unique(two)) == 60
+    assert two[:30].tolist() == one.tolist()  # round 1 is the single-round mining
+    assert (pool["label"].to_numpy()[two] != "ML").all()
