@@ -298,8 +298,7 @@ def null_tests(t, f, w, t0, u0, tE, fs, fb, s2, out):
     n = len(t)
     ku = nearest_u0(u0)
     keep = np.ones(n, np.bool_)
-    d_b = bump_scan(t, f, w, keep, tE, ku, 1.0)
-    d_d = bump_scan(t, f, w, keep, tE, ku, -1.0)
+    d_b, d_d = bump_scan(t, f, w, keep, tE, ku)
     out[_I_phys_bump_dip] = (d_b - d_d) / s2
     out[_I_phys_bump_dip_ratio] = math.log10((1.0 + d_b / s2) / (1.0 + d_d / s2))
     r = np.empty(n)
@@ -308,8 +307,7 @@ def null_tests(t, f, w, t0, u0, tE, fs, fb, s2, out):
         tau = (t[i] - t0) / tE
         r[i] = f[i] - fs * magnification(u02 + tau * tau) - fb
         keep[i] = abs(tau) >= SECOND_EXCLUDE
-    d2_b = bump_scan(t, r, w, keep, tE, ku, 1.0)
-    d2_d = bump_scan(t, r, w, keep, tE, ku, -1.0)
+    d2_b, d2_d = bump_scan(t, r, w, keep, tE, ku)
     out[_I_phys_second_bump] = (d2_b - d2_d) / s2
     out[_I_phys_second_ratio] = math.log10((1.0 + d2_b / s2) / (1.0 + d_b / s2))
     lr, dc = rise_fall(t, f, w, t0, u0, tE, fs, fb)

@@ -5,7 +5,7 @@ normalised by the driver (centred on the median flux, in units of the median err
 one band. Every statistic is a χ² difference, which the driver divides by the error scale ``s²``
 (:mod:`lia_dask.features.physical_models`) so that underestimated error bars do not inflate it.
 
-* **Mirrored null** (:func:`bump_scan` with ``sign = -1``): the same point-lens search at the same
+* **Mirrored null** (:func:`bump_scan`, the dip of its pair): the same point-lens search at the same
   ``tE`` (and the nearest grid ``u0``) on the lightcurve mirrored in flux, i.e. the best *dimming* "event". White noise, red
   noise and systematics make dips as often as bumps; a lens only brightens. So
   ``Δχ²(bump) - Δχ²(dip)`` measures an event's significance against the lightcurve's own noise,
@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from .common import kernel
-from .physical_fit import FS_REJECT, amplitudes, magnification
+from .physical_fit import magnification
 from .physical_search import TAB, TAB_N, TAB_SCALE, U0_GRID, WINDOW
 
 #: scan step in t0: max(u0, SCAN_STEP_MIN)·tE (the peak's width ~ u0·tE for small u0)
@@ -36,14 +36,18 @@ SIDE_WINDOW = 3.0
 
 
 @kernel
-def bump_scan(t, f, w, keep, tE, ku, sign):
-    """Largest χ² drop of a point-lens bump (``sign = +1``) or mirrored dip (``-1``) at fixed ``tE``.
+def bump_scan(t, f, w, keep, tE, ku):
+    """Largest χ² drops of a point-lens bump and of its mirrored dip at fixed ``tE``, in one pass.
 
-    The model is ``F = f_b + sign·a·(A(u) - 1)``, ``a > 0`` and ``f_b`` solved by weighted least
-    squares, ``u² = u0² + ((t - t0)/tE)²`` with ``u0 = U0_GRID[ku]`` of the PSPL grid
+    The model is ``F = f_b + a·(A(u) - 1)``, ``a`` and ``f_b`` solved by weighted least squares,
+    ``u² = u0² + ((t - t0)/tE)²`` with ``u0 = U0_GRID[ku]`` of the PSPL grid
     (:mod:`~lia_dask.features.physical_search`, whose table of ``A - 1`` it reads), ``t0`` stepped by
     ``max(u0, 0.35)·tE`` from ``tE`` before the first to ``tE`` after the last epoch; only kept
-    epochs within ``2 tE`` of ``t0`` enter the bump (``A - 1 < 0.07`` neglected beyond).
+    epochs within ``2 tE`` of ``t0`` enter the bump (``A - 1 < 0.07`` neglected beyond). With
+    ``g = A - 1`` and weighted sums ``S_·`` over the kept epochs, a trial removes
+    ``D = c²/v`` from the constant's χ², ``c = S_gf - S_g S_f/S_w``, ``v = S_gg - S_g²/S_w``; its
+    amplitude ``a = c/v`` is a brightening when ``c > 0`` (bump) and a dimming when ``c < 0`` (the
+    same search on the lightcurve mirrored in flux).
 
     Parameters
     ----------
@@ -55,16 +59,14 @@ def bump_scan(t, f, w, keep, tE, ku, sign):
         Einstein time of the scanned shape (days).
     ku : int
         Index of ``u0`` in ``U0_GRID``.
-    sign : float
-        +1 bump, -1 dip.
 
     Returns
     -------
-    float
-        ``χ²(constant) - min over t0 of χ²(constant + bump)`` (>= 0; 0 with fewer than 3 kept epochs).
+    (float, float)
+        Largest ``D`` over t0 of a bump and of a dip (>= 0 each; 0 with fewer than 3 kept epochs).
     """
     n = len(t)
-    sw = swf = swff = 0.0
+    sw = swf = 0.0
     m = 0
     first = last = 0.0
     for i in range(n):
@@ -75,15 +77,14 @@ def bump_scan(t, f, w, keep, tE, ku, sign):
             m += 1
             sw += w[i]
             swf += w[i] * f[i]
-            swff += w[i] * f[i] * f[i]
     if m < 3 or not (tE > 0.0):
-        return 0.0
-    chi_c = max(swff - swf * swf / sw, 0.0)
+        return 0.0, 0.0
+    mu = swf / sw
     tab = TAB[ku]
     sc = TAB_SCALE / tE
     half = WINDOW * tE
     step = max(U0_GRID[ku], SCAN_STEP_MIN) * tE
-    best = chi_c
+    bump = dip = 0.0
     t0 = first - tE
     lo = 0
     while t0 <= last + tE:
@@ -98,18 +99,22 @@ def bump_scan(t, f, w, keep, tE, ku, sign):
         i = lo
         while i < n and t[i] <= t0 + half:
             if keep[i]:
-                a = sign * tab[min(int(abs(t[i] - t0) * sc), TAB_N)]
+                a = tab[min(int(abs(t[i] - t0) * sc), TAB_N)]
                 wa = w[i] * a
                 sa += wa
                 saa += wa * a
                 saf += wa * f[i]
             i += 1
-        if saa > 0.0:
-            _fs, _fb, chi2, _free = amplitudes(sw, sa, saa, swf, saf, swff, -np.inf, FS_REJECT)
-            if chi2 < best:
-                best = chi2
+        v = saa - sa * sa / sw
+        if v > 1e-12 * saa:
+            c = saf - sa * mu
+            d = c * c / v
+            if c > 0.0:
+                bump = max(bump, d)
+            else:
+                dip = max(dip, d)
         t0 += step
-    return max(chi_c - best, 0.0)
+    return bump, dip
 
 
 @kernel
