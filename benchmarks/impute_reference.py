@@ -55,13 +55,7 @@ def old_imputer_module(rev: str) -> types.ModuleType:
     return mod
 
 
-def best(f, reps):
-    b, r = np.inf, None
-    for _ in range(reps):
-        c = time.process_time()
-        r = f()
-        b = min(b, time.process_time() - c)
-    return b, r
+from predict_stages import _best as best  # noqa: E402  (best CPU time of reps calls, and the last result)
 
 
 def build_work(work: Path, n_per_class: int) -> None:
