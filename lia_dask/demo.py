@@ -38,8 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-events", type=int, default=5000,
                     help="simulated training events (ML): many, so that the weak ones are learnt (docs/alerts.md)")
     ap.add_argument("--non-events", type=int, default=12_000,
-                    help="extra training non-events (constant stars and variables), and the size of each of the "
-                         "mining and threshold sets of non-events")
+                    help="extra training non-events (constant stars and variables), and the size of the set of "
+                         "non-events hard negatives are mined from")
+    ap.add_argument("--threshold-negatives", type=int, default=48_000,
+                    help="non-events the alert threshold is set on: at 100 per million the threshold rests on a "
+                         "handful of them, so a small set promises too few false alerts (one object there stands "
+                         "for 1e6 / N per million)")
     ap.add_argument("--hard-top", type=int, default=1000, help="mined hard negatives added to the training set")
     ap.add_argument("--max-false-alerts-per-million", type=float, default=100.0)
     ap.add_argument("--survey-size", type=int, default=100_000, help="lightcurves in the synthetic survey")
@@ -92,11 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         counts = {"ML": args.n_events, "CV": args.n_per_class + nn // 12, "LPV": args.n_per_class + nn // 24,
                   "VARIABLE": args.n_per_class + nn // 8}
         counts["CONSTANT"] = args.n_per_class + nn - (nn // 12 + nn // 24 + nn // 8)
-        non_events = {"CONSTANT": int(nn * 0.79), "VARIABLE": int(nn * 0.13), "LPV": int(nn * 0.05)}
-        non_events["CV"] = nn - sum(non_events.values())
+        def survey_mix(n: int) -> dict[str, int]:
+            mix = {"CONSTANT": int(n * 0.79), "VARIABLE": int(n * 0.13), "LPV": int(n * 0.05)}
+            mix["CV"] = n - sum(mix.values())
+            return mix
+
         sets = {}
-        for name, c, seed in (("training", counts, args.seed), ("mining", non_events, args.seed + 1),
-                              ("negatives", non_events, args.seed + 2)):
+        for name, c, seed in (("training", counts, args.seed), ("mining", survey_mix(nn), args.seed + 1),
+                              ("negatives", survey_mix(args.threshold_negatives), args.seed + 2)):
             simulate_training_set(real.path, c, out / f"{name}_archive", sim_cfg.replace(seed=seed), client=client,
                                   features_out=out / f"{name}_features", feature_settings=fs)
             df = pd.read_parquet(out / f"{name}_features")
