@@ -187,10 +187,7 @@ class ZarrSource:
         self.store = store if isinstance(store, CutoutStore) else open_cutouts(store)
         self.array = self.store.zarr_images
         self.chunk = self.store.chunk
-        self.band_index = None
-        if bands is not None and not positional_bands(bands):
-            idx = band_indices(self.store.bands, bands, f"cutout store {self.store.path}")
-            self.band_index = None if idx == list(range(self.store.image_shape[-1])) else idx
+        self.band_index = store_band_index(self.store, bands)
 
     @property
     def n(self) -> int:
@@ -211,6 +208,20 @@ def positional_bands(bands: Sequence[str]) -> bool:
     return [str(b) for b in bands] == [f"band{i}" for i in range(len(bands))]
 
 
+def store_band_index(store, bands: Sequence[str] | None) -> list[int] | None:
+    """Channels of a cutout store to read for a model's ``bands``, in the model's order.
+
+    None when the store's channels are read as stored: no band names given, placeholder names
+    (``band0, band1, ...``: a model trained on arrays reads channels by position), or the store
+    already holds exactly those bands in that order. A store that lacks a band raises an
+    :class:`~lia_dask.errors.InputError` naming it.
+    """
+    if not bands or positional_bands(bands):
+        return None
+    idx = band_indices(store.bands, bands, f"cutout store {store.path}")
+    return None if idx == list(range(store.image_shape[-1])) else idx
+
+
 def as_source(x, chunk: int = 256, bands: Sequence[str] | None = None):
     """A source for a NumPy array, a :class:`~lia_dask.archive.CutoutStore` or a store path.
 
@@ -225,7 +236,6 @@ def as_source(x, chunk: int = 256, bands: Sequence[str] | None = None):
     if isinstance(x, (CutoutStore, str, os.PathLike)):
         return ZarrSource(x, bands)
     return ArraySource(x, chunk)
-
 
 
 # --------------------------------------------------------------------- tf.data pipelines

@@ -68,25 +68,14 @@ def chunk_job(st, digest: str) -> tuple[OutputJob, dict[int, tuple[int, int]]]:
     return OutputJob(str(st.path), ident, digest, parts), ranges
 
 
-def model_band_indices(st, bands) -> list[int] | None:
-    """Store channels the model reads, in the model's band order (None: all, as stored).
-
-    A store that lacks a band the model was trained on raises an InputError naming it; a model
-    trained on arrays (bands ``band0, band1, ...``) reads the channels by position.
-    """
-    from ..cnn.channels import band_indices
-    from ..cnn.data import positional_bands
-
-    if not bands or positional_bands(bands):
-        return None
-    idx = band_indices(st.bands, bands, f"cutout store {st.path}")
-    return None if idx == list(range(st.image_shape[2])) else idx
-
-
 def predict_chunk(index: int, model: BroadcastModel, loc: storage.Location, job: OutputJob, store_path: str,
                   ranges: dict, batch_size: int = 256, threshold: float = 0.5,
-                  storage_options: dict | None = None) -> dict:
-    """Predict chunk ``index`` (images ``ranges[index]``) of a store into ``loc``."""
+                  storage_options: dict | None = None, channels: list[int] | None = None) -> dict:
+    """Predict chunk ``index`` (images ``ranges[index]``) of a store into ``loc``.
+
+    ``channels``: the store channels the model reads, in its band order (None: all, as stored;
+    :func:`lia_dask.cnn.data.store_band_index`, decided once for the store by :func:`predict_cutouts`).
+    """
     from ..archive import open_cutouts
     from ..cnn.train import predict_block
 
@@ -94,7 +83,6 @@ def predict_chunk(index: int, model: BroadcastModel, loc: storage.Location, job:
     g = open_cutouts(store_path, storage_options).group
     clf = model.classifier
     block = np.asarray(g[S.CUTOUT_IMAGES][start:stop], dtype=np.float32)
-    channels = model_band_indices(open_cutouts(store_path, storage_options), clf.bands_)
     if channels is not None:
         block = block[..., channels]
     ids = np.asarray(g[S.CUTOUT_OBJECT_ID][start:stop])
@@ -139,6 +127,7 @@ def predict_cutouts(store, model, out: str | os.PathLike, client=None, *, batch_
     """
     from ..archive import CutoutStore, open_cutouts
     from ..artifact import read_manifest, verify_signature
+    from ..cnn.data import store_band_index
 
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -154,7 +143,7 @@ def predict_cutouts(store, model, out: str | os.PathLike, client=None, *, batch_
     shape = tuple(settings.get("input_shape") or ())
     norm = settings.get("normalization") or {}
     n_bands = len(norm.get("min_pixel") or shape[2:]) - len(norm.get("residual_pairs") or [])
-    channels = model_band_indices(st, settings.get("bands"))
+    channels = store_band_index(st, settings.get("bands"))
     n_read = st.image_shape[2] if channels is None else len(channels)
     if len(shape) != 3 or n_read != n_bands or min(st.image_shape[:2]) < shape[0]:
         raise InputError(f"cutout store {st.path} holds images {st.image_shape} but model {model} needs "
@@ -166,7 +155,7 @@ def predict_cutouts(store, model, out: str | os.PathLike, client=None, *, batch_
     todo = [i for i in sorted(ranges) if i not in done]
     stats = [done_counts(loc, i) for i in sorted(done)]
     stats += run_parts(predict_chunk, todo, m, (loc, job, str(st.path), ranges, int(batch_size), float(threshold),
-                                               storage_options), client, show_progress, "lia-predict-cutouts")
+                                               storage_options, channels), client, show_progress, "lia-predict-cutouts")
     return finish(loc, str(st.path), job.input_identity, "cutouts", st.n_images, stats, time.perf_counter() - t0,
                   digest)
 
