@@ -314,7 +314,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
                        "scaled_distances": self.imputer_.scale,
                        "max_reference": self.imputer_.max_reference,
                        "reference_rows": int(self.imputer_.fit_X_.shape[0]),
-                       "training_rows": int(getattr(self.imputer_, "n_train_", self.imputer_.fit_X_.shape[0])),
+                       "training_rows": self.imputer_.n_train_,
                        "constant_columns": [self.selected_features_[i] for i in np.flatnonzero(self.imputer_.constant_)]}
         if self.selection_ is not None:
             files.append(artifact.save_arrays(d, "selection.npz", self.selection_.state()))

@@ -292,7 +292,7 @@ class KNNImputer:
 
     def _reference(self) -> _Reference:
         ref = getattr(self, "_ref", None)
-        if ref is None or ref.F.shape != self.fit_X_.shape:
+        if ref is None:  # after unpickling (__getstate__ leaves it out)
             ref = self._ref = _build_reference(self.fit_X_, self.constant_, self.fill_value, self.center_, self.scale_)
         return ref
 
@@ -310,7 +310,7 @@ class KNNImputer:
             "constant": self.constant_,
             "params": np.array([self.n_neighbors, self.nan_threshold, self.fill_value, float(self.scale),
                                 float(self.max_reference or 0), float(self.seed),
-                                float(getattr(self, "n_train_", self.fit_X_.shape[0]))]),
+                                float(self.n_train_)]),
         }
 
     @classmethod
