@@ -96,14 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         counts = {"ML": args.n_events, "CV": args.n_per_class + nn // 12, "LPV": args.n_per_class + nn // 24,
                   "VARIABLE": args.n_per_class + nn // 8}
         counts["CONSTANT"] = args.n_per_class + nn - (nn // 12 + nn // 24 + nn // 8)
-        def survey_mix(n: int) -> dict[str, int]:
-            mix = {"CONSTANT": int(n * 0.79), "VARIABLE": int(n * 0.13), "LPV": int(n * 0.05)}
-            mix["CV"] = n - sum(mix.values())
-            return mix
-
         sets = {}
-        for name, c, seed in (("training", counts, args.seed), ("mining", survey_mix(nn), args.seed + 1),
-                              ("negatives", survey_mix(args.threshold_negatives), args.seed + 2)):
+        for name, c, seed in (("training", counts, args.seed), ("mining", _non_events(nn), args.seed + 1),
+                              ("negatives", _non_events(args.threshold_negatives), args.seed + 2)):
             simulate_training_set(real.path, c, out / f"{name}_archive", sim_cfg.replace(seed=seed), client=client,
                                   features_out=out / f"{name}_features", feature_settings=fs)
             df = pd.read_parquet(out / f"{name}_features")
@@ -141,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         n_ml = args.n_ml
         rest = args.survey_size - n_ml
-        mix = {"CONSTANT": int(rest * 0.80), "VARIABLE": int(rest * 0.12), "LPV": int(rest * 0.05)}
-        mix["CV"] = rest - sum(mix.values())
-        mix["ML"] = n_ml
+        mix = {**_non_events(rest), "ML": n_ml}
         survey_cfg = SimulationConfig(noise=noise, seed=args.seed + 1000, min_mag=14.0, max_mag=20.0)
         survey = simulate_training_set(real.path, mix, out / "survey_archive", survey_cfg, client=client)
         print(f"[survey] {survey.n_objects} lightcurves in {survey.n_partitions} partitions, "
@@ -184,6 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     _stage("plots", t0)
     print(f"[demo] finished in {time.perf_counter() - t_all:.0f} s; outputs under {out}")
     return 0
+
+
+def _non_events(n: int) -> dict[str, int]:
+    """``n`` non-events in the synthetic survey's proportions (80 % constant stars, 12 % RR Lyrae,
+    5 % Miras, the rest dwarf novae): the survey, and the sets mined and thresholded for it."""
+    mix = {"CONSTANT": int(n * 0.80), "VARIABLE": int(n * 0.12), "LPV": int(n * 0.05)}
+    mix["CV"] = n - sum(mix.values())
+    return mix
 
 
 def _score(name: str, pred: pd.DataFrame) -> None:
