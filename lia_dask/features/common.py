@@ -38,6 +38,7 @@ Runs, correlation, gradients
     ``pearson(a, b) -> float``                     numpy ``corrcoef`` r (NaN on zero variance)
     ``gradient_unit(y) -> g``                      ``np.gradient(y)`` (unit spacing)
     ``gradient_coords(y, t) -> g``                 ``np.gradient(y, t)`` (uniform / non-uniform rule)
+    ``gradient_unit_at(y, i)``, ``gradient_coords_at(...)``, ``uniform_steps(t)``  one element of them
 """
 from __future__ import annotations
 
@@ -341,17 +342,59 @@ def pearson(a, b):
 
 
 @kernel
+def gradient_unit_at(y, i):
+    """Element ``i`` of ``np.gradient(y)`` (unit spacing), n = len(y) >= 2, 0 <= i < n."""
+    n = y.shape[0]
+    if i == 0:
+        return (y[1] - y[0]) / 1.0
+    if i == n - 1:
+        return (y[n - 1] - y[n - 2]) / 1.0
+    return (y[i + 1] - y[i - 1]) / 2.0
+
+
+@kernel
 def gradient_unit(y):
     """``np.gradient(y)`` with unit spacing, shape (n,), n >= 2 (empty result otherwise)."""
     n = y.shape[0]
     g = np.empty(n, np.float64)
     if n < 2:
         return g[:0]
-    g[0] = (y[1] - y[0]) / 1.0
-    for i in range(1, n - 1):
-        g[i] = (y[i + 1] - y[i - 1]) / 2.0
-    g[n - 1] = (y[n - 1] - y[n - 2]) / 1.0
+    for i in range(n):
+        g[i] = gradient_unit_at(y, i)
     return g
+
+
+@kernel
+def uniform_steps(t):
+    """(every step of ``t`` exactly equal to the first, first step ``h0``) as ``np.gradient`` decides it; n >= 2."""
+    n = t.shape[0]
+    h0 = t[1] - t[0]
+    for i in range(1, n - 1):
+        if (t[i + 1] - t[i]) != h0:
+            return False, h0
+    return True, h0
+
+
+@kernel
+def gradient_coords_at(ym, y0, yp, t, i, uniform, h0):
+    """Element ``i`` of ``np.gradient(y, t)`` from ``y[i-1], y[i], y[i+1]`` (the ones it reads).
+
+    ``uniform, h0`` from :func:`uniform_steps`; n = len(t) >= 2; ``ym`` is not read at i = 0,
+    ``yp`` not at i = n - 1.
+    """
+    n = t.shape[0]
+    if i == 0:
+        return (yp - y0) / h0
+    if i == n - 1:
+        return (y0 - ym) / (t[n - 1] - t[n - 2])
+    if uniform:
+        return (yp - ym) / (2.0 * h0)
+    dx1 = t[i] - t[i - 1]
+    dx2 = t[i + 1] - t[i]
+    a = -(dx2) / (dx1 * (dx1 + dx2))
+    b = (dx2 - dx1) / (dx1 * dx2)
+    c = dx1 / (dx2 * (dx1 + dx2))
+    return a * ym + b * y0 + c * yp
 
 
 @kernel
@@ -359,29 +402,15 @@ def gradient_coords(y, t):
     """``np.gradient(y, t)`` (edge_order 1), shape (n,), n >= 2 (empty result otherwise).
 
     Interior points use NumPy's second-order non-uniform formula, or ``(y[i+1]-y[i-1])/(2h)`` when
-    every step of ``t`` is exactly equal; the ends are first order.
+    every step of ``t`` is exactly equal; the ends are first order (:func:`gradient_coords_at`).
     """
     n = y.shape[0]
     g = np.empty(n, np.float64)
     if n < 2:
         return g[:0]
-    h0 = t[1] - t[0]
-    uniform = True
+    uniform, h0 = uniform_steps(t)
+    g[0] = gradient_coords_at(0.0, y[0], y[1], t, 0, uniform, h0)
     for i in range(1, n - 1):
-        if (t[i + 1] - t[i]) != h0:
-            uniform = False
-            break
-    if uniform:
-        for i in range(1, n - 1):
-            g[i] = (y[i + 1] - y[i - 1]) / (2.0 * h0)
-    else:
-        for i in range(1, n - 1):
-            dx1 = t[i] - t[i - 1]
-            dx2 = t[i + 1] - t[i]
-            a = -(dx2) / (dx1 * (dx1 + dx2))
-            b = (dx2 - dx1) / (dx1 * dx2)
-            c = dx1 / (dx2 * (dx1 + dx2))
-            g[i] = a * y[i - 1] + b * y[i] + c * y[i + 1]
-    g[0] = (y[1] - y[0]) / h0
-    g[n - 1] = (y[n - 1] - y[n - 2]) / (t[n - 1] - t[n - 2])
+        g[i] = gradient_coords_at(y[i - 1], y[i], y[i + 1], t, i, uniform, h0)
+    g[n - 1] = gradient_coords_at(y[n - 2], y[n - 1], 0.0, t, n - 1, uniform, h0)
     return g

@@ -5,7 +5,9 @@ Flow for one batch (:func:`compute_microlia`, or the compute of a subset from
 
 1. :func:`lia_dask.features.preprocess.preprocess_batch` (numba): flux pass and derivative pass
    of every object, as four ragged :class:`~lia_dask.features.preprocess.Series`, plus a reason
-   code per object (§1.10). Computed once per batch, whatever the selection.
+   code per object (§1.10). Computed once per batch; the derivative series only when a selected
+   column is on the derivative pass (otherwise only the reason code is decided, from the first
+   epochs).
 2. The tie order of §1.9.1: ``numpy.argsort`` (default kind) of each object's series, computed in
    one Python loop and handed to numba as ragged int64 arrays, only for the series whose
    selected kernels declare ``needs_order`` (the only per-object Python work).
@@ -205,12 +207,13 @@ def _with_order(series: Series, needed: bool) -> tuple:
 def _compute(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool = True, apply_weights: bool = True,
              cols: tuple[str, ...] = NAMES) -> tuple[np.ndarray, np.ndarray]:
     mod = driver_module(cols)
-    p = preprocess_batch(offsets, time, y, yerr, zp, convert)
+    need = _needs(cols)
+    p = preprocess_batch(offsets, time, y, yerr, zp, convert,
+                         with_deriv=(1, "raw") in need or (1, "normalised") in need)
     n = len(p.reason)
     out = np.full((n, len(cols)), np.nan)
     if n == 0 or not cols:
         return out, p.reason
-    need = _needs(cols)
     flux_order = need.get((0, "normalised"), False) or need.get((0, "raw"), False)
     mod.run(_with_order(p.flux, flux_order), _with_order(p.flux_raw, False),
             _with_order(p.deriv_raw, need.get((1, "raw"), False)),

@@ -20,12 +20,16 @@ Per lightcurve (numba, ``nogil``; callable from Python and from other kernels)
 
 Batch (ragged arrays: ``offsets`` (n_objects + 1,), flat values)
 ---------------------------------------------------------------
-``preprocess_batch(offsets, time, y, yerr, zp, convert) -> Prepared``
-    One numba loop over all objects. ``Prepared`` holds the four ragged :class:`Series` the
+``preprocess_batch(offsets, time, y, yerr, zp, convert, with_deriv=True) -> Prepared``
+    One numba loop over all objects; the flux pass is written in place into the batch arrays
+    (same arithmetic as ``flux_pass``). ``Prepared`` holds the four ragged :class:`Series` the
     kernels receive: ``flux`` (normalised flux and error), ``flux_raw`` (un-normalised flux and
     error; same offsets and times as ``flux``), ``deriv_raw`` (the derivative after mask 1) and
     ``deriv`` (the normalised derivative after mask 2), plus ``reason`` (int8 per object, see
     :data:`REASONS`) and ``n_dropped`` (non-finite rows removed by the finite mask, per object).
+    ``with_deriv=False`` (a selection without derivative-pass columns) leaves the two derivative
+    series empty and decides reason 3 with :func:`mask1_has_two`, which evaluates the derivative
+    and its error only up to the second kept epoch.
 
 Reason codes (:data:`REASONS`): 0 ok; 1 no finite epoch; 2 one finite epoch; 3 fewer than two
 points with a finite derivative and error (mask 1). Objects with a non-zero reason get all-NaN
@@ -37,7 +41,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .common import finite_rows, gradient_coords, gradient_unit, kernel
+from .common import (
+    finite_rows, gradient_coords, gradient_coords_at, gradient_unit, gradient_unit_at, kernel, uniform_steps,
+)
 
 REASON_OK = 0
 REASON_EMPTY = 1
@@ -77,6 +83,13 @@ def _finite_sorted(time, mag, magerr):
 
 
 @kernel
+def mag_to_flux(m, e, zp):
+    """(flux, flux error) of one magnitude ``m`` ± ``e`` with zero point ``zp`` (the reference's operation order)."""
+    fi = 10.0 ** ((-(m - zp)) / 2.5)
+    return fi, ((e * fi) / 2.5) * LN10
+
+
+@kernel
 def flux_pass(time, mag, magerr, zp, convert):
     """§1.2 on one lightcurve -> (t, x, s, f, sf); see the module docstring."""
     t, m, e = _finite_sorted(time, mag, magerr)
@@ -85,9 +98,7 @@ def flux_pass(time, mag, magerr, zp, convert):
     sf = np.empty(n, np.float64)
     if convert:
         for i in range(n):
-            fi = 10.0 ** ((-(m[i] - zp)) / 2.5)
-            f[i] = fi
-            sf[i] = ((e[i] * fi) / 2.5) * LN10
+            f[i], sf[i] = mag_to_flux(m[i], e[i], zp)
     else:
         for i in range(n):
             f[i] = m[i]
@@ -176,9 +187,39 @@ class Prepared(NamedTuple):
 
 
 @kernel
-def _preprocess_batch(offsets, time, y, yerr, zp, convert):
+def mask1_has_two(t, f, sf):
+    """Whether mask 1 of :func:`deriv_pass` keeps at least two rows (reason :data:`REASON_MASK1` if not).
+
+    The same element-wise arithmetic as :func:`deriv_pass` (``D_i``, then ``E_i`` from
+    ``D_{i-1}, D_i, D_{i+1}``), evaluated from the first epoch on and stopped at the second kept
+    row, so a selection without derivative-pass columns decides the reason code without the
+    derivative series (usually after two epochs).
+    """
+    n = t.shape[0]
+    if n < 2:
+        return False
+    uniform, h0 = uniform_steps(t)
+    kept = 0
+    dm = 0.0
+    d0 = gradient_unit_at(f, 0) / gradient_unit_at(t, 0)
+    for i in range(n):
+        dp = gradient_unit_at(f, i + 1) / gradient_unit_at(t, i + 1) if i + 1 < n else 0.0
+        r = gradient_coords_at(dm, d0, dp, t, i, uniform, h0) / d0
+        e = np.sqrt((r * r) * (sf[i] * sf[i]))
+        if np.isfinite(t[i]) and np.isfinite(d0) and np.isfinite(e):
+            kept += 1
+            if kept == 2:
+                return True
+        dm = d0
+        d0 = dp
+    return False
+
+
+@kernel
+def _preprocess_batch(offsets, time, y, yerr, zp, convert, with_deriv):
     nobj = offsets.shape[0] - 1
     total = offsets[nobj] - offsets[0] if nobj > 0 else 0
+    nd = total if with_deriv else 0
     off0 = np.zeros(nobj + 1, np.int64)
     off1 = np.zeros(nobj + 1, np.int64)
     off2 = np.zeros(nobj + 1, np.int64)
@@ -187,12 +228,12 @@ def _preprocess_batch(offsets, time, y, yerr, zp, convert):
     s0 = np.empty(total, np.float64)
     f0 = np.empty(total, np.float64)
     sf0 = np.empty(total, np.float64)
-    t1 = np.empty(total, np.float64)
-    d1 = np.empty(total, np.float64)
-    e1 = np.empty(total, np.float64)
-    t2 = np.empty(total, np.float64)
-    n2 = np.empty(total, np.float64)
-    e2 = np.empty(total, np.float64)
+    t1 = np.empty(nd, np.float64)
+    d1 = np.empty(nd, np.float64)
+    e1 = np.empty(nd, np.float64)
+    t2 = np.empty(nd, np.float64)
+    n2 = np.empty(nd, np.float64)
+    e2 = np.empty(nd, np.float64)
     reason = np.zeros(nobj, np.int8)
     dropped = np.zeros(nobj, np.int64)
     c0 = 0
@@ -201,22 +242,49 @@ def _preprocess_batch(offsets, time, y, yerr, zp, convert):
     for i in range(nobj):
         a = offsets[i]
         b = offsets[i + 1]
-        t, x, s, f, sf = flux_pass(time[a:b], y[a:b], yerr[a:b], zp, convert)
-        n = t.shape[0]
+        # §1.2 written in place into the batch arrays: finite rows (t, m, e) -> (t0, f0, sf0) ...
+        n = 0
+        for k in range(a, b):
+            if np.isfinite(time[k]) and np.isfinite(y[k]) and np.isfinite(yerr[k]):
+                t0[c0 + n] = time[k]
+                f0[c0 + n] = y[k]
+                sf0[c0 + n] = yerr[k]
+                n += 1
+        t = t0[c0:c0 + n]
+        f = f0[c0:c0 + n]
+        sf = sf0[c0:c0 + n]
+        for k in range(n - 1):  # ... sorted stably by time when not strictly increasing ...
+            if not (t[k + 1] - t[k] > 0.0):
+                o = np.argsort(t, kind="mergesort")
+                t[:] = t[o]
+                f[:] = f[o]
+                sf[:] = sf[o]
+                break
+        if convert:  # ... magnitudes -> flux ...
+            for k in range(n):
+                f[k], sf[k] = mag_to_flux(f[k], sf[k], zp)
+        x = x0[c0:c0 + n]  # ... normalised by the signed maximum flux
+        s = s0[c0:c0 + n]
+        if n > 0:
+            fmax = f[0]
+            for k in range(1, n):
+                if f[k] > fmax:
+                    fmax = f[k]
+            for k in range(n):
+                xk = f[k] / fmax
+                x[k] = xk
+                s[k] = sf[k] * (xk / f[k])
         dropped[i] = (b - a) - n
         if n == 0:
             reason[i] = REASON_EMPTY
         elif n == 1:
             reason[i] = REASON_ONE
-        for k in range(n):
-            t0[c0 + k] = t[k]
-            x0[c0 + k] = x[k]
-            s0[c0 + k] = s[k]
-            f0[c0 + k] = f[k]
-            sf0[c0 + k] = sf[k]
         c0 += n
         off0[i + 1] = c0
-        if n >= 2:
+        if n >= 2 and not with_deriv:
+            if not mask1_has_two(t, f, sf):
+                reason[i] = REASON_MASK1
+        elif n >= 2:
             ta, da, ea, tb, nb, eb = deriv_pass(t, f, sf, s)
             if ta.shape[0] < 2:
                 reason[i] = REASON_MASK1
@@ -236,7 +304,8 @@ def _preprocess_batch(offsets, time, y, yerr, zp, convert):
             off2, t2[:c2], n2[:c2], e2[:c2], reason, dropped)
 
 
-def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = True) -> Prepared:
+def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = True,
+                     with_deriv: bool = True) -> Prepared:
     """§1.2 + §1.4 for every object of a ragged batch in one numba loop.
 
     Parameters
@@ -250,6 +319,10 @@ def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = T
         Zero point of the magnitude -> flux conversion.
     convert : bool
         True: ``y`` are magnitudes; False: ``y`` are fluxes used as given.
+    with_deriv : bool
+        Build the derivative series (``deriv_raw``, ``deriv``). False: they are empty (offsets all
+        0) and only the reason code is decided (:func:`mask1_has_two`), for selections without
+        derivative-pass columns; the flux series and reasons are the same either way.
 
     Returns
     -------
@@ -260,6 +333,6 @@ def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = T
     y = np.ascontiguousarray(y, dtype=np.float64)
     yerr = np.ascontiguousarray(yerr, dtype=np.float64)
     (off0, t0, x0, s0, f0, sf0, off1, t1, d1, e1, off2, t2, n2, e2, reason, dropped) = _preprocess_batch(
-        offsets, time, y, yerr, float(zp), bool(convert))
+        offsets, time, y, yerr, float(zp), bool(convert), bool(with_deriv))
     return Prepared(Series(off0, t0, x0, s0), Series(off0, t0, f0, sf0), Series(off1, t1, d1, e1),
                     Series(off2, t2, n2, e2), reason, dropped)

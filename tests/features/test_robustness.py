@@ -148,3 +148,54 @@ def test_threads_give_the_same_values():
         outs = list(ex.map(lambda _: extract_batch(b)[0], range(8)))
     for o in outs:
         np.testing.assert_array_equal(o, ref)
+
+
+def _hostile_series(n_obj=600, seed=14):
+    """Ragged (offsets, t, y, e) of short and long series whose derivative mask 1 is hard to decide."""
+    r = np.random.default_rng(seed)
+    lens = r.integers(0, 60, n_obj)
+    lens[:8] = [0, 1, 2, 3, 4, 5, 200, 400]
+    off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    t = r.uniform(0, 3000, off[-1])
+    y = r.normal(17, 1, off[-1])
+    e = r.uniform(0.001, 0.3, off[-1])
+    for j, (a, b) in enumerate(zip(off[:-1], off[1:])):
+        t[a:b] = np.sort(t[a:b])
+        if b - a < 2:
+            continue
+        kind = j % 10
+        if kind == 1:
+            y[a:b] = 16.0                                   # constant: every derivative 0
+        elif kind == 2:
+            y[a:b] = 16.0
+            y[b - 1] = 16.5                                 # constant but the last epoch
+        elif kind == 3:
+            t[a:b] = np.round(t[a:b] / 500) * 500           # repeated times: infinite gradients
+        elif kind == 4:
+            e[a:b:2] = 1e300                                # overflowing derivative errors
+        elif kind == 5:
+            t[a:b] = a + np.arange(b - a, dtype=float)      # uniform steps (np.gradient's other rule)
+            y[a + 1:b] = y[a]
+        elif kind == 6:
+            y[a] = np.nan
+            e[a + 1] = np.inf
+        elif kind == 7:
+            t[a:b] = t[a:b][::-1]                           # unsorted times
+        elif kind == 8:
+            e[a:b] = 0.0
+    return off, t, y, e
+
+
+@pytest.mark.parametrize("convert", [True, False])
+def test_reasons_without_the_derivative_series_are_the_reasons_with_it(convert):
+    off, t, y, e = _hostile_series()
+    full = preprocess_batch(off, t, y, e, 22.0, convert)
+    flux_only = preprocess_batch(off, t, y, e, 22.0, convert, with_deriv=False)
+    assert set(np.unique(full.reason)) == {0, REASON_EMPTY, REASON_ONE, REASON_MASK1}  # every branch is exercised
+    np.testing.assert_array_equal(flux_only.reason, full.reason)
+    np.testing.assert_array_equal(flux_only.n_dropped, full.n_dropped)
+    for a, b in ((flux_only.flux, full.flux), (flux_only.flux_raw, full.flux_raw)):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u.view(np.uint64) if u.dtype == float else u,
+                                          v.view(np.uint64) if v.dtype == float else v)
+    assert len(flux_only.deriv.value) == 0 and not flux_only.deriv.offsets.any()
