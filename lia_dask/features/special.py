@@ -78,9 +78,16 @@ def invgauss_cdf(y, eta):
     if y == np.inf:
         return 1.0
     fac = 1.0 / math.sqrt(y)
-    a = log_ndtr(fac * ((y / eta) - 1.0))
+    za = fac * ((y / eta) - 1.0)
     zb = -fac * ((y / eta) + 1.0)
     two_eta = 2.0 / eta
+    if za >= 10.0 and (two_eta + (-0.5 * zb * zb)) < -44.0:
+        # The saturated upper tail, found before any libm call: za/√2 >= 7 gives 0 >= a >= -2^-60
+        # (erfc(7) < 1e-22); b <= 2/η - zb²/2 - 0.9 for zb <= -1 (log Φ(z) <= -z²/2 - log(|z|√2π),
+        # and the asymptotic branch subtracts positive terms), so b - a < -43.9, exp(b - a) < 2^-60
+        # and the exponent a + log1p(exp(b - a)) lies in (-2^-54, 2^-54), where exp gives exactly 1.
+        return 1.0
+    a = log_ndtr(za)
     if zb < -37.0:
         # log_ndtr's asymptotic branch is (-0.5 zb zb) minus positive terms plus log(series <= 1),
         # so in floating point b <= 2/η + (-0.5 zb zb) and b - a <= that - a (rounding is

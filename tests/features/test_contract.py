@@ -269,3 +269,34 @@ def test_short_lightcurves_through_the_driver():
             for pas in (0, 1):
                 one = float(post_value(_call(sp, *_series(p, i, pas, sp.series), True)))
                 assert _same(one, vals[i, sp.index + 84 * pas]), (sp.name, i, pas)
+
+
+# ------------------------------------------------------------------ special functions: exact shortcuts
+def _log_ndtr_py(x):
+    """``special.log_ndtr`` written with Python's ``math`` (the same libm), no shortcut."""
+    if x > -1.0:
+        return math.log1p(-0.5 * math.erfc(x * math.sqrt(0.5)))
+    if x >= -37.0:
+        return math.log(0.5 * math.erfc(-x * math.sqrt(0.5)))
+    z = 1.0 / (x * x)
+    series = 1.0 + z * (-1.0 + z * (3.0 + z * (-15.0 + z * (105.0 + z * -945.0))))
+    return -0.5 * x * x - math.log(-x) - 0.5 * math.log(2.0 * math.pi) + math.log(series)
+
+
+def test_invgauss_cdf_saturated_tail_shortcut_is_the_formula_value():
+    """``invgauss_cdf`` (with its shortcuts) gives the bits of the plain formula, also where it returns 1 early."""
+    from lia_dask.features.special import invgauss_cdf
+
+    rng = np.random.default_rng(68)
+    y = np.concatenate([rng.uniform(0.3, 3.0, 20000), 10 ** rng.uniform(-3, 3, 20000)])
+    eta = np.concatenate([10 ** rng.uniform(-2.5, -0.3, 20000), 10 ** rng.uniform(-5, 0, 20000)])
+    early = 0
+    for yi, ei in zip(y.tolist(), eta.tolist()):
+        fac = 1.0 / math.sqrt(yi)
+        za, zb = fac * ((yi / ei) - 1.0), -fac * ((yi / ei) + 1.0)
+        a = _log_ndtr_py(za)
+        d = (2.0 / ei + _log_ndtr_py(zb)) - a
+        full = math.exp(a + (math.log1p(math.exp(d)) if d >= -746.0 else 0.0))
+        assert invgauss_cdf(yi, ei) == full, (yi, ei, full)
+        early += za >= 10.0 and (2.0 / ei + (-0.5 * zb * zb)) < -44.0
+    assert 5000 < early < 35000  # the early return is sampled, and so is the rest near its boundary
