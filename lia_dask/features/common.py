@@ -36,9 +36,9 @@ Runs, correlation, gradients
     ``longest_run(flags) -> int``                  longest block of True
     ``count_clusters(flags, minlen) -> int``        maximal True blocks of length >= minlen
     ``pearson(a, b) -> float``                     numpy ``corrcoef`` r (NaN on zero variance)
-    ``gradient_unit(y) -> g``                      ``np.gradient(y)`` (unit spacing)
-    ``gradient_coords(y, t) -> g``                 ``np.gradient(y, t)`` (uniform / non-uniform rule)
-    ``gradient_unit_at(y, i)``, ``gradient_coords_at(...)``, ``uniform_steps(t)``  one element of them
+    ``gradient_unit_at(y, i)``                     element i of ``np.gradient(y)`` (unit spacing)
+    ``gradient_coords_at(ym, y0, yp, t, i, ...)``  element i of ``np.gradient(y, t)`` (uniform / non-uniform rule)
+    ``uniform_steps(t) -> (uniform, h0)``          which of the two rules ``np.gradient`` applies
 """
 from __future__ import annotations
 
@@ -353,18 +353,6 @@ def gradient_unit_at(y, i):
 
 
 @kernel
-def gradient_unit(y):
-    """``np.gradient(y)`` with unit spacing, shape (n,), n >= 2 (empty result otherwise)."""
-    n = y.shape[0]
-    g = np.empty(n, np.float64)
-    if n < 2:
-        return g[:0]
-    for i in range(n):
-        g[i] = gradient_unit_at(y, i)
-    return g
-
-
-@kernel
 def uniform_steps(t):
     """(every step of ``t`` exactly equal to the first, first step ``h0``) as ``np.gradient`` decides it; n >= 2."""
     n = t.shape[0]
@@ -395,22 +383,3 @@ def gradient_coords_at(ym, y0, yp, t, i, uniform, h0):
     b = (dx2 - dx1) / (dx1 * dx2)
     c = dx1 / (dx2 * (dx1 + dx2))
     return a * ym + b * y0 + c * yp
-
-
-@kernel
-def gradient_coords(y, t):
-    """``np.gradient(y, t)`` (edge_order 1), shape (n,), n >= 2 (empty result otherwise).
-
-    Interior points use NumPy's second-order non-uniform formula, or ``(y[i+1]-y[i-1])/(2h)`` when
-    every step of ``t`` is exactly equal; the ends are first order (:func:`gradient_coords_at`).
-    """
-    n = y.shape[0]
-    g = np.empty(n, np.float64)
-    if n < 2:
-        return g[:0]
-    uniform, h0 = uniform_steps(t)
-    g[0] = gradient_coords_at(0.0, y[0], y[1], t, 0, uniform, h0)
-    for i in range(1, n - 1):
-        g[i] = gradient_coords_at(y[i - 1], y[i], y[i + 1], t, i, uniform, h0)
-    g[n - 1] = gradient_coords_at(y[n - 2], y[n - 1], 0.0, t, n - 1, uniform, h0)
-    return g

@@ -41,9 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .common import (
-    finite_rows, gradient_coords, gradient_coords_at, gradient_unit, gradient_unit_at, kernel, uniform_steps,
-)
+from .common import gradient_coords_at, gradient_unit_at, kernel, uniform_steps
 
 REASON_OK = 0
 REASON_EMPTY = 1
@@ -61,28 +59,6 @@ REASONS = {
 LN10 = float(np.log(10.0))
 
 @kernel
-def _finite_sorted(time, mag, magerr):
-    """Finite rows, sorted stably by time when not strictly increasing. Returns (t, m, e)."""
-    keep_rows = finite_rows(time, mag, magerr)
-    t = time[keep_rows]
-    m = mag[keep_rows]
-    e = magerr[keep_rows]
-    keep = t.shape[0]
-    if keep > 1:
-        increasing = True
-        for i in range(keep - 1):
-            if not (t[i + 1] - t[i] > 0.0):
-                increasing = False
-                break
-        if not increasing:
-            o = np.argsort(t, kind="mergesort")
-            t = t[o]
-            m = m[o]
-            e = e[o]
-    return t, m, e
-
-
-@kernel
 def mag_to_flux(m, e, zp):
     """(flux, flux error) of one magnitude ``m`` ± ``e`` with zero point ``zp`` (the reference's operation order)."""
     fi = 10.0 ** ((-(m - zp)) / 2.5)
@@ -90,44 +66,110 @@ def mag_to_flux(m, e, zp):
 
 
 @kernel
-def flux_pass(time, mag, magerr, zp, convert):
-    """§1.2 on one lightcurve -> (t, x, s, f, sf); see the module docstring."""
-    t, m, e = _finite_sorted(time, mag, magerr)
-    n = t.shape[0]
-    f = np.empty(n, np.float64)
-    sf = np.empty(n, np.float64)
+def _flux_into(time, mag, magerr, zp, convert, t, f, sf, x, s):
+    """§1.2 on one lightcurve, written into buffers of length >= len(time); returns n (finite rows).
+
+    Finite rows (time, mag, magerr) -> (t, f, sf), sorted stably by time when not strictly
+    increasing; magnitudes -> flux in place (``convert``); ``x, s`` = flux and error normalised by
+    the signed maximum flux.
+    """
+    n = 0
+    for k in range(time.shape[0]):
+        if np.isfinite(time[k]) and np.isfinite(mag[k]) and np.isfinite(magerr[k]):
+            t[n] = time[k]
+            f[n] = mag[k]
+            sf[n] = magerr[k]
+            n += 1
+    for k in range(n - 1):
+        if not (t[k + 1] - t[k] > 0.0):
+            o = np.argsort(t[:n], kind="mergesort")
+            t[:n] = t[:n][o]
+            f[:n] = f[:n][o]
+            sf[:n] = sf[:n][o]
+            break
     if convert:
-        for i in range(n):
-            f[i], sf[i] = mag_to_flux(m[i], e[i], zp)
-    else:
-        for i in range(n):
-            f[i] = m[i]
-            sf[i] = e[i]
-    x = np.empty(n, np.float64)
-    s = np.empty(n, np.float64)
-    if n == 0:
-        return t, x, s, f, sf
-    fmax = f[0]
-    for i in range(1, n):
-        if f[i] > fmax:
-            fmax = f[i]
-    for i in range(n):
-        xi = f[i] / fmax
-        x[i] = xi
-        s[i] = sf[i] * (xi / f[i])
-    return t, x, s, f, sf
+        for k in range(n):
+            f[k], sf[k] = mag_to_flux(f[k], sf[k], zp)
+    if n > 0:
+        fmax = f[0]
+        for k in range(1, n):
+            if f[k] > fmax:
+                fmax = f[k]
+        for k in range(n):
+            xk = f[k] / fmax
+            x[k] = xk
+            s[k] = sf[k] * (xk / f[k])
+    return n
 
 
 @kernel
-def _deriv_error(t, d, sig):
-    """``sqrt((grad_t(d)/d)² · sig²)`` evaluated literally (square, multiply, root)."""
-    g = gradient_coords(d, t)
+def flux_pass(time, mag, magerr, zp, convert):
+    """§1.2 on one lightcurve -> (t, x, s, f, sf); see the module docstring."""
+    m = time.shape[0]
+    t = np.empty(m, np.float64)
+    f = np.empty(m, np.float64)
+    sf = np.empty(m, np.float64)
+    x = np.empty(m, np.float64)
+    s = np.empty(m, np.float64)
+    n = _flux_into(time, mag, magerr, zp, convert, t, f, sf, x, s)
+    return t[:n], x[:n], s[:n], f[:n], sf[:n]
+
+
+@kernel
+def _deriv_error_at(g, d, sig):
+    """The derivative error of one epoch, ``sqrt((g/d)² · sig²)`` evaluated literally (square, multiply, root)."""
+    r = g / d
+    return np.sqrt((r * r) * (sig * sig))
+
+
+@kernel
+def _deriv_error_into(t, d, sig, out):
+    """``out_i = sqrt((grad_t(d)_i / d_i)² · sig_i²)`` evaluated literally (square, multiply, root); n >= 2."""
     n = d.shape[0]
-    out = np.empty(n, np.float64)
+    uniform, h0 = uniform_steps(t)
     for i in range(n):
-        r = g[i] / d[i]
-        out[i] = np.sqrt((r * r) * (sig[i] * sig[i]))
-    return out
+        g = gradient_coords_at(d[i - 1] if i > 0 else 0.0, d[i], d[i + 1] if i + 1 < n else 0.0, t, i, uniform, h0)
+        out[i] = _deriv_error_at(g, d[i], sig[i])
+
+
+@kernel
+def _deriv_into(t, f, sf, s_norm, t1, d1, e1, sn1, t2, n2, e2, src2):
+    """§1.4 on one lightcurve of n = len(t) >= 2 epochs, written into buffers of length >= n.
+
+    Returns (n1, n2): ``t1, d1, e1 [:n1]`` the rows mask 1 keeps, ``t2, n2, e2 [:n2]`` the rows
+    mask 2 keeps and ``src2[:n2]`` their positions in the mask-1 series; ``sn1`` is scratch.
+    Each buffer is computed in place (compaction never overtakes the rows it reads).
+    """
+    n = t.shape[0]
+    for i in range(n):
+        d1[i] = gradient_unit_at(f, i) / gradient_unit_at(t, i)
+    _deriv_error_into(t, d1[:n], sf, e1)
+    n1 = 0
+    for i in range(n):
+        if np.isfinite(t[i]) and np.isfinite(d1[i]) and np.isfinite(e1[i]):
+            t1[n1] = t[i]
+            d1[n1] = d1[i]
+            e1[n1] = e1[i]
+            sn1[n1] = s_norm[i]
+            n1 += 1
+    if n1 < 2:
+        return n1, 0
+    dmax = d1[0]
+    for i in range(1, n1):
+        if d1[i] > dmax:
+            dmax = d1[i]
+    for i in range(n1):
+        n2[i] = d1[i] / dmax
+    _deriv_error_into(t1[:n1], n2[:n1], sn1, e2)
+    k = 0
+    for i in range(n1):
+        if np.isfinite(t1[i]) and np.isfinite(n2[i]) and np.isfinite(e2[i]):
+            t2[k] = t1[i]
+            n2[k] = n2[i]
+            e2[k] = e2[i]
+            src2[k] = i
+            k += 1
+    return n1, k
 
 
 @kernel
@@ -137,33 +179,14 @@ def deriv_pass(t, f, sf, s_norm):
     empty = np.empty(0, np.float64)
     if n < 2:
         return empty, empty, empty, empty, empty, empty
-    gf = gradient_unit(f)
-    gt = gradient_unit(t)
-    d = np.empty(n, np.float64)
-    for i in range(n):
-        d[i] = gf[i] / gt[i]
-    e = _deriv_error(t, d, sf)
-    m1 = finite_rows(t, d, e)
-    t1 = t[m1]
-    d1 = d[m1]
-    e1 = e[m1]
-    sn1 = s_norm[m1]
-    n1 = t1.shape[0]
-    if n1 < 2:
-        return t1, d1, e1, empty, empty, empty
-    dmax = d1[0]
-    for i in range(1, n1):
-        if d1[i] > dmax:
-            dmax = d1[i]
-    nn = np.empty(n1, np.float64)
-    for i in range(n1):
-        nn[i] = d1[i] / dmax
-    en = _deriv_error(t1, nn, sn1)
-    m2 = finite_rows(t1, nn, en)
-    t2 = t1[m2]
-    v2 = nn[m2]
-    e2 = en[m2]
-    return t1, d1, e1, t2, v2, e2
+    t1 = np.empty(n, np.float64)
+    d1 = np.empty(n, np.float64)
+    e1 = np.empty(n, np.float64)
+    t2 = np.empty(n, np.float64)
+    n2 = np.empty(n, np.float64)
+    e2 = np.empty(n, np.float64)
+    n1, k = _deriv_into(t, f, sf, s_norm, t1, d1, e1, np.empty(n, np.float64), t2, n2, e2, np.empty(n, np.int64))
+    return t1[:n1], d1[:n1], e1[:n1], t2[:k], n2[:k], e2[:k]
 
 
 class Series(NamedTuple):
@@ -184,6 +207,8 @@ class Prepared(NamedTuple):
     deriv: Series
     reason: np.ndarray
     n_dropped: np.ndarray
+    #: int64, shape (len(deriv.value),): position of each ``deriv`` row in its object's ``deriv_raw`` series
+    deriv_source: np.ndarray
 
 
 @kernel
@@ -204,8 +229,7 @@ def mask1_has_two(t, f, sf):
     d0 = gradient_unit_at(f, 0) / gradient_unit_at(t, 0)
     for i in range(n):
         dp = gradient_unit_at(f, i + 1) / gradient_unit_at(t, i + 1) if i + 1 < n else 0.0
-        r = gradient_coords_at(dm, d0, dp, t, i, uniform, h0) / d0
-        e = np.sqrt((r * r) * (sf[i] * sf[i]))
+        e = _deriv_error_at(gradient_coords_at(dm, d0, dp, t, i, uniform, h0), d0, sf[i])
         if np.isfinite(t[i]) and np.isfinite(d0) and np.isfinite(e):
             kept += 1
             if kept == 2:
@@ -234,6 +258,11 @@ def _preprocess_batch(offsets, time, y, yerr, zp, convert, with_deriv):
     t2 = np.empty(nd, np.float64)
     n2 = np.empty(nd, np.float64)
     e2 = np.empty(nd, np.float64)
+    src2 = np.empty(nd, np.int64)
+    longest = 0
+    for i in range(nobj):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    scratch = np.empty(longest if with_deriv else 0, np.float64)
     reason = np.zeros(nobj, np.int8)
     dropped = np.zeros(nobj, np.int64)
     c0 = 0
@@ -242,38 +271,11 @@ def _preprocess_batch(offsets, time, y, yerr, zp, convert, with_deriv):
     for i in range(nobj):
         a = offsets[i]
         b = offsets[i + 1]
-        # §1.2 written in place into the batch arrays: finite rows (t, m, e) -> (t0, f0, sf0) ...
-        n = 0
-        for k in range(a, b):
-            if np.isfinite(time[k]) and np.isfinite(y[k]) and np.isfinite(yerr[k]):
-                t0[c0 + n] = time[k]
-                f0[c0 + n] = y[k]
-                sf0[c0 + n] = yerr[k]
-                n += 1
+        n = _flux_into(time[a:b], y[a:b], yerr[a:b], zp, convert, t0[c0:], f0[c0:], sf0[c0:], x0[c0:], s0[c0:])
         t = t0[c0:c0 + n]
         f = f0[c0:c0 + n]
         sf = sf0[c0:c0 + n]
-        for k in range(n - 1):  # ... sorted stably by time when not strictly increasing ...
-            if not (t[k + 1] - t[k] > 0.0):
-                o = np.argsort(t, kind="mergesort")
-                t[:] = t[o]
-                f[:] = f[o]
-                sf[:] = sf[o]
-                break
-        if convert:  # ... magnitudes -> flux ...
-            for k in range(n):
-                f[k], sf[k] = mag_to_flux(f[k], sf[k], zp)
-        x = x0[c0:c0 + n]  # ... normalised by the signed maximum flux
         s = s0[c0:c0 + n]
-        if n > 0:
-            fmax = f[0]
-            for k in range(1, n):
-                if f[k] > fmax:
-                    fmax = f[k]
-            for k in range(n):
-                xk = f[k] / fmax
-                x[k] = xk
-                s[k] = sf[k] * (xk / f[k])
         dropped[i] = (b - a) - n
         if n == 0:
             reason[i] = REASON_EMPTY
@@ -285,23 +287,16 @@ def _preprocess_batch(offsets, time, y, yerr, zp, convert, with_deriv):
             if not mask1_has_two(t, f, sf):
                 reason[i] = REASON_MASK1
         elif n >= 2:
-            ta, da, ea, tb, nb, eb = deriv_pass(t, f, sf, s)
-            if ta.shape[0] < 2:
+            k1, k2 = _deriv_into(t, f, sf, s, t1[c1:], d1[c1:], e1[c1:], scratch[:n], t2[c2:], n2[c2:], e2[c2:],
+                                 src2[c2:])
+            if k1 < 2:
                 reason[i] = REASON_MASK1
-            for k in range(ta.shape[0]):
-                t1[c1 + k] = ta[k]
-                d1[c1 + k] = da[k]
-                e1[c1 + k] = ea[k]
-            c1 += ta.shape[0]
-            for k in range(tb.shape[0]):
-                t2[c2 + k] = tb[k]
-                n2[c2 + k] = nb[k]
-                e2[c2 + k] = eb[k]
-            c2 += tb.shape[0]
+            c1 += k1
+            c2 += k2
         off1[i + 1] = c1
         off2[i + 1] = c2
     return (off0, t0[:c0], x0[:c0], s0[:c0], f0[:c0], sf0[:c0], off1, t1[:c1], d1[:c1], e1[:c1],
-            off2, t2[:c2], n2[:c2], e2[:c2], reason, dropped)
+            off2, t2[:c2], n2[:c2], e2[:c2], src2[:c2], reason, dropped)
 
 
 def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = True,
@@ -332,7 +327,7 @@ def preprocess_batch(offsets, time, y, yerr, zp: float = 22.0, convert: bool = T
     time = np.ascontiguousarray(time, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     yerr = np.ascontiguousarray(yerr, dtype=np.float64)
-    (off0, t0, x0, s0, f0, sf0, off1, t1, d1, e1, off2, t2, n2, e2, reason, dropped) = _preprocess_batch(
+    (off0, t0, x0, s0, f0, sf0, off1, t1, d1, e1, off2, t2, n2, e2, src2, reason, dropped) = _preprocess_batch(
         offsets, time, y, yerr, float(zp), bool(convert), bool(with_deriv))
     return Prepared(Series(off0, t0, x0, s0), Series(off0, t0, f0, sf0), Series(off1, t1, d1, e1),
-                    Series(off2, t2, n2, e2), reason, dropped)
+                    Series(off2, t2, n2, e2), reason, dropped, src2)
