@@ -10,7 +10,9 @@ Flow for one batch (:func:`compute_microlia`, or the compute of a subset from
    epochs).
 2. The tie order of §1.9.1: ``numpy.argsort`` (default kind) of each object's series, computed in
    one Python loop and handed to numba as ragged int64 arrays, only for the series whose
-   selected kernels declare ``needs_order`` (the only per-object Python work).
+   selected kernels declare ``needs_order`` (the only per-object Python work). The normalised
+   derivative's order is read off the raw derivative's where that is exact (no ties:
+   :func:`lia_dask.features.order_stats.order_through`), so NumPy sorts it only for objects with ties.
 3. One ``nogil`` numba loop over all objects calling the selected kernels (the whole table, or a
    subset) and applying the §1.5 post-processing (:func:`lia_dask.features.common.post_value`).
    Its source is generated from :func:`lia_dask.features.registry.kernel_table` and written to a
@@ -28,12 +30,13 @@ import os
 import sys
 import tempfile
 import threading
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 
 from .common import kernel_source_digest
+from .order_stats import order_through
 from .preprocess import REASONS, Series, preprocess_batch
 from .registry import SHARED, SHARED_PARAMS, FeatureSpec, kernel_table
 
@@ -63,8 +66,13 @@ def _shared(cols: tuple[str, ...]) -> dict[tuple[int, str], tuple[str, ...]]:
     return need
 
 
+@lru_cache(maxsize=256)
 def _needs(cols: tuple[str, ...]) -> dict[tuple[int, str], bool]:
-    """(pass, series) -> whether any selected kernel needs its order (key present: series used)."""
+    """(pass, series) -> whether any selected kernel needs its order (key present: series used).
+
+    Cached per selection: it is asked once per batch, and a Python loop over 168 names costs ~50 µs.
+    The dict is shared: read it, never change it.
+    """
     need: dict[tuple[int, str], bool] = {}
     for c in cols:
         sp, p = COLUMNS[c]
@@ -199,6 +207,21 @@ def _orders(off: np.ndarray, values: np.ndarray) -> np.ndarray:
 _NO_ORDER = np.empty(0, np.int64)
 
 
+def _order_carried_over(p, raw_order: np.ndarray) -> tuple:
+    """The normalised derivative series with its argsort read off the raw derivative's (one sort less).
+
+    ``order_through`` gives NumPy's permutation wherever it is the only ascending one (no ties);
+    objects with ties are sorted by NumPy here, so the tie order stays the reference's (§1.9.1).
+    """
+    s = p.deriv
+    order = np.empty(len(s.value), np.int64)
+    redo = order_through(p.deriv_raw.offsets, raw_order, s.offsets, p.deriv_source, s.value, order)
+    for i in np.flatnonzero(redo).tolist():
+        a, b = int(s.offsets[i]), int(s.offsets[i + 1])
+        order[a:b] = s.value[a:b].argsort()
+    return (s.offsets, s.time, s.value, s.error, order)
+
+
 def _with_order(series: Series, needed: bool) -> tuple:
     return (series.offsets, series.time, series.value, series.error,
             _orders(series.offsets, series.value) if needed else _NO_ORDER)
@@ -215,9 +238,13 @@ def _compute(offsets, time, y, yerr, *, zp: float = 22.0, convert: bool = True, 
     if n == 0 or not cols:
         return out, p.reason
     flux_order = need.get((0, "normalised"), False) or need.get((0, "raw"), False)
-    mod.run(_with_order(p.flux, flux_order), _with_order(p.flux_raw, False),
-            _with_order(p.deriv_raw, need.get((1, "raw"), False)),
-            _with_order(p.deriv, need.get((1, "normalised"), False)), p.reason, bool(apply_weights), out)
+    deriv_raw = _with_order(p.deriv_raw, need.get((1, "raw"), False))
+    if need.get((1, "normalised"), False) and need.get((1, "raw"), False):
+        deriv = _order_carried_over(p, deriv_raw[4])
+    else:
+        deriv = _with_order(p.deriv, need.get((1, "normalised"), False))
+    mod.run(_with_order(p.flux, flux_order), _with_order(p.flux_raw, False), deriv_raw, deriv, p.reason,
+            bool(apply_weights), out)
     return out, p.reason
 
 

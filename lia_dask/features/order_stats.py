@@ -22,6 +22,8 @@ Weighted percentiles (§1.7 WP / WM / WS)
     ``weighted_percentile(x, w, order, q, wp)``      WP(q) (NaN if n = 0 or S_w = 0)
     ``weighted_median(x, w, order, wp)``             WM = WP(0.5)
     ``step_percentile(xs, ws, p)``                 WS(p) on sorted values / weights
+Orders carried over
+    ``order_through(off1, o1, off2, src2, v2, out) -> redo``  argsort of a monotone map of kept rows, tie-free objects
 """
 from __future__ import annotations
 
@@ -281,3 +283,56 @@ def step_percentile(xs, ws, p):
     if lo >= n:
         lo = n - 1  # numpy would index out of range only if cutoff > r[-1]; not reachable for p <= 100
     return xs[lo]
+
+
+# ------------------------------------------------------------------ orders carried over from another series
+@kernel
+def order_through(off1, o1, off2, src2, v2, out):
+    """Ascending orders of the ragged series ``v2`` read off the orders ``o1`` of the series it was taken from.
+
+    Object i's ``v2`` rows are the rows ``src2`` (local positions, ascending) of a series whose
+    ascending order is ``o1`` (local indices), mapped by a monotone function (the normalised
+    derivative: D / max D). Walking ``o1`` over the kept rows gives v2 in non-decreasing (or, for
+    a decreasing map, non-increasing) order; where v2 is then *strictly* increasing (or decreasing,
+    reversed) that permutation is the only ascending one, so it is what ``numpy.argsort`` gives.
+    Writes it into ``out`` (local indices, shape (len(v2),)) and returns a bool per object: True
+    where v2 has ties (or NaN) and the caller must sort the object itself.
+    """
+    nobj = off1.shape[0] - 1
+    redo = np.zeros(nobj, np.bool_)
+    longest = 0
+    for i in range(nobj):
+        longest = max(longest, off1[i + 1] - off1[i])
+    inv = np.empty(longest, np.int64)
+    for i in range(nobj):
+        a1 = off1[i]
+        n1 = off1[i + 1] - a1
+        a2 = off2[i]
+        m = off2[i + 1] - a2
+        if m == 0:
+            continue
+        for q in range(n1):
+            inv[q] = -1
+        for k in range(m):
+            inv[src2[a2 + k]] = k
+        c = 0
+        for q in range(n1):
+            k = inv[o1[a1 + q]]
+            if k >= 0:
+                out[a2 + c] = k
+                c += 1
+        up = True
+        down = True
+        for q in range(m - 1):
+            u = v2[a2 + out[a2 + q]]
+            w = v2[a2 + out[a2 + q + 1]]
+            up = up and u < w
+            down = down and u > w
+        if down and not up:
+            for q in range(m // 2):
+                tmp = out[a2 + q]
+                out[a2 + q] = out[a2 + m - 1 - q]
+                out[a2 + m - 1 - q] = tmp
+        elif not up:
+            redo[i] = True
+    return redo

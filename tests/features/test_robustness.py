@@ -199,3 +199,27 @@ def test_reasons_without_the_derivative_series_are_the_reasons_with_it(convert):
             np.testing.assert_array_equal(u.view(np.uint64) if u.dtype == float else u,
                                           v.view(np.uint64) if v.dtype == float else v)
     assert len(flux_only.deriv.value) == 0 and not flux_only.deriv.offsets.any()
+
+
+def test_order_of_the_normalised_derivative_carried_over_is_numpys():
+    """The driver reads the normalised derivative's argsort off the raw derivative's: NumPy's permutation, ties too."""
+    from lia_dask.features import driver
+    from lia_dask.features.order_stats import order_through
+
+    off, t, y, e = _hostile_series(seed=15)
+    y = np.where(np.arange(len(y)) % 3 == 0, np.round(y, 2), y)  # quantised values: tied derivatives
+    for a, b in zip(off[9:-1:10], off[10::10]):  # fading: every derivative < 0, the map reverses the order
+        y[a:b] = 15.0 + np.linspace(0.0, 1.0, b - a) ** 1.5
+    e = np.where(np.isfinite(e), e, 0.01)
+    p = preprocess_batch(off, t, y, e)
+    raw = driver._orders(p.deriv_raw.offsets, p.deriv_raw.value)
+    want = driver._orders(p.deriv.offsets, p.deriv.value)
+    got = driver._order_carried_over(p, raw)[4]
+    np.testing.assert_array_equal(got, want)
+    redo = order_through(p.deriv_raw.offsets, raw, p.deriv.offsets, p.deriv_source, p.deriv.value,
+                         np.empty(len(want), np.int64))
+    lens = np.diff(p.deriv.offsets)
+    assert redo.any() and (~redo & (lens > 1)).sum() > 100  # both ways are exercised
+    fading = [i for i in range(9, len(lens), 10) if lens[i] > 2 and not redo[i]]
+    d = p.deriv_raw
+    assert fading and all((d.value[d.offsets[i]:d.offsets[i + 1]] < 0).all() for i in fading)  # the reversed case
