@@ -189,6 +189,13 @@ def solve3(a, b):
     """Solve the 3x3 system ``a x = b`` (Gaussian elimination, partial pivoting); NaN if singular."""
     m = a.copy()
     x = b.copy()
+    solve3_inplace(m, x)
+    return x
+
+
+@kernel
+def solve3_inplace(m, x):
+    """:func:`solve3` without copies: ``m`` (3, 3) is overwritten, ``x`` (3,) holds ``b`` in and the solution out."""
     for c in range(3):
         p = c
         for r in range(c + 1, 3):
@@ -196,7 +203,7 @@ def solve3(a, b):
                 p = r
         if m[p, c] == 0.0:
             x[:] = np.nan
-            return x
+            return
         if p != c:
             for k in range(3):
                 m[c, k], m[p, k] = m[p, k], m[c, k]
@@ -211,7 +218,6 @@ def solve3(a, b):
         for k in range(c + 1, 3):
             s -= m[c, k] * x[k]
         x[c] = s / m[c, c]
-    return x
 
 
 @kernel
@@ -228,12 +234,10 @@ def gauss_newton(S, amp, M, q):
         sw, sg, sgg, sf, sgf = s[_SW], s[_SG], s[_SGG], s[_SF], s[_SGF]
         rg = sgf - fs * sgg - fb * sg   # Σ w g r
         r1 = sf - fs * sg - fb * sw     # Σ w r
-        cg = np.empty(3)
-        c1 = np.empty(3)
+        cg = (fs * s[_SDG], fs * s[_SDG + 1], fs * s[_SDG + 2])
+        c1 = (fs * s[_SD], fs * s[_SD + 1], fs * s[_SD + 2])
         k = 0
         for j in range(3):
-            cg[j] = fs * s[_SDG + j]
-            c1[j] = fs * s[_SD + j]
             q[j] += fs * (s[_SDF + j] - fs * s[_SDG + j] - fb * s[_SD + j])
             for l in range(j, 3):
                 M[j, l] += fs * fs * s[_SDD + k]
@@ -287,6 +291,7 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
     q = np.empty(3)
     m = np.empty((3, 3))
     trial = np.empty(3)
+    step = np.empty(3)
     lam = 1e-2
     for _ in range(iters):
         gauss_newton(S, amp, M, q)
@@ -296,8 +301,9 @@ def lm_fit(model, t, f, w, bo, theta, lo, hi, iters, fbmin, clip, S, amp):
             m[:, :] = M
             for k in range(3):
                 m[k, k] += lam * max(M[k, k], 1e-12)
-            step = solve3(m, q)
-            if not np.all(np.isfinite(step)):
+                step[k] = q[k]
+            solve3_inplace(m, step)
+            if not (np.isfinite(step[0]) and np.isfinite(step[1]) and np.isfinite(step[2])):
                 lam *= 10.0
                 continue
             for k in range(3):
