@@ -132,6 +132,32 @@ def pspl_grid(t, f, w, starts, fbmin):
 
 
 @kernel
+def brightest_two(f):
+    """The first two entries of ``np.argsort(-f)`` (``f`` of length >= 2), in one pass when there is no tie.
+
+    Where the largest or the second largest value occurs more than once the order of ``argsort`` decides,
+    so that case calls it.
+    """
+    if len(f) < 2:
+        return np.argsort(-f)[:2]
+    i1 = i2 = -1
+    for i in range(len(f)):
+        if i1 < 0 or f[i] > f[i1]:
+            i1, i2 = i, i1
+        elif i2 < 0 or f[i] > f[i2]:
+            i2 = i
+    n1 = n2 = 0
+    for i in range(len(f)):
+        n1 += f[i] == f[i1]
+        n2 += f[i] == f[i2]
+    if n1 > 1 or n2 > 1 or not (f[i1] == f[i1] and f[i2] == f[i2]):
+        return np.argsort(-f)[:2]
+    out = np.empty(2, np.int64)
+    out[0], out[1] = i1, i2
+    return out
+
+
+@kernel
 def fred_grid(t, f, w):
     """Best FRED grid point -> (χ², tp, τr, τd); tp at the two brightest epochs, ``t`` sorted.
 
@@ -139,7 +165,7 @@ def fred_grid(t, f, w):
     pair costs no pass of its own.
     """
     n = len(t)
-    order = np.argsort(-f)
+    order = brightest_two(f)
     best = (np.inf, t[order[0]], 1.0, 10.0)
     rise = np.empty((len(TAU_R), NS))
     fall = np.empty((len(TAU_D), NS))
