@@ -25,7 +25,7 @@ import numpy as np
 
 from .common import kernel
 from .physical_fit import magnification
-from .physical_search import TAB, TAB_N, TAB_SCALE, U0_GRID, WINDOW
+from .physical_search import TAB, TAB_N, TAB_SCALE, U0_GRID, WINDOW, skip_run
 
 #: scan step in t0: max(u0, SCAN_STEP_MIN)·tE (the peak's width ~ u0·tE for small u0)
 SCAN_STEP_MIN = 0.35
@@ -116,7 +116,7 @@ def bump_scan(t, f, w, keep, tE, ku):
         rest = 1.0 - (pw[hi] - pw[lo]) / sw
         if rest > SCAN_FAST_REST and (pp[hi] - pp[lo]) < bump * rest * SCAN_MARGIN \
                 and (pm[hi] - pm[lo]) < dip * rest * SCAN_MARGIN:
-            t0 += step
+            t0 = skip_run(t, lo, hi, t0, step, half, last + tE)
             continue
         sa = saa = saf = 0.0
         for i in range(lo, hi):

@@ -128,7 +128,27 @@ def pspl_grid(t, f, w, starts, fbmin):
                     chi2 = _window_chi2(t, f, w, lo, hi, t0, TAB[ku], sc, sw, swf, swff, fbmin)
                     if chi2 < starts[k, 0]:
                         starts[k, 0], starts[k, 1], starts[k, 2], starts[k, 3] = chi2, t0, u0, tE
-                t0 += step
+                    t0 += step
+                else:
+                    t0 = skip_run(t, lo, hi, t0, step, half, tmax + tE)
+
+
+@kernel
+def skip_run(t, lo, hi, t0, step, half, t0_max):
+    """The next ``t0`` after a trial at ``t0`` whose window ``t[lo:hi]`` (non-empty) a bound skipped.
+
+    Until the next epoch enters the window (``t[hi] <= t0 + half``) or its last one leaves it, each
+    trial's window is a part of this one: a smaller χ² the bound allows it to remove and more weight
+    outside, so its bound (computed with the same monotone operations, and the best unchanged) skips
+    it too. Those trials are stepped over without the window's bookkeeping; ``t0`` takes exactly the
+    values the scan would give it. Shared by the grid and :func:`lia_dask.features.physical_nulls.bump_scan`.
+    """
+    last_in = t[hi - 1]
+    next_in = t[hi] if hi < len(t) else np.inf
+    t0 += step
+    while t0 <= t0_max and t0 + half < next_in and last_in >= t0 - half:
+        t0 += step
+    return t0
 
 
 @kernel
