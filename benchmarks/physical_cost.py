@@ -141,10 +141,15 @@ def main() -> int:
     out["multiband_epochs_per_object"] = float(np.median(np.diff(a[0])))
     dt = _best(lambda: orig(*a), args.rounds)
     out["multiband_joint_fit_ms_per_object"] = 1e3 * dt / n_obj
+    return report(out, args.json)
+
+
+def report(out: dict, path: str | None) -> int:
+    """Add the end load average to ``out``, print it as JSON and write it to ``path`` (if given)."""
     out["load_average_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1))
+    if path:
+        Path(path).write_text(json.dumps(out, indent=1))
     return 0
 
 

@@ -14,19 +14,17 @@ add up to. The nifty-ls periodogram (flag and ``+ls`` only) is timed on its own.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numba
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OGLE = (ROOT / ".." / "shared" / "data" / "ogle2_dev").resolve()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from physical_cost import _best, report, survey_batches  # noqa: E402
 
 from lia_dask.features import physical_models as M  # noqa: E402
 from lia_dask.features.physical_competitors import harmonic_chi2, poly_chi2  # noqa: E402
@@ -165,15 +163,6 @@ def staged_batch(offsets, time, flux, ferr, freqs, upto):
     return acc
 
 
-def _best(fn, rounds):
-    best = np.inf
-    for _ in range(rounds):
-        t = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t)
-    return best
-
-
 def profile(batch, rounds, zp=22.0):
     """Per-lightcurve µs of every stage of :data:`STAGES`, the block itself and the periodogram."""
     from lia_dask.features.physical import best_frequencies, mag_to_flux, physical_block
@@ -209,8 +198,6 @@ def main() -> int:
     p.add_argument("--json", default=None)
     p.add_argument("--save", default=None, help="also write the lightcurves (offsets, time, y, yerr) to this .npz")
     args = p.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from physical_cost import survey_batches
 
     out = {"load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="physical_profile_") as work:
@@ -222,11 +209,7 @@ def main() -> int:
                             "real60": float(np.median(np.diff(real.offsets)))}
     for name, b in (("survey", sb), ("real60", real)):
         out[name] = profile(b, args.rounds)
-    out["load_average_end"] = os.getloadavg()
-    print(json.dumps(out, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1))
-    return 0
+    return report(out, args.json)
 
 
 if __name__ == "__main__":
