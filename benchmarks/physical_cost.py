@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -141,6 +142,7 @@ def main() -> int:
     out["multiband_epochs_per_object"] = float(np.median(np.diff(a[0])))
     dt = _best(lambda: orig(*a), args.rounds)
     out["multiband_joint_fit_ms_per_object"] = 1e3 * dt / n_obj
+    shutil.rmtree(work, ignore_errors=True)  # the real archive and the two models
     return report(out, args.json)
 
 
