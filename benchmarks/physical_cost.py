@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -39,6 +40,29 @@ def _best(fn, rounds):
     return best
 
 
+def survey_batches(work: Path, n: int):
+    """(survey batch, the 60 real lightcurves, the 47 events' cadences, the SimulationConfig) of the benchmark.
+
+    ``n`` lightcurves simulated with SimulationConfig's defaults on the shared events' cadences and
+    noise, 50 % CONSTANT, 20 % VARIABLE, 10 % LPV, 10 % CV, 10 % ML (seed 7); ``work`` holds the archive
+    of the real ones.
+    """
+    from lia_dask.archive import ingest_directory, open_archive
+    from lia_dask.batch import concat_batches
+    from lia_dask.simulate import SimulationConfig
+    from lia_dask.simulate.noise import NoiseModel, lightcurve_scatter
+    from lia_dask.simulate.simulate import simulate_batch
+
+    ingest_directory(OGLE, work / "real")
+    real = concat_batches(list(open_archive(work / "real").batches()))
+    cad = real.take(np.flatnonzero(real.label == "microlensing")).compact()
+    med, _ = lightcurve_scatter(cad)
+    cfg = SimulationConfig(min_mag=float(med.min()), max_mag=float(med.max()), seed=7,
+                           noise=NoiseModel.from_batch(cad), noise_zeropoint=22.0, exptime=30.0)
+    mix = {"CONSTANT": n // 2, "VARIABLE": n // 5, "LPV": n // 10, "CV": n // 10, "ML": n - n // 2 - n // 5 - 2 * (n // 10)}
+    return simulate_batch(cad, mix, cfg), real, cad, cfg
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=3000)
@@ -48,28 +72,17 @@ def main() -> int:
     args = p.parse_args()
     import pandas as pd
 
-    from lia_dask.archive import ingest_directory, open_archive
-    from lia_dask.batch import concat_batches
     from lia_dask.features.extract import features_frame
     from lia_dask.features.physical import physical_block
     from lia_dask.features.registry import FeatureSettings
     from lia_dask.predict import predict_batch
     from lia_dask.simulate import SimulationConfig
-    from lia_dask.simulate.noise import NoiseModel, lightcurve_scatter
     from lia_dask.simulate.simulate import simulate_batch
     from lia_dask.train import EnsembleClassifier
 
     out = {"load_average_start": os.getloadavg()}
     work = Path(tempfile.mkdtemp(prefix="physical_cost_"))
-    ingest_directory(OGLE, work / "real")
-    real = concat_batches(list(open_archive(work / "real").batches()))
-    cad = real.take(np.flatnonzero(real.label == "microlensing")).compact()
-    med, _ = lightcurve_scatter(cad)
-    cfg = SimulationConfig(min_mag=float(med.min()), max_mag=float(med.max()), seed=7,
-                           noise=NoiseModel.from_batch(cad), noise_zeropoint=22.0, exptime=30.0)
-    n = args.n
-    mix = {"CONSTANT": n // 2, "VARIABLE": n // 5, "LPV": n // 10, "CV": n // 10, "ML": n - n // 2 - n // 5 - 2 * (n // 10)}
-    sb = simulate_batch(cad, mix, cfg)
+    sb, real, cad, cfg = survey_batches(work, args.n)
     out["n"] = int(sb.n_objects)
     out["median_epochs"] = float(np.median(np.diff(sb.offsets)))
     physical_block(sb.offsets[:3], sb.time, sb.y, sb.yerr, zp=22.0)  # compiled / cache loaded
@@ -129,10 +142,16 @@ def main() -> int:
     out["multiband_epochs_per_object"] = float(np.median(np.diff(a[0])))
     dt = _best(lambda: orig(*a), args.rounds)
     out["multiband_joint_fit_ms_per_object"] = 1e3 * dt / n_obj
+    shutil.rmtree(work, ignore_errors=True)  # the real archive and the two models
+    return report(out, args.json)
+
+
+def report(out: dict, path: str | None) -> int:
+    """Add the end load average to ``out``, print it as JSON and write it to ``path`` (if given)."""
     out["load_average_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1))
+    if path:
+        Path(path).write_text(json.dumps(out, indent=1))
     return 0
 
 

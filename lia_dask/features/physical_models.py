@@ -240,6 +240,7 @@ def fit_models(t, flux, ferr, freq, out):
     out[_I_fb] = fb_abs
     # residuals and event coverage
     z = np.empty(n)
+    r = np.empty(n)  # residuals in normalised flux (the null tests' second-bump scan reads them)
     u02 = u0 * u0
     half_amp = 0.5 * (a0 - 1.0)
     tenth_amp = 0.1 * (a0 - 1.0)
@@ -250,7 +251,8 @@ def fit_models(t, flux, ferr, freq, out):
     for i in range(n):
         tau = (t[i] - t0) / tE
         a = magnification(u02 + tau * tau)
-        z[i] = (f[i] - bfs * a - bfb) * math.sqrt(w[i] / s2)
+        r[i] = f[i] - bfs * a - bfb
+        z[i] = r[i] * math.sqrt(w[i] / s2)
         base[i] = a - 1.0 < tenth_amp
         if abs(tau) < 1.0:
             n_in += 1
@@ -275,14 +277,16 @@ def fit_models(t, flux, ferr, freq, out):
     out[_I_phys_n_peak] = n_peak
     out[_I_phys_n_rise] = n_rise
     out[_I_phys_n_fall] = n_fall
-    null_tests(t, f, w, t0, u0, tE, bfs, bfb, s2, out)
+    null_tests(t, f, w, r, t0, u0, tE, bfs, bfb, s2, out)
     out[_I_phys_reason] = PHYS_OK
     return PHYS_OK
 
 
 @kernel
-def null_tests(t, f, w, t0, u0, tE, fs, fb, s2, out):
+def null_tests(t, f, w, r, t0, u0, tE, fs, fb, s2, out):
     """The null tests of :mod:`~lia_dask.features.physical_nulls` for the fit ``(t0, u0, tE, fs, fb)`` into ``out``.
+
+    ``r`` (n,) holds the residuals ``f - fs·A - fb`` of that fit (normalised flux).
 
     With ``D`` the χ² a bump / dip removes (:func:`~lia_dask.features.physical_nulls.bump_scan` at the
     fitted ``tE`` and the grid ``u0`` nearest the fitted one) and ``s²`` the error scale:
@@ -301,12 +305,8 @@ def null_tests(t, f, w, t0, u0, tE, fs, fb, s2, out):
     d_b, d_d = bump_scan(t, f, w, keep, tE, ku)
     out[_I_phys_bump_dip] = (d_b - d_d) / s2
     out[_I_phys_bump_dip_ratio] = math.log10((1.0 + d_b / s2) / (1.0 + d_d / s2))
-    r = np.empty(n)
-    u02 = u0 * u0
     for i in range(n):
-        tau = (t[i] - t0) / tE
-        r[i] = f[i] - fs * magnification(u02 + tau * tau) - fb
-        keep[i] = abs(tau) >= SECOND_EXCLUDE
+        keep[i] = abs((t[i] - t0) / tE) >= SECOND_EXCLUDE
     d2_b, d2_d = bump_scan(t, r, w, keep, tE, ku)
     out[_I_phys_second_bump] = (d2_b - d2_d) / s2
     out[_I_phys_second_ratio] = math.log10((1.0 + d2_b / s2) / (1.0 + d_b / s2))

@@ -25,10 +25,13 @@ import numpy as np
 
 from .common import kernel
 from .physical_fit import magnification
-from .physical_search import TAB, TAB_N, TAB_SCALE, U0_GRID, WINDOW
+from .physical_search import TAB, TAB_N, TAB_SCALE, U0_GRID, WINDOW, skip_run
 
 #: scan step in t0: max(u0, SCAN_STEP_MIN)·tE (the peak's width ~ u0·tE for small u0)
 SCAN_STEP_MIN = 0.35
+#: the scan skips a trial whose bound is below SCAN_MARGIN x the maxima so far, where rest > SCAN_FAST_REST
+SCAN_MARGIN = 1.0 - 1e-9
+SCAN_FAST_REST = 1e-3
 #: rise / fall: tE scale factors tried on each side (log-spaced 1/4 .. 4)
 SIDE_FACTORS = np.exp(np.linspace(np.log(0.25), np.log(4.0), 7))
 #: rise / fall: epochs within this many tE of t0 enter the side fits
@@ -80,13 +83,22 @@ def bump_scan(t, f, w, keep, tE, ku):
     if m < 3 or not (tE > 0.0):
         return 0.0, 0.0
     mu = swf / sw
+    # prefix sums over the kept epochs for the bound: weight, w (f - μ)₊², w (f - μ)₋²
+    pw = np.zeros(n + 1)
+    pp = np.zeros(n + 1)
+    pm = np.zeros(n + 1)
+    for i in range(n):
+        r = f[i] - mu if keep[i] else 0.0
+        pw[i + 1] = pw[i] + (w[i] if keep[i] else 0.0)
+        pp[i + 1] = pp[i] + w[i] * max(r, 0.0) ** 2
+        pm[i + 1] = pm[i] + w[i] * min(r, 0.0) ** 2
     tab = TAB[ku]
     sc = TAB_SCALE / tE
     half = WINDOW * tE
     step = max(U0_GRID[ku], SCAN_STEP_MIN) * tE
     bump = dip = 0.0
     t0 = first - tE
-    lo = 0
+    lo = hi = 0
     while t0 <= last + tE:
         while lo < n and t[lo] < t0 - half:
             lo += 1
@@ -95,16 +107,25 @@ def bump_scan(t, f, w, keep, tE, ku):
         if t[lo] > t0 + half:  # empty window: jump to the next epoch
             t0 += max(step, math.ceil((t[lo] - half - t0) / step) * step)
             continue
+        if hi < lo:
+            hi = lo
+        while hi < n and t[hi] <= t0 + half:
+            hi += 1
+        # Cauchy–Schwarz: a trial removes at most Σ_window w (f - μ)±² / rest (a bump: +, a dip: -);
+        # skipped only when that is clearly below both maxima so far (so they are the same)
+        rest = 1.0 - (pw[hi] - pw[lo]) / sw
+        if rest > SCAN_FAST_REST and (pp[hi] - pp[lo]) < bump * rest * SCAN_MARGIN \
+                and (pm[hi] - pm[lo]) < dip * rest * SCAN_MARGIN:
+            t0 = skip_run(t, lo, hi, t0, step, half, last + tE)
+            continue
         sa = saa = saf = 0.0
-        i = lo
-        while i < n and t[i] <= t0 + half:
+        for i in range(lo, hi):
             if keep[i]:
                 a = tab[min(int(abs(t[i] - t0) * sc), TAB_N)]
                 wa = w[i] * a
                 sa += wa
                 saa += wa * a
                 saf += wa * f[i]
-            i += 1
         v = saa - sa * sa / sw
         if v > 1e-12 * saa:
             c = saf - sa * mu

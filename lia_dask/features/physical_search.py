@@ -128,7 +128,53 @@ def pspl_grid(t, f, w, starts, fbmin):
                     chi2 = _window_chi2(t, f, w, lo, hi, t0, TAB[ku], sc, sw, swf, swff, fbmin)
                     if chi2 < starts[k, 0]:
                         starts[k, 0], starts[k, 1], starts[k, 2], starts[k, 3] = chi2, t0, u0, tE
-                t0 += step
+                    t0 += step
+                else:
+                    t0 = skip_run(t, lo, hi, t0, step, half, tmax + tE)
+
+
+@kernel
+def skip_run(t, lo, hi, t0, step, half, t0_max):
+    """The next ``t0`` after a trial at ``t0`` whose window ``t[lo:hi]`` (non-empty) a bound skipped.
+
+    Until the next epoch enters the window (``t[hi] <= t0 + half``) or its last one leaves it, each
+    trial's window is a part of this one: a smaller χ² the bound allows it to remove and more weight
+    outside, so its bound (computed with the same monotone operations, and the best unchanged) skips
+    it too. Those trials are stepped over without the window's bookkeeping; ``t0`` takes exactly the
+    values the scan would give it. Shared by the grid and :func:`lia_dask.features.physical_nulls.bump_scan`.
+    """
+    last_in = t[hi - 1]
+    next_in = t[hi] if hi < len(t) else np.inf
+    t0 += step
+    while t0 <= t0_max and t0 + half < next_in and last_in >= t0 - half:
+        t0 += step
+    return t0
+
+
+@kernel
+def brightest_two(f):
+    """The first two entries of ``np.argsort(-f)`` (``f`` of length >= 2), in one pass when there is no tie.
+
+    Where the largest or the second largest value occurs more than once the order of ``argsort`` decides,
+    so that case calls it.
+    """
+    if len(f) < 2:
+        return np.argsort(-f)[:2]
+    i1 = i2 = -1
+    for i in range(len(f)):
+        if i1 < 0 or f[i] > f[i1]:
+            i1, i2 = i, i1
+        elif i2 < 0 or f[i] > f[i2]:
+            i2 = i
+    n1 = n2 = 0
+    for i in range(len(f)):
+        n1 += f[i] == f[i1]
+        n2 += f[i] == f[i2]
+    if n1 > 1 or n2 > 1 or not (f[i1] == f[i1] and f[i2] == f[i2]):
+        return np.argsort(-f)[:2]
+    out = np.empty(2, np.int64)
+    out[0], out[1] = i1, i2
+    return out
 
 
 @kernel
@@ -139,7 +185,7 @@ def fred_grid(t, f, w):
     pair costs no pass of its own.
     """
     n = len(t)
-    order = np.argsort(-f)
+    order = brightest_two(f)
     best = (np.inf, t[order[0]], 1.0, 10.0)
     rise = np.empty((len(TAU_R), NS))
     fall = np.empty((len(TAU_D), NS))

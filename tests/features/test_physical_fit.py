@@ -178,3 +178,130 @@ def test_an_edit_of_a_physical_helper_invalidates_the_cached_driver(tmp_path):
     comp.write_text(edited)
     third = run()
     assert third["misses"] >= 1, "the driver's cached code was reused after its helper changed"
+
+
+def _numpy_sums(model, t, f, w, c0, c1, c2):
+    """The 21 sums of ``S`` in NumPy over every epoch (no support, no windows): the reference of band_sums."""
+    x = t - c0
+    if model == F.MODEL_PSPL:
+        tau = x * c2
+        q = c1 + tau * tau
+        rs = 1.0 / np.sqrt(q * (q + 4.0))
+        dq = -4.0 * rs ** 3
+        g, d = (q + 2.0) * rs, (-2.0 * tau * c2 * dq, 2.0 * c1 * dq, -2.0 * tau * tau * dq)
+    else:
+        with np.errstate(over="ignore"):
+            y = np.where(x < 0, x * c1, -x * c2)
+            g = np.where(np.abs(y) < F.FRED_CUT, np.exp(y), 0.0)
+        d = (np.where(x < 0, -g * c1, g * c2), np.where(x < 0, -g * x * c1, 0.0), np.where(x < 0, 0.0, g * x * c2))
+    s = [w.sum(), (w * g).sum(), (w * g * g).sum(), (w * f).sum(), (w * g * f).sum(), (w * f * f).sum()]
+    s += [(w * dj).sum() for dj in d] + [(w * dj * g).sum() for dj in d] + [(w * dj * f).sum() for dj in d]
+    s += [(w * d[j] * d[k]).sum() for j in range(3) for k in range(j, 3)]
+    return np.array(s)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fred_sums_over_the_support_equal_the_sums_over_every_epoch(seed):
+    """band_sums visits only the epochs where the FRED basis is not 0 (and adds Σw, Σwf, Σwff of the
+    others): the 21 sums are those over every epoch, for peaks inside, before and after the data,
+    short and long rise / decline times, sub-ranges of the epochs and no epoch at all."""
+    rng = np.random.default_rng(40 + seed)
+    t = np.sort(rng.uniform(0, 1200, 300))
+    f = rng.normal(0, 1, 300) + 3.0
+    w = rng.uniform(0.2, 3.0, 300)
+    s = np.empty(F.NS)
+    for tp in (-500.0, 0.0, t[17], 433.3, t[-1], 1900.0):
+        for tr, td in ((0.01, 0.03), (0.5, 2.0), (3.0, 50.0), (200.0, 3000.0)):
+            for i0, i1 in ((0, 300), (40, 41), (100, 250), (7, 7)):
+                for derivs in (False, True):
+                    F.band_sums(F.MODEL_FRED, t, f, w, i0, i1, tp, 1 / tr, 1 / td, derivs, s)
+                    ref = _numpy_sums(F.MODEL_FRED, t[i0:i1], f[i0:i1], w[i0:i1], tp, 1 / tr, 1 / td)
+                    k = F.NS if derivs else 6
+                    np.testing.assert_allclose(s[:k], ref[:k], rtol=1e-11, atol=1e-11 * np.abs(ref[:k]).max(initial=1.0))
+    # a support that rounding would cut short keeps the epoch at its edge (basis e^-30 > 0)
+    tp, tr = 100.0, 0.7
+    edge = np.array([tp - F.FRED_CUT * tr * (1 - 1e-12), tp, tp + 1.0])
+    F.band_sums(F.MODEL_FRED, edge, np.ones(3), np.ones(3), 0, 3, tp, 1 / tr, 1 / 5.0, False, s)
+    assert s[1] == pytest.approx(_numpy_sums(F.MODEL_FRED, edge, np.ones(3), np.ones(3), tp, 1 / tr, 1 / 5.0)[1], rel=1e-14)
+    # and the PSPL sums are those of NumPy too
+    F.band_sums(F.MODEL_PSPL, t, f, w, 0, 300, 433.3, 0.04, 1 / 25.0, True, s)
+    np.testing.assert_allclose(s, _numpy_sums(F.MODEL_PSPL, t, f, w, 433.3, 0.04, 1 / 25.0), rtol=1e-11)
+
+
+def test_solve3_inplace_solves_and_marks_a_singular_system():
+    rng = np.random.default_rng(41)
+    for _ in range(20):
+        a = rng.normal(size=(3, 3))
+        b = rng.normal(size=3)
+        x = b.copy()
+        F.solve3_inplace(a.copy(), x)
+        np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(F.solve3(a, b), x)  # the copying form is the same computation
+    x = np.ones(3)
+    F.solve3_inplace(np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 0.0, 0.0]]), x)
+    assert np.isnan(x).all()
+
+
+def test_brightest_two_is_the_head_of_argsort_with_and_without_ties():
+    """fred_grid's old path was numba's ``np.argsort(-f)`` (whose order of ties is numba's, not NumPy's)."""
+    import numba
+
+    from lia_dask.features.physical_search import brightest_two
+
+    head_of_argsort = numba.njit(lambda f: np.argsort(-f)[:2])
+    rng = np.random.default_rng(42)
+    for n in (2, 3, 8, 195):
+        for _ in range(30):
+            f = rng.normal(size=n)
+            if rng.uniform() < 0.5:  # OGLE magnitudes have 3 decimals: equal fluxes are common
+                f = np.round(f, 1)
+            np.testing.assert_array_equal(brightest_two(f), head_of_argsort(f))
+
+
+def _grid_every_trial(t, f, w, fbmin):
+    """Best grid χ² per tE with every trial of the t0 scan evaluated (no bound, no skipped runs), seeds included."""
+    from lia_dask.features import physical_search as PS
+
+    sw, swf, swff = w.sum(), (w * f).sum(), (w * f * f).sum()
+    mu = swf / sw
+    ibright = int(np.argmax(w * np.maximum(f - mu, 0.0) ** 2))
+    best = np.full(len(PS.TE_GRID), np.inf)
+    for k, tE in enumerate(PS.TE_GRID):
+        sc, half = PS.TAB_SCALE / tE, PS.WINDOW * tE
+        for ku, u0 in enumerate(PS.U0_GRID):
+            tab = PS.TAB[ku]
+            t0s = [t[ibright]]
+            step = max(u0, 0.35) * tE
+            t0 = t[0] - tE
+            while t0 <= t[-1] + tE:
+                inside = (t >= t0 - half) & (t <= t0 + half)
+                later = np.flatnonzero(t >= t0 - half)
+                if len(later) == 0:
+                    break
+                if not inside.any():
+                    t0 += max(step, np.ceil((t[later[0]] - half - t0) / step) * step)
+                    continue
+                t0s.append(t0)
+                t0 += step
+            for t0 in t0s:
+                lo, hi = np.searchsorted(t, t0 - half), np.searchsorted(t, t0 + half, side="right")
+                best[k] = min(best[k], PS._window_chi2(t, f, w, lo, hi, t0, tab, sc, sw, swf, swff, fbmin))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grid_with_its_bound_and_skipped_runs_finds_the_best_trial_of_every_te(seed):
+    """pspl_grid skips trials by a bound and steps over runs of skipped windows: per tE its best χ² is
+    the best of evaluating every trial (a constant star, an event, a sparse event)."""
+    from lia_dask.features import physical_search as PS
+
+    rng = np.random.default_rng(70 + seed)
+    t = cadence(rng, years=2, p_night=(0.35, 0.35, 0.12)[seed])
+    flux = np.full(len(t), 1000.0) if seed == 0 else pspl_flux(t, 300.0 + 80 * seed, 0.1, 6.0 * seed, 700.0, 300.0)
+    mag, err = observe(rng, t, flux)
+    f, w, fbmin = _normalised(t, mag, err)
+    starts = np.empty((len(PS.TE_GRID), 4))
+    PS.pspl_grid(t, f, w, starts, fbmin)
+    # the seeds (previous tE's best) are extra trials: the grid is at least as good, and no worse than rounding
+    every = _grid_every_trial(t, f, w, fbmin)
+    assert np.all(starts[:, 0] <= every * (1 + 1e-9) + 1e-9), (starts[:, 0], every)

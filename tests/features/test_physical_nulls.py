@@ -123,3 +123,57 @@ def test_null_columns_are_finite_when_fitted_and_nan_with_a_reason_otherwise():
     assert r["phys_reason"] == P.PHYS_OK and all(np.isfinite(r[c]) for c in new)
     few = block_of(t[:3], mag[:3], np.full(3, 0.01), periodic=False)
     assert few["phys_reason"] == P.PHYS_FEW and all(np.isnan(few[c]) for c in new)
+
+
+def _scan_every_trial(t, f, w, keep, tE, ku):
+    """bump_scan's scan in plain Python with every trial evaluated (no bound): its reference."""
+    from lia_dask.features.physical_nulls import SCAN_STEP_MIN
+    from lia_dask.features.physical_search import TAB, TAB_N, TAB_SCALE, U0_GRID, WINDOW
+
+    tk = t[keep]
+    sw = w[keep].sum()
+    mu = (w[keep] * f[keep]).sum() / sw
+    half, sc, step = WINDOW * tE, TAB_SCALE / tE, max(U0_GRID[ku], SCAN_STEP_MIN) * tE
+    bump = dip = 0.0
+    t0 = tk[0] - tE
+    while t0 <= tk[-1] + tE:
+        window = (t >= t0 - half) & (t <= t0 + half)
+        inside = keep & window
+        if not window.any():
+            later = t[t >= t0 - half]
+            if len(later) == 0:
+                break
+            t0 += max(step, np.ceil((later[0] - half - t0) / step) * step)
+            continue
+        a = TAB[ku][np.minimum((np.abs(t[inside] - t0) * sc).astype(int), TAB_N)]
+        wa = w[inside] * a
+        sa, saa, saf = wa.sum(), (wa * a).sum(), (wa * f[inside]).sum()
+        v = saa - sa * sa / sw
+        if v > 1e-12 * saa:
+            c = saf - sa * mu
+            if c > 0:
+                bump = max(bump, c * c / v)
+            else:
+                dip = max(dip, c * c / v)
+        t0 += step
+    return bump, dip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bump_scan_with_its_bound_equals_the_scan_of_every_trial(seed):
+    """The scan skips trials whose Cauchy–Schwarz bound is below both maxima so far: the maxima are
+    those of evaluating every trial (events, outbursts, dips, noise; all or some epochs kept)."""
+    rng = np.random.default_rng(60 + seed)
+    t = cadence(rng, p_night=rng.uniform(0.1, 0.6))
+    flux = np.full(len(t), 1000.0)
+    if seed % 3 == 0:
+        flux = pspl_flux(t, rng.uniform(t.min(), t.max()), 0.2, rng.uniform(5, 80), 600.0, 400.0)
+    elif seed % 3 == 1:
+        flux = flux * 10 ** (0.4 * fred_mag(t, rng.uniform(t.min(), t.max())))
+    err = np.full(len(t), 8.0)
+    f, w = normalised(t, flux + rng.normal(0, 8.0, len(t)) - (seed == 5) * 300 * (np.abs(t - 500) < 20), err)
+    for keep in (np.ones(len(t), bool), rng.uniform(size=len(t)) < 0.7):
+        for tE, u0 in ((3.0, 0.1), (25.0, 0.5), (300.0, 0.12)):
+            ku = nearest_u0(u0)
+            got = bump_scan(t, f, w, keep, tE, ku)
+            np.testing.assert_allclose(got, _scan_every_trial(t, f, w, keep, tE, ku), rtol=1e-9, atol=1e-9)
