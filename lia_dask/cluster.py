@@ -29,7 +29,9 @@ import contextlib
 import logging
 import os
 import sys
-from typing import Any, Iterator
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable, Iterator
 
 import dask
 
@@ -332,6 +334,48 @@ def client_from_args(args) -> Any:
         return client(getattr(args, "cluster", None), n_workers=getattr(args, "workers", None), adapt=adapt)
 
 
+@contextlib.contextmanager
+def start_client(args, on_start: Callable[[Any], None] | None = None) -> Iterator[Future]:
+    """Start the CLI's client (:func:`client_from_args`) in a background thread; yields its Future.
+
+    The caller does its own start-up work meanwhile (load the model, check the output, plan the
+    tasks) and hands the Future to a stage that takes ``client=`` (:func:`active_client` waits for
+    it where the client is first needed). ``on_start(client)`` runs in the background thread
+    before the Future is set (e.g. :func:`lia_dask.cluster_warm.warm_workers`). The thread starts
+    with SIGINT blocked, so the worker processes inherit the blocked signal as with
+    :func:`client_from_args`; on leaving the block the start is waited for and the client (and the
+    cluster it owns) closed, also when the caller failed first.
+    """
+    from ._cli_common import sigint_ignored
+
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            c = client_from_args(args)
+        except BaseException as exc:  # handed to whoever waits for the client
+            future.set_exception(exc)
+            return
+        try:
+            if on_start is not None:
+                on_start(c)
+        except BaseException as exc:
+            c.close()
+            future.set_exception(exc)
+            return
+        future.set_result(c)
+
+    with sigint_ignored():  # the thread (and Dask's event loop it starts) inherits the mask
+        thread = threading.Thread(target=run, name="lia-dask-cluster-start", daemon=True)
+        thread.start()
+    try:
+        yield future
+    finally:
+        thread.join()
+        if future.exception() is None:
+            future.result().close()
+
+
 # ------------------------------------------------------------------------ progress
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where progress is a widget sent to ``IPython.display``)."""
@@ -443,11 +487,14 @@ def compute_with_progress(tasks: list, client=None, show: bool | None = None) ->
 
 
 def active_client(client=None):
-    """``client``, else the active distributed Client (Dask's default), else None.
+    """``client`` (waited for when it is a Future of one), else the active distributed Client (Dask's
+    default), else None.
 
     A ``scheduler`` set in the Dask config (e.g. ``dask.config.set(scheduler="sync")``) wins over
     an active Client, as it does for ``dask.compute``.
     """
+    if isinstance(client, Future):  # a client still starting (:func:`start_client`)
+        return client.result()
     if client is not None or dask.config.get("scheduler", None) is not None:
         return client
     try:
