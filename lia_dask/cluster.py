@@ -25,6 +25,7 @@ slurm / kubernetes cluster to N workers, ``--adapt MIN:MAX`` makes it adaptive.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -276,6 +277,10 @@ def _owning_client_class() -> type:
 
         class OwningClient(Client):
             def close(self, timeout: Any = None):  # noqa: D102 - Client.close, then the cluster
+                cluster = getattr(self, "cluster", None)
+                if type(cluster).__name__ == "LocalCluster" and self.status == "running":
+                    with contextlib.suppress(Exception):  # workers already gone: nothing to arm
+                        self.run(arm_quick_exit)
                 try:
                     return super().close(timeout=timeout) if timeout is not None else super().close()
                 finally:
@@ -286,6 +291,22 @@ def _owning_client_class() -> type:
 
         _OWNING_CLIENT = OwningClient
     return _OWNING_CLIENT
+
+
+def _quick_exit() -> None:  # pragma: no cover - runs in a worker process at its exit
+    atexit.unregister(_quick_exit)
+    atexit._run_exitfuncs()  # every other exit handler still runs
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
+def arm_quick_exit() -> None:
+    """In a worker process of a LocalCluster being closed: end the process without the interpreter's
+    module teardown (exit handlers still run), which takes seconds once XGBoost, scikit-learn and
+    numba are loaded; the nanny waits for it before the cluster is closed."""
+    atexit.register(_quick_exit)
 
 
 def current_client() -> Any:
