@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/features_cli_cold_start.py [--survey 100000] [--partition 20000]
-        [--work DIR] [--reps 3] [--timeline]
+        [--work DIR] [--reps 3] [--tree DIR ...]
 
 1. A model (XGBoost, default parameters) trained on a small simulated set on the OGLE-II cadences.
 2. A survey of ``--survey`` lightcurves simulated on the same cadences in partitions of
@@ -15,8 +15,8 @@ Usage (from the repository root)::
    local cluster (one worker per core), wall clock from the command to its exit (cluster start,
    imports, numba cache load, model broadcast included). The numba caches are warm (a user's
    second command; the first-ever compile is in features_vs_microlia.py's "compile").
-   ``--timeline`` runs it with ``LIA_DASK_TIMELINE=1``: the CLI then logs its start-up milestones
-   (seconds since the interpreter started) and they are printed.
+   ``--tree DIR`` (repeatable) runs the CLI from other source trees in the same run, alternating
+   (e.g. a clone of main, then this tree: before / after side by side).
 4. Resume: the same command again with every partition done.
 5. Warm: ``predict_archive`` on an already started LocalCluster of the same shape, after one
    warm-up call on every worker.
@@ -79,8 +79,10 @@ def main(argv=None) -> int:
     ap.add_argument("--n-per-class", type=int, default=300)
     ap.add_argument("--work", default=None, help="build the model and survey here once and keep them")
     ap.add_argument("--reps", type=int, default=1, help="cold / resume / warm runs; the best of each is reported")
-    ap.add_argument("--timeline", action="store_true", help="print the cold CLI's start-up milestones")
     ap.add_argument("--skip-warm", action="store_true", help="cold and resume only")
+    ap.add_argument("--tree", action="append", default=None,
+                    help="run the cold CLI from this source tree (repeat: trees alternate within each rep, e.g. "
+                         "a checkout of main and this one); default: this tree")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -97,29 +99,29 @@ def main(argv=None) -> int:
         survey = build(work, args.survey, args.partition, args.n_per_class)
         res["partitions"] = survey.n_partitions
         n_workers = os.cpu_count() or 1
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        if args.timeline:
-            env["LIA_DASK_TIMELINE"] = "1"
+        trees = [str(Path(t).resolve()) for t in (args.tree or [ROOT])]
         for rep in range(args.reps):
             run: dict = {"load_average_start": os.getloadavg()}
-            out = work / f"cold{rep}"
-            shutil.rmtree(out, ignore_errors=True)
-            cmd = [sys.executable, "-m", "lia_dask", "predict", str(survey.path), "--model", str(work / "model"),
-                   "--out", str(out)]
-            for kind in ("cold", "resume"):
-                t0 = time.perf_counter()
-                r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-                wall = time.perf_counter() - t0
-                if r.returncode:
-                    raise SystemExit(f"lia-dask predict failed:\n{r.stderr[-3000:]}")
-                run[f"{kind}_wall_s"] = wall
-                run[f"{kind}_report"] = r.stdout.strip().splitlines()[0]
-                print(f"run {rep + 1} {kind}: {wall:.1f} s wall; {run[f'{kind}_report']}", flush=True)
-                if args.timeline and kind == "cold":
-                    lines = [ln for ln in r.stderr.splitlines() if "timeline" in ln]
-                    run["timeline"] = lines
-                    print("\n".join(lines), flush=True)
-            shutil.rmtree(out, ignore_errors=True)
+            for tree in trees:
+                tag = "" if len(trees) == 1 else f"[{tree}] "
+                env = dict(os.environ, PYTHONPATH=tree)
+                out = work / f"cold{rep}"
+                shutil.rmtree(out, ignore_errors=True)
+                cmd = [sys.executable, "-m", "lia_dask", "predict", str(survey.path), "--model", str(work / "model"),
+                       "--out", str(out)]
+                for kind in ("cold", "resume"):
+                    t0 = time.perf_counter()
+                    r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
+                    wall = time.perf_counter() - t0
+                    if r.returncode:
+                        raise SystemExit(f"lia-dask predict failed:\n{r.stderr[-3000:]}")
+                    run[f"{tag}{kind}_wall_s"] = wall
+                    run[f"{tag}{kind}_report"] = r.stdout.strip().splitlines()[0]
+                    print(f"run {rep + 1} {tag}{kind}: {wall:.1f} s wall; {run[f'{tag}{kind}_report']}", flush=True)
+                shutil.rmtree(out, ignore_errors=True)
+            if len(trees) > 1:  # the last tree's figures are the run's
+                for kind in ("cold", "resume"):
+                    run[f"{kind}_wall_s"] = run[f"[{trees[-1]}] {kind}_wall_s"]
             run["cold_lc_per_s"] = args.survey / run["cold_wall_s"]
             if not args.skip_warm:
                 with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,

@@ -3,59 +3,10 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from lia_dask import artifact, cluster
-from lia_dask.cluster_warm import WarmSpec, warm_process, warm_spec_for_model, warm_status, warm_workers
-
-
-def _driver_keys() -> list:
-    from lia_dask.features import driver
-
-    return [list(k) for k in driver._DRIVERS]
-
-
-def _lia_modules() -> list[str]:
-    import sys
-
-    return sorted(m for m in ("lia_dask.predict.lightcurves", "lia_dask.train.ensemble", "xgboost") if m in sys.modules)
-
-
-def test_warm_plugin_loads_the_models_driver_and_predictions_are_unchanged(model_dir, tmp_path, make_survey):
-    """A fresh worker warmed for the model has imported the engine and the model library and holds the
-    driver of exactly the model's columns; the job then gives the in-process probabilities bit for bit
-    and the model still reaches the worker once."""
-    from distributed import Client, LocalCluster
-
-    from lia_dask.predict import PredictConfig, predict_archive, predict_batch, read_predictions, received_counts
-
-    manifest = artifact.read_manifest(model_dir)
-    spec = warm_spec_for_model(manifest, "mag")
-    assert spec.selected_features == tuple(manifest["selected_features"])
-    arch = make_survey(tmp_path / "s", n_objects=60, partition_rows=30, seed=5)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit="2GiB") as cl, Client(cl) as client:
-        assert list(client.run(_driver_keys).values()) == [[]]  # nothing loaded in a fresh worker
-        name, remove = warm_workers(client, spec)
-        seconds = client.run(warm_status, name, 300)
-        assert all(s is not None and s > 0 for s in seconds.values()), seconds
-        (keys,) = client.run(_driver_keys).values()
-        assert keys == [list(spec.selected_features)]
-        assert list(client.run(_lia_modules).values()) == [["lia_dask.predict.lightcurves", "lia_dask.train.ensemble",
-                                                            "xgboost"]]
-        assert list(client.run(received_counts).values()) == [{}]  # warming never touches the model
-        rep = predict_archive(arch, model_dir, tmp_path / "p", client=client, config=PredictConfig(show_progress=False))
-        assert list(client.run(received_counts).values()) == [{manifest["digest"]: 1}]
-        remove()
-    got = read_predictions(tmp_path / "p")
-    ref = pd.concat([predict_batch(arch.read_batch(k), artifact.load(model_dir))[0] for k in range(arch.n_partitions)],
-                    ignore_index=True)
-    probs = [c for c in ref.columns if c.startswith("prob_")]
-    assert rep.predicted + rep.quarantined == 60 and len(got) == len(ref)
-    np.testing.assert_array_equal(got[probs].to_numpy(), ref[probs].to_numpy())
-    assert (got["prediction"].to_numpy() == ref["prediction"].to_numpy()).all()
+from lia_dask import cluster
+from lia_dask.cluster_warm import WarmSpec, warm_process
 
 
 def test_warm_process_in_this_process_and_a_failure_is_only_logged(caplog):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -66,9 +67,12 @@ class BroadcastModel:
                 if self.digest not in _LOADED:
                     d = tempfile.mkdtemp(prefix="lia-dask-model-")
                     zp = os.path.join(d, "model.zip")
-                    with open(zp, "wb") as fh:
-                        fh.write(self.payload)
-                    clf = self.loader(zp)
+                    try:
+                        with open(zp, "wb") as fh:
+                            fh.write(self.payload)
+                        clf = self.loader(zp)  # the artifact's loader extracts the zip into its own directory
+                    finally:
+                        shutil.rmtree(d, ignore_errors=True)
                     if getattr(clf, "digest_", self.digest) != self.digest:
                         from ..errors import ArtifactError
 
