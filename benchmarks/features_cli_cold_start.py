@@ -132,6 +132,11 @@ def main(argv=None) -> int:
                 shutil.rmtree(work / "warm", ignore_errors=True)
                 run["warm_lc_per_s"] = rep_w.throughput
                 run["cold_over_warm"] = run["cold_lc_per_s"] / run["warm_lc_per_s"]
+                for tree in trees if len(trees) > 1 else []:
+                    w = run[f"[{tree}] cold_wall_s"]
+                    print(f"run {rep + 1} [{tree}]: cold {args.survey / w:,.0f} lc/s = "
+                          f"{100 * args.survey / w / run['warm_lc_per_s']:.0f} % of warm; --resume "
+                          f"{run[f'[{tree}] resume_wall_s']:.1f} s", flush=True)
             run["load_average_end"] = os.getloadavg()
             res["runs"].append(run)
             warm = f"warm {run['warm_lc_per_s']:,.0f} lc/s: cold = {100 * run['cold_over_warm']:.0f} % of warm; " \

@@ -280,7 +280,7 @@ def _owning_client_class() -> type:
                 cluster = getattr(self, "cluster", None)
                 if type(cluster).__name__ == "LocalCluster" and self.status == "running":
                     with contextlib.suppress(Exception):  # workers already gone: nothing to arm
-                        self.run(arm_quick_exit)
+                        self.run(arm_quick_exit, os.getpid())
                 try:
                     return super().close(timeout=timeout) if timeout is not None else super().close()
                 finally:
@@ -302,11 +302,15 @@ def _quick_exit() -> None:  # pragma: no cover - runs in a worker process at its
     os._exit(0)
 
 
-def arm_quick_exit() -> None:
+def arm_quick_exit(client_pid: int) -> bool:
     """In a worker process of a LocalCluster being closed: end the process without the interpreter's
     module teardown (exit handlers still run), which takes seconds once XGBoost, scikit-learn and
-    numba are loaded; the nanny waits for it before the cluster is closed."""
+    numba are loaded; the nanny waits for it before the cluster is closed. Nothing is armed in the
+    client's own process (a cluster of threads), whose exit code is its own. Returns whether armed."""
+    if os.getpid() == int(client_pid):
+        return False
     atexit.register(_quick_exit)
+    return True
 
 
 def current_client() -> Any:

@@ -57,3 +57,9 @@ def test_start_client_failure_reaches_the_caller_and_leaves_no_cluster():
         with cluster.start_client(_Args(), on_start=on_start) as fut:
             cluster.active_client(fut)
     assert made and made[0].status == "closed" and made[0].cluster.status.name == "closed"
+
+
+def test_quick_exit_is_never_armed_in_the_clients_own_process():
+    import os
+
+    assert cluster.arm_quick_exit(os.getpid()) is False
