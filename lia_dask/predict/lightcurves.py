@@ -329,9 +329,12 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     model : path of an ensemble artifact, a loaded classifier, or a :class:`BroadcastModel`
     out : path or URL
         Output directory (created; see :mod:`lia_dask.predict.writer` for what it may hold).
-    client : distributed.Client, optional
+    client : distributed.Client or concurrent.futures.Future of one, optional
         Run on this cluster (the model is installed on every worker once); None: the current
-        client if there is one, else in this process with Dask's default scheduler.
+        client if there is one, else in this process with Dask's default scheduler. A Future (a
+        cluster still starting, :func:`lia_dask.cluster.start_client`) is waited for only once the
+        model is read and the output checked. With a client, an artifact path travels to the
+        workers as its bytes (:func:`artifact_payload`).
     config : PredictConfig, optional
     resume : bool, optional
         Shortcut for ``config.resume``.
@@ -365,12 +368,12 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
         model_feature_settings(recorded, None, arch.photometry, f"model {m.digest[:12]}")
     job, where = output_job(arch, m.digest)
     loc, done = prepare_output(out, job, cfg.resume, storage_options)
-    t0 = time.perf_counter()
     todo = [i for i in sorted(where) if i not in done]
-    stats = [done_counts(loc, i) for i in sorted(done)]
     from ..cluster import active_client
 
-    client = active_client(client) if todo else None
+    client = active_client(client) if todo else None  # a client still starting is waited for here
+    t0 = time.perf_counter()  # the report's rate: the classification, not the cluster's start
+    stats = [done_counts(loc, i) for i in sorted(done)]
     if (client is not None and not per_object
             and len(todo) < TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))):
         stats += _run_split(todo, m, loc, job, arch, where, cfg, client, cfg.show_progress)
