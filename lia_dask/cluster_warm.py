@@ -155,7 +155,13 @@ def warm_workers(client: Any, spec: WarmSpec) -> tuple[str, Callable[[], None]]:
     Returns the plugin's name and the function that unregisters it (a warm-up under way finishes).
     """
     name = f"lia-dask-warm-{uuid.uuid4().hex[:8]}"
-    client.register_plugin(WarmPlugin(name, spec), name=name)
+    return name, add_worker_plugin(client, WarmPlugin(name, spec), name)
+
+
+def add_worker_plugin(client: Any, plugin: WorkerPlugin, name: str) -> Callable[[], None]:
+    """Register ``plugin`` as ``name`` on every worker of ``client`` (and later ones); returns the
+    function that unregisters it (nothing to do when the cluster went away)."""
+    client.register_plugin(plugin, name=name)
 
     def remove() -> None:
         try:
@@ -163,7 +169,7 @@ def warm_workers(client: Any, spec: WarmSpec) -> tuple[str, Callable[[], None]]:
         except Exception:  # the cluster went away: nothing left to remove
             pass
 
-    return name, remove
+    return remove
 
 
 def warm_status(name: str, timeout: float | None = None) -> float | None:

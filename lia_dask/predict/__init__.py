@@ -10,8 +10,7 @@ imported; TensorFlow only with :func:`predict_cutouts`.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 _LIGHTCURVES = ("ML_CLASS", "SUMMARY_FILE", "BroadcastModel", "PredictConfig", "PredictReport", "load_model",
                 "pending_partitions", "predict_archive", "predict_batch", "read_predictions", "read_quarantine",
@@ -21,15 +20,4 @@ _WHERE = {**dict.fromkeys(_LIGHTCURVES, "lightcurves"), "predict_cutouts": "cuto
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())

@@ -152,16 +152,10 @@ def install_model(client, model: BroadcastModel) -> tuple[InstalledModel, Callab
     removes the model from the workers when the job ends. ``received_counts()`` on a worker shows
     one receipt per job.
     """
+    from ..cluster_warm import add_worker_plugin
+
     name = f"lia-dask-model-{model.digest[:16]}-{uuid.uuid4().hex[:8]}"
-    client.register_plugin(ModelPlugin(name, model), name=name)
-
-    def remove() -> None:
-        try:
-            client.unregister_worker_plugin(name)
-        except Exception:  # the cluster went away: nothing left to remove
-            pass
-
-    return InstalledModel(name, model.digest), remove
+    return InstalledModel(name, model.digest), add_worker_plugin(client, ModelPlugin(name, model), name)
 
 
 def resolve_model(model: Any) -> Any:
