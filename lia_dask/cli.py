@@ -32,6 +32,18 @@ COMMAND_MODULES = [
     "lia_dask.cnn._cli",
     "lia_dask.train._cli",
 ]
+#: the top-level sub-commands each module registers (a test checks it against ``register``): a
+#: command line naming one of them imports only that module, not every stage's package
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "lia_dask.archive._cli": ("ingest", "info"),
+    "lia_dask.features._cli": ("features",),
+    "lia_dask.simulate._cli": ("simulate",),
+    "lia_dask.predict._cli": ("predict", "candidates"),
+    "lia_dask.cnn._cli": ("cnn",),
+    "lia_dask.train._cli": ("train", "evaluate"),
+}
+#: global options that take a value (skipped when looking for the sub-command's name)
+_VALUED = ("--cluster", "--workers", "--adapt")
 
 EPILOG = """\
 the flow:
@@ -44,8 +56,28 @@ the flow:
 exit codes: 0 done, 2 refused (bad arguments or input), 1 failed while running, 130 interrupted."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``lia-dask`` parser with every stage's sub-commands, examples included."""
+def command_module(argv: list[str] | None) -> str | None:
+    """The module registering the sub-command ``argv`` names (None: no known sub-command, e.g. ``--help``)."""
+    args = list(argv or [])
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in _VALUED:
+            i += 2
+            continue
+        if not a.startswith("-"):
+            return next((m for m, cmds in COMMANDS.items() if a in cmds), None)
+        i += 1
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``lia-dask`` parser with every stage's sub-commands, examples included.
+
+    Given the command line ``argv`` that names a sub-command, only the module of that sub-command is
+    imported and registered (the start-up of one command does not pay every stage's imports); the
+    parser then parses ``argv`` as the full one would.
+    """
     parser = argparse.ArgumentParser(
         prog="lia-dask",
         description="Classify survey lightcurves and cutouts on Dask clusters.",
@@ -66,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the traceback of a failure and Dask's own logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    only = command_module(argv) if argv is not None else None
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        if only is None or name == only:
+            importlib.import_module(name).register(sub)
     common.decorate(parser)
     return parser
 
@@ -84,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     Every failure ends in one line ``lia-dask: error: ...`` on stderr (the traceback only with
     ``--debug``); directories this run created and left empty are removed.
     """
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     common.interrupt_message = common.interrupted_sentence(getattr(args, "command_path", ""))
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -113,5 +148,29 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, old_handler)
 
 
+def run() -> None:  # pragma: no cover - exercised through `python -m lia_dask` in subprocess tests
+    """The ``lia-dask`` program: :func:`main`, then exit without the interpreter's module teardown.
+
+    Once the command is done (outputs written and closed, the cluster closed) there is nothing left
+    to free; tearing down the modules of XGBoost, scikit-learn, numba and Dask takes about a second.
+    Non-daemon threads are joined and the exit handlers run (temporary files, logging) as at a
+    normal exit; then the process ends with the command's exit code.
+    """
+    import atexit
+    import os
+
+    code = main()
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and not t.daemon:
+            t.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

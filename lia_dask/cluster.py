@@ -25,11 +25,14 @@ slurm / kubernetes cluster to N workers, ``--adapt MIN:MAX`` makes it adaptive.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import sys
-from typing import Any, Iterator
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable, Iterator
 
 import dask
 
@@ -274,6 +277,10 @@ def _owning_client_class() -> type:
 
         class OwningClient(Client):
             def close(self, timeout: Any = None):  # noqa: D102 - Client.close, then the cluster
+                cluster = getattr(self, "cluster", None)
+                if type(cluster).__name__ == "LocalCluster" and self.status == "running":
+                    with contextlib.suppress(Exception):  # workers already gone: nothing to arm
+                        self.run(arm_quick_exit, os.getpid())
                 try:
                     return super().close(timeout=timeout) if timeout is not None else super().close()
                 finally:
@@ -284,6 +291,26 @@ def _owning_client_class() -> type:
 
         _OWNING_CLIENT = OwningClient
     return _OWNING_CLIENT
+
+
+def _quick_exit() -> None:  # pragma: no cover - runs in a worker process at its exit
+    atexit.unregister(_quick_exit)
+    atexit._run_exitfuncs()  # every other exit handler still runs
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
+def arm_quick_exit(client_pid: int) -> bool:
+    """In a worker process of a LocalCluster being closed: end the process without the interpreter's
+    module teardown (exit handlers still run), which takes seconds once XGBoost, scikit-learn and
+    numba are loaded; the nanny waits for it before the cluster is closed. Nothing is armed in the
+    client's own process (a cluster of threads), whose exit code is its own. Returns whether armed."""
+    if os.getpid() == int(client_pid):
+        return False
+    atexit.register(_quick_exit)
+    return True
 
 
 def current_client() -> Any:
@@ -330,6 +357,48 @@ def client_from_args(args) -> Any:
     adapt = parse_adapt(getattr(args, "adapt", None))
     with sigint_ignored():
         return client(getattr(args, "cluster", None), n_workers=getattr(args, "workers", None), adapt=adapt)
+
+
+@contextlib.contextmanager
+def start_client(args, on_start: Callable[[Any], None] | None = None) -> Iterator[Future]:
+    """Start the CLI's client (:func:`client_from_args`) in a background thread; yields its Future.
+
+    The caller does its own start-up work meanwhile (load the model, check the output, plan the
+    tasks) and hands the Future to a stage that takes ``client=`` (:func:`active_client` waits for
+    it where the client is first needed). ``on_start(client)`` runs in the background thread
+    before the Future is set (e.g. :func:`lia_dask.cluster_warm.warm_workers`). The thread starts
+    with SIGINT blocked, so the worker processes inherit the blocked signal as with
+    :func:`client_from_args`; on leaving the block the start is waited for and the client (and the
+    cluster it owns) closed, also when the caller failed first.
+    """
+    from ._cli_common import sigint_ignored
+
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            c = client_from_args(args)
+        except BaseException as exc:  # handed to whoever waits for the client
+            future.set_exception(exc)
+            return
+        try:
+            if on_start is not None:
+                on_start(c)
+        except BaseException as exc:
+            c.close()
+            future.set_exception(exc)
+            return
+        future.set_result(c)
+
+    with sigint_ignored():  # the thread (and Dask's event loop it starts) inherits the mask
+        thread = threading.Thread(target=run, name="lia-dask-cluster-start", daemon=True)
+        thread.start()
+    try:
+        yield future
+    finally:
+        thread.join()
+        if future.exception() is None:
+            future.result().close()
 
 
 # ------------------------------------------------------------------------ progress
@@ -443,11 +512,14 @@ def compute_with_progress(tasks: list, client=None, show: bool | None = None) ->
 
 
 def active_client(client=None):
-    """``client``, else the active distributed Client (Dask's default), else None.
+    """``client`` (waited for when it is a Future of one), else the active distributed Client (Dask's
+    default), else None.
 
     A ``scheduler`` set in the Dask config (e.g. ``dask.config.set(scheduler="sync")``) wins over
     an active Client, as it does for ``dask.compute``.
     """
+    if isinstance(client, Future):  # a client still starting (:func:`start_client`)
+        return client.result()
     if client is not None or dask.config.get("scheduler", None) is not None:
         return client
     try:

@@ -181,3 +181,18 @@ def test_unreachable_scheduler_is_a_config_error():
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
             cluster.client("tcp://127.0.0.1:9")
+
+
+def test_owned_local_cluster_workers_end_on_close_with_the_quick_exit_armed():
+    """Closing the cluster lia_dask started arms the quick exit in its worker processes (never in this
+    one) and the processes are gone once it returns."""
+    import os
+
+    import psutil
+
+    with cluster.client("local", n_workers=1, threads_per_worker=1, memory_limit="1GiB") as c:
+        pids = list(c.run(os.getpid).values())
+        assert pids and os.getpid() not in pids
+        assert list(c.run(cluster.arm_quick_exit, os.getpid()).values()) == [True]
+    assert c.cluster.status.name == "closed"
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)

@@ -22,9 +22,8 @@ import os
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -35,6 +34,9 @@ from ..batch import LightcurveBatch, concat_batches
 from ..errors import ArchiveError, InputError, MissingInputError, PartitionError
 from . import storage
 from .manifest import archive_identity, build_summary, footer_digest, part_entry, verify_parts
+
+if TYPE_CHECKING:  # dask.dataframe is imported where it is used (opening an archive to predict does not need it)
+    import dask.dataframe as dd
 
 DEFAULT_PARTITION_BYTES = 100e6
 
@@ -391,6 +393,8 @@ class Archive:
 
     def to_dask(self) -> dd.DataFrame:
         """The archive as a dask DataFrame, one partition per part, nested list columns."""
+        import dask.dataframe as dd
+
         return dd.from_map(partial(_read_part_pandas, fs=self.fs), list(enumerate(self.partitions)), meta=self.meta(),
                            label="read-lightcurve-archive", enforce_metadata=False)
 
@@ -401,6 +405,8 @@ class Archive:
         Errors inside a partition are raised as :class:`lia_dask.errors.PartitionError` naming the
         partition's index and file.
         """
+        import dask.dataframe as dd
+
         return dd.from_map(partial(_call_on_part, func=func, fs=self.fs), list(enumerate(self.partitions)), meta=meta,
                            label=label, enforce_metadata=False)
 

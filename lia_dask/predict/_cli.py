@@ -43,9 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _predict(args) -> int:
-    from ..cluster import client_from_args
-    from .fitfilter import FitFilterConfig
     from ..archive import open_archive
+    from .fitfilter import FitFilterConfig
     from .lightcurves import PredictConfig, pending_partitions, predict_archive
 
     cfg = PredictConfig(resume=args.resume, fit_filter=args.fit_filter, require_signature=args.require_signature,
@@ -56,6 +55,7 @@ def _predict(args) -> int:
 
     if is_hats_catalog(args.archive):
         from ..archive._cli import hats_config
+        from ..cluster import client_from_args
         from .hats import predict_hats
 
         with client_from_args(args) as client:
@@ -69,12 +69,38 @@ def _predict(args) -> int:
     if cfg.resume and not pending_partitions(archive, args.model, args.out):
         report = predict_archive(archive, args.model, args.out, config=cfg)  # nothing to do: no cluster
     else:
-        with client_from_args(args) as client:
+        from ..cluster import start_client
+
+        # the cluster starts (and its workers warm up) while this thread loads the model and checks the output
+        with start_client(args, on_start=_warm_for(args, archive.photometry, cfg.fit_filter)) as client:
             report = predict_archive(archive, args.model, args.out, client=client, config=cfg)
     print(report)
     print(f"counts: input={report.n_input} predicted={report.predicted} quarantined={report.quarantined} "
           f"(input == predicted + quarantined: {report.n_input == report.predicted + report.quarantined})")
     return 0
+
+
+def _warm_for(args, photometry: str, fit_filter: bool):
+    """``on_start`` of the CLI's client: warm the workers for this model (a local artifact's manifest;
+    the model is checked again, and refused with its sentence, where :func:`predict_archive` loads it)."""
+    from ..archive import storage
+
+    manifest = None
+    if not storage.is_url(args.model):
+        from .. import artifact
+        from ..errors import LiaDaskError
+
+        try:
+            manifest = artifact.read_manifest(args.model, expected_kind="ensemble")
+        except (LiaDaskError, OSError):
+            manifest = None  # refused later, with the loader's sentence
+
+    def on_start(client) -> None:
+        from ..cluster_warm import WarmSpec, warm_spec_for_model, warm_workers
+
+        warm_workers(client, WarmSpec() if manifest is None else warm_spec_for_model(manifest, photometry, fit_filter))
+
+    return on_start
 
 
 def _candidates(args) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -66,9 +67,12 @@ class BroadcastModel:
                 if self.digest not in _LOADED:
                     d = tempfile.mkdtemp(prefix="lia-dask-model-")
                     zp = os.path.join(d, "model.zip")
-                    with open(zp, "wb") as fh:
-                        fh.write(self.payload)
-                    clf = self.loader(zp)
+                    try:
+                        with open(zp, "wb") as fh:
+                            fh.write(self.payload)
+                        clf = self.loader(zp)  # the artifact's loader extracts the zip into its own directory
+                    finally:
+                        shutil.rmtree(d, ignore_errors=True)
                     if getattr(clf, "digest_", self.digest) != self.digest:
                         from ..errors import ArtifactError
 
@@ -148,16 +152,10 @@ def install_model(client, model: BroadcastModel) -> tuple[InstalledModel, Callab
     removes the model from the workers when the job ends. ``received_counts()`` on a worker shows
     one receipt per job.
     """
+    from ..cluster_warm import add_worker_plugin
+
     name = f"lia-dask-model-{model.digest[:16]}-{uuid.uuid4().hex[:8]}"
-    client.register_plugin(ModelPlugin(name, model), name=name)
-
-    def remove() -> None:
-        try:
-            client.unregister_worker_plugin(name)
-        except Exception:  # the cluster went away: nothing left to remove
-            pass
-
-    return InstalledModel(name, model.digest), remove
+    return InstalledModel(name, model.digest), add_worker_plugin(client, ModelPlugin(name, model), name)
 
 
 def resolve_model(model: Any) -> Any:

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..features.physical import COL, physical_block
-
 #: columns the flag adds (fit_* NaN for objects not predicted ML or not fittable)
 FIT_COLUMNS = ("fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "fit_dbic_const",
                "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_periodic", "fit_baseline_excursion", "fit_second_bump",
@@ -96,6 +94,8 @@ def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.nda
         ``fit_t0`` (d), ``fit_u0``, ``fit_tE`` (d), ``fit_fs``, ``fit_fb`` (input flux unit),
         ``fit_chi2_red``, the four ΔBIC, the baseline excursion and the second bump; NaN where not fittable.
     """
+    from ..features.physical import COL, physical_block  # the physical stage's kernels, only when fitting
+
     rows = np.asarray(rows, dtype=np.int64)
     block = physical_block(offsets, time, y, yerr, zp=zp, convert=convert, periodic=True, rows=rows)
     return block[rows][:, [COL[c] for c in _SOURCE]]

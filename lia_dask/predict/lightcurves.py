@@ -97,6 +97,23 @@ def load_model(model: str | os.PathLike | Any, require_signature: bool = False) 
     return BroadcastModel(clf, clf.digest_)
 
 
+def artifact_payload(path: str | os.PathLike, require_signature: bool = False) -> tuple[BroadcastModel, dict]:
+    """An ensemble artifact as the bytes that travel to the workers, and its recorded feature settings.
+
+    The client reads and verifies only the manifest (kind, digests, signature): no model library is
+    imported here. Each worker builds the classifier from the bytes once per process
+    (:attr:`BroadcastModel.classifier`, checked against the digest), as :func:`load_model` would.
+    """
+    from ..artifact import load, read_manifest, verify_signature
+
+    if require_signature:
+        verify_signature(path, required=True)
+    manifest = read_manifest(path)
+    if manifest.get("kind") != "ensemble":
+        raise InputError(f"model {path} is not a lightcurve ensemble artifact (kind 'ensemble').")
+    return BroadcastModel.from_artifact(path, manifest["digest"], loader=load), dict(manifest.get("feature_settings") or {})
+
+
 _THREADS_LOCK = threading.Lock()
 _CONFIGURED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # booster -> nthread set in this process
 
@@ -312,9 +329,12 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     model : path of an ensemble artifact, a loaded classifier, or a :class:`BroadcastModel`
     out : path or URL
         Output directory (created; see :mod:`lia_dask.predict.writer` for what it may hold).
-    client : distributed.Client, optional
+    client : distributed.Client or concurrent.futures.Future of one, optional
         Run on this cluster (the model is installed on every worker once); None: the current
-        client if there is one, else in this process with Dask's default scheduler.
+        client if there is one, else in this process with Dask's default scheduler. A Future (a
+        cluster still starting, :func:`lia_dask.cluster.start_client`) is waited for only once the
+        model is read and the output checked. With a client, an artifact path travels to the
+        workers as its bytes (:func:`artifact_payload`).
     config : PredictConfig, optional
     resume : bool, optional
         Shortcut for ``config.resume``.
@@ -334,22 +354,26 @@ def predict_archive(archive: Archive | str | os.PathLike, model: Any, out: str |
     if int(cfg.slice_rows) < 1:
         raise InputError(f"slice_rows must be a positive integer, got {cfg.slice_rows!r}.")
     arch = archive if isinstance(archive, Archive) else open_archive(archive, storage_options)
-    m = load_model(model, require_signature=cfg.require_signature)
+    if client is not None and isinstance(model, (str, os.PathLike)) and not storage.is_url(model):
+        m, recorded = artifact_payload(model, require_signature=cfg.require_signature)  # built on the workers
+    else:
+        m = load_model(model, require_signature=cfg.require_signature)
+        recorded = getattr(m.classifier, "feature_settings_", None)
     from ..features.multiband import is_multiband
 
-    per_object = is_multiband(getattr(m.classifier, "feature_settings_", None))
-    if hasattr(m.classifier, "feature_settings_") and not per_object:  # refuse a photometry mismatch before any work
+    per_object = is_multiband(recorded)
+    if recorded is not None and not per_object:  # refuse a photometry mismatch before any work
         from ..features.registry import model_feature_settings
 
-        model_feature_settings(m.classifier.feature_settings_, None, arch.photometry, f"model {m.digest[:12]}")
+        model_feature_settings(recorded, None, arch.photometry, f"model {m.digest[:12]}")
     job, where = output_job(arch, m.digest)
     loc, done = prepare_output(out, job, cfg.resume, storage_options)
-    t0 = time.perf_counter()
     todo = [i for i in sorted(where) if i not in done]
-    stats = [done_counts(loc, i) for i in sorted(done)]
     from ..cluster import active_client
 
-    client = active_client(client) if todo else None
+    client = active_client(client) if todo else None  # a client still starting is waited for here
+    t0 = time.perf_counter()  # the report's rate: the classification, not the cluster's start
+    stats = [done_counts(loc, i) for i in sorted(done)]
     if (client is not None and not per_object
             and len(todo) < TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))):
         stats += _run_split(todo, m, loc, job, arch, where, cfg, client, cfg.show_progress)
