@@ -256,7 +256,8 @@ class CNNClassifier:
             Extra Keras callbacks (e.g. Optuna pruning).
         """
         from ._tf import keras
-        from .metrics import callbacks as make_callbacks, default_metrics, make_optimizer, weighted_bce
+        from .metrics import (callbacks as make_callbacks, default_metrics, make_optimizer, validation_metrics,
+                              weighted_bce)
         from .models import build_model
 
         cfg = self.config
@@ -288,7 +289,11 @@ class CNNClassifier:
         self.accelerator_ = {"device": "GPU" if gpu_available() else "CPU", "mixed_precision": mixed, "jit_compile": jit}
         cbs = make_callbacks(cfg) if val_ds is not None or cfg.patience is None else \
             make_callbacks(replace(cfg, monitor=cfg.monitor.removeprefix("val_")))
-        hist = self.model_.fit(train_ds, epochs=cfg.epochs, validation_data=val_ds, steps_per_epoch=steps,
+        # validation metrics in NumPy at each epoch end (first, so the other callbacks see them):
+        # Keras then traces no evaluation step with metrics, only the forward pass
+        if val_ds is not None:
+            cbs = [validation_metrics(val_ds, float(pw))] + cbs
+        hist = self.model_.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps,
                                callbacks=cbs + list(callbacks or []), verbose=cfg.verbose, shuffle=False)
         self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
         self.pos_weight_ = float(pw)
