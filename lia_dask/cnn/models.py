@@ -152,16 +152,22 @@ def vgg16(input_shape: tuple[int, int, int], width: float = 1.0, dropout: float 
 
 
 def _bottleneck(x, filters: int, stride: int):
-    """Pre-activated bottleneck unit (He et al. 2016) with ELU, as in DeepLens."""
+    """Pre-activated bottleneck unit (He et al. 2016) with ELU, as in DeepLens.
+
+    Its convolutions have no bias: every path out of them meets a batch norm (the next unit's or
+    the final one) before any non-linearity, and its mean subtraction cancels a constant offset
+    (Ioffe & Szegedy 2015), so a bias would add variables and ops, not functions.
+    """
     L = keras().layers
+    conv = lambda f, k, s=1: L.Conv2D(f, k, strides=s, padding="same", use_bias=False)  # noqa: E731
     pre = L.ELU()(batch_norm()(x))
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = L.Conv2D(filters, 1, strides=stride, padding="same")(pre)
+        shortcut = conv(filters, 1, stride)(pre)
     else:
         shortcut = x
-    y = L.Conv2D(max(2, filters // 4), 1, padding="same")(pre)
-    y = L.Conv2D(max(2, filters // 4), 3, strides=stride, padding="same")(L.ELU()(batch_norm()(y)))
-    y = L.Conv2D(filters, 1, padding="same")(L.ELU()(batch_norm()(y)))
+    y = conv(max(2, filters // 4), 1)(pre)
+    y = conv(max(2, filters // 4), 3, stride)(L.ELU()(batch_norm()(y)))
+    y = conv(filters, 1)(L.ELU()(batch_norm()(y)))
     return L.Add()([shortcut, y])
 
 
