@@ -59,12 +59,11 @@ def _fused_bn_class():
 
         def build(self, input_shape):
             c = int(input_shape[-1])
-            self.gamma = self.add_weight(shape=(c,), initializer="ones", name="gamma", dtype="float32")
-            self.beta = self.add_weight(shape=(c,), initializer="zeros", name="beta", dtype="float32")
-            self.moving_mean = self.add_weight(shape=(c,), initializer="zeros", name="moving_mean",
-                                               trainable=False, dtype="float32")
-            self.moving_variance = self.add_weight(shape=(c,), initializer="ones", name="moving_variance",
-                                                   trainable=False, dtype="float32")
+            kw = dict(shape=(c,), dtype="float32", autocast=False)  # float32 whatever the policy's scope
+            self.gamma = self.add_weight(initializer="ones", name="gamma", **kw)
+            self.beta = self.add_weight(initializer="zeros", name="beta", **kw)
+            self.moving_mean = self.add_weight(initializer="zeros", name="moving_mean", trainable=False, **kw)
+            self.moving_variance = self.add_weight(initializer="ones", name="moving_variance", trainable=False, **kw)
 
         def call(self, x, training=None):
             x = T.convert_to_tensor(x)
@@ -93,6 +92,11 @@ def _fused_bn_class():
 
     _LAYERS["FusedBatchNorm"] = FusedBatchNorm
     return FusedBatchNorm
+
+
+def register_layers() -> None:
+    """Register this module's custom Keras layers (before loading a saved model in a new process)."""
+    _fused_bn_class()
 
 
 def batch_norm(momentum: float = BN_MOMENTUM):

@@ -473,6 +473,9 @@ class CNNClassifier:
         except (KeyError, TypeError) as exc:
             raise ArtifactError(f"CNN artifact {path} has no usable 'settings.config' ({exc}); re-create it.") from None
         self = cls(cfg)
+        from .models import register_layers
+
+        register_layers()
         self.model_ = keras().models.load_model(Path(m["path"]) / MODEL_FILE, compile=False, safe_mode=True)
         self.classes_ = list(m["classes"])
         self.input_shape_ = tuple(s["input_shape"])

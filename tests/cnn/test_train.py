@@ -192,6 +192,21 @@ def test_stream_reads_whole_chunks_and_is_seeded(easy_images, tiny):
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(ep, again))
 
 
+def test_artifact_loads_in_a_fresh_process(tiny_lens_model, tmp_path):
+    """The custom layers (fused batch norm) are registered by ``load`` itself, as on a new Dask worker."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store, path, clf = tiny_lens_model
+    root = Path(__file__).resolve().parents[2]
+    code = (f"import numpy as np; from lia_dask.cnn import CNNClassifier; "
+            f"np.save({str(tmp_path / 'p.npy')!r}, CNNClassifier.load({str(path)!r}).predict_positive({str(store.path)!r}))")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=root,
+                   env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), clf.predict_positive(store), atol=1e-6)
+
+
 def test_artifact_round_trip_gives_identical_predictions(tiny_lens_model, tmp_path):
     from lia_dask import artifact
 
