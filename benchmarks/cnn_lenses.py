@@ -215,6 +215,8 @@ def main() -> None:
     ap.add_argument("--alexnet-budget-s", type=float, default=700.0)
     ap.add_argument("--easy-budget-s", type=float, default=300.0)
     ap.add_argument("--colour-residuals", action="store_true", help="add the b - k*ref colour residual channels")
+    ap.add_argument("--no-psf-match", action="store_true",
+                    help="colour residuals without blurring the reference band to each band's seeing (cnn16c)")
     ap.add_argument("--jit", action="store_true", help="XLA-compile the training step (also on CPU)")
     ap.add_argument("--stores", default=None, help="directory of stores written earlier by simulate_parallel "
                                                    "(train / test / easy / easy_test .zarr) to reuse")
@@ -260,7 +262,8 @@ def main() -> None:
     common = dict(image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
                   validation_fraction=0.1, monitor="val_auc", patience=4, verbose=2, augment=aug,
                   lr_schedule="cosine", warmup_epochs=1, stretch=args.stretch,
-                  colour_residuals=args.colour_residuals, jit_compile=True if args.jit else "auto")
+                  colour_residuals=args.colour_residuals, psf_match=not args.no_psf_match,
+                  jit_compile=True if args.jit else "auto")
     archs = {"resnet": CNNConfig(architecture="resnet", model_params=dict(width=0.5, stages=3, units_per_stage=2),
                                  learning_rate=2e-3, **common),
              "alexnet": CNNConfig(architecture="alexnet", model_params=dict(width=0.25), learning_rate=1e-3,
@@ -306,7 +309,7 @@ def main() -> None:
         _cluster_inference(test, p_resnet, work, res)
     res["load_average_end"] = os.getloadavg()
     dump()
-    print(json.dumps({k: ({kk: vv for kk, vv in v.items() if kk not in ("history",) and not kk.startswith("breakdown")}
+    print(json.dumps({k: ({kk: vv for kk, vv in v.items() if kk not in ("history",) and not str(kk).startswith("breakdown")}
                           if isinstance(v, dict) else v)
                       for k, v in res.items()}, indent=1, default=float))
 

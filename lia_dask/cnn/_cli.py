@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input scaling per band: min-max, or asinh softened at the sky noise (default %(default)s)")
     t.add_argument("--colour-residuals", action="store_true",
                    help="add lens-light-subtracted colour channels b - k*ref against the reddest band (docs/cnn.md)")
+    t.add_argument("--no-psf-match", action="store_true",
+                   help="subtract the reddest band as observed, without blurring it to each band's seeing first")
     t.add_argument("--flip", action="store_true", help="random horizontal and vertical flips")
     t.add_argument("--shift", type=int, default=0, help="random shifts up to this many pixels")
     t.add_argument("--rotation", type=float, default=0.0, help="random rotations up to this many degrees")
@@ -120,7 +122,8 @@ def _train(args) -> int:
                 image_size=args.image_size, positive_class=args.positive_class, balance=args.balance,
                 validation_fraction=args.val_fraction, monitor=args.monitor, patience=args.patience,
                 lr_drop_every=args.lr_drop_every, warmup_epochs=args.warmup_epochs, lr_schedule=args.lr_schedule,
-                stretch=args.stretch, colour_residuals=args.colour_residuals, seed=args.seed, verbose=2)
+                stretch=args.stretch, colour_residuals=args.colour_residuals, psf_match=not args.no_psf_match,
+                seed=args.seed, verbose=2)
     if aug is not None:
         base["augment"] = aug
     clf = CNNClassifier(CNNConfig.from_dict(base)).fit(args.store)

@@ -41,8 +41,8 @@ class Normalization:
 
     This is the model's whole input representation: with ``residual_pairs`` (channel index pairs
     ``(b, ref)``), the lens-light-subtracted colour residuals ``b - k ref`` of
-    :func:`lia_dask.cnn.channels.colour_residuals` (``core_radius`` pixels) are appended to the
-    bands first, so a call maps (N, H, W, C) raw counts to (N, H, W, C + len(residual_pairs))
+    :func:`lia_dask.cnn.channels.colour_residuals` (``core_radius`` pixels; the reference band
+    blurred by ``match_sigma`` pixels per pair first, None for none) are appended to the bands first, so a call maps (N, H, W, C) raw counts to (N, H, W, C + len(residual_pairs))
     inputs in [0, 1], one batched pass per chunk.
     """
 
@@ -52,12 +52,18 @@ class Normalization:
     softening: list[float] | None = None
     residual_pairs: list[list[int]] | None = None
     core_radius: float = 2.0
+    match_sigma: list[float] | None = None
 
     def __post_init__(self) -> None:
         self.min_pixel = [float(v) for v in np.atleast_1d(self.min_pixel)]
         self.max_pixel = [float(v) for v in np.atleast_1d(self.max_pixel)]
         self.residual_pairs = [[int(b), int(r)] for b, r in (self.residual_pairs or [])]
         self.core_radius = float(self.core_radius)
+        if self.match_sigma is not None:
+            self.match_sigma = [float(v) for v in self.match_sigma]
+            if len(self.match_sigma) != len(self.residual_pairs) or any(v < 0 for v in self.match_sigma):
+                raise InputError(f"match_sigma needs one non-negative sigma per colour residual pair "
+                                 f"({len(self.residual_pairs)}), got {self.match_sigma}.")
         if len(self.min_pixel) != len(self.max_pixel):
             raise InputError("min_pixel and max_pixel need one value per band each (lengths differ).")
         if len(self.residual_pairs) >= len(self.min_pixel):
@@ -86,7 +92,7 @@ class Normalization:
         x = np.asarray(images, dtype=np.float32)
         if x.shape[-1] != self.n_bands:
             raise InputError(f"images have {x.shape[-1]} bands but this input representation expects {self.n_bands}.")
-        return with_residuals(x, [tuple(p) for p in self.residual_pairs], self.core_radius)
+        return with_residuals(x, [tuple(p) for p in self.residual_pairs], self.core_radius, self.match_sigma)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         x = self.channels(images)
@@ -98,7 +104,8 @@ class Normalization:
 
     def to_dict(self) -> dict:
         return {"min_pixel": self.min_pixel, "max_pixel": self.max_pixel, "stretch": self.stretch,
-                "softening": self.softening, "residual_pairs": self.residual_pairs, "core_radius": self.core_radius}
+                "softening": self.softening, "residual_pairs": self.residual_pairs, "core_radius": self.core_radius,
+                "match_sigma": self.match_sigma}
 
 
 def normalize(images: np.ndarray, min_pixel: Sequence[float], max_pixel: Sequence[float]) -> np.ndarray:
@@ -120,13 +127,14 @@ def normalize(images: np.ndarray, min_pixel: Sequence[float], max_pixel: Sequenc
 def fit_normalization(source: "ArraySource | ZarrSource", low: float = 0.5, high: float = 99.5,
                       max_images: int = 2048, indices: np.ndarray | None = None,
                       stretch: str = "linear", residual_pairs: Sequence[Sequence[int]] | None = None,
-                      core_radius: float = 2.0) -> Normalization:
+                      core_radius: float = 2.0, match_sigma: Sequence[float] | None = None) -> Normalization:
     """Per-channel ``low`` / ``high`` percentiles (NaN ignored) of up to ``max_images`` images.
 
     Reads whole chunks, spread evenly over the (subset of the) source, until ``max_images``. With
     ``stretch="asinh"`` the softening per channel is the robust noise of the pixels, 1.4826 x the
     median absolute deviation (counts; the sky noise, since most pixels of a cutout are sky).
-    With ``residual_pairs`` the colour residual channels are computed first and fitted alike.
+    With ``residual_pairs`` the colour residual channels (PSF-matched by ``match_sigma``) are
+    computed first and fitted alike.
     """
     idx = np.arange(source.n) if indices is None else np.sort(np.asarray(indices))
     chunks = np.unique(idx // source.chunk)
@@ -138,12 +146,13 @@ def fit_normalization(source: "ArraySource | ZarrSource", low: float = 0.5, high
         sel = idx[(idx >= start) & (idx < start + len(block))] - start
         parts.append(block[sel])
     pairs = [[int(b), int(r)] for b, r in (residual_pairs or [])]
-    x = with_residuals(np.concatenate(parts)[:max_images], [tuple(p) for p in pairs], core_radius)
+    sig = None if match_sigma is None else [float(v) for v in match_sigma]
+    x = with_residuals(np.concatenate(parts)[:max_images], [tuple(p) for p in pairs], core_radius, sig)
     x = x.reshape(-1, x.shape[-1])
     lo = np.nanpercentile(x, low, axis=0)
     hi = np.nanpercentile(x, high, axis=0)
     hi = np.where(hi > lo, hi, lo + 1.0)
-    rep = dict(residual_pairs=pairs, core_radius=core_radius)
+    rep = dict(residual_pairs=pairs, core_radius=core_radius, match_sigma=sig)
     if stretch != "asinh":
         return Normalization(lo.tolist(), hi.tolist(), stretch, **rep)
     mad = 1.4826 * np.nanmedian(np.abs(x - np.nanmedian(x, axis=0)), axis=0)

@@ -29,14 +29,14 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from ..errors import InputError
+from .channels import LSST_SEEING_FWHM
 
 #: LSST per-band median delivered seeing FWHM (arcsec), dark-sky brightness (AB mag / arcsec^2)
 #: (Ivezic et al. 2019, table 2) and the AB magnitude giving 1 photo-electron per second (approximate,
 #: LSST system-engineering throughputs).
-LSST_BANDS = {
-    "u": (0.92, 22.99, 26.52), "g": (0.87, 22.26, 28.51), "r": (0.83, 21.20, 28.36),
-    "i": (0.80, 20.48, 28.17), "z": (0.78, 19.60, 27.78), "y": (0.76, 18.61, 26.82),
-}
+LSST_BANDS = {b: (LSST_SEEING_FWHM[b], sky, zp) for b, sky, zp in (
+    ("u", 22.99, 26.52), ("g", 22.26, 28.51), ("r", 21.20, 28.36),
+    ("i", 20.48, 28.17), ("z", 19.60, 27.78), ("y", 18.61, 26.82))}
 #: Colours (AB magnitude minus the i-band one) of the templates, per LSST band.
 COLOURS = {
     # early-type galaxy at z ~ 0.3-0.6 (lens or confuser bulge)

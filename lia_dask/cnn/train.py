@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ArtifactError, InputError
 from .augment import AugmentConfig
-from .channels import channel_names, residual_pairs
+from .channels import channel_names, psf_match_sigmas, residual_pairs
 from .data import (ArraySource, Normalization, StreamSpec, as_source, balanced_dataset, fit_normalization,
                    image_dataset, positional_bands)
 
@@ -49,6 +49,11 @@ class CNNConfig:
         pixels of each image), so the network sees the blue arc with the red lens removed.
     core_radius : float
         Radius (pixels) of the central aperture that sets each image's lens colour ``k``.
+    psf_match : bool
+        Blur the reference band to each band's seeing before the subtraction (Gaussian, sigma from
+        the LSST median FWHM per band and the store's pixel scale, 0.2" if unrecorded:
+        :func:`lia_dask.cnn.channels.psf_match_sigmas`), so a plain elliptical leaves no
+        PSF-mismatch ring; bands without a known FWHM are not blurred.
     epochs, batch_size, learning_rate, optimizer, momentum
         Optimisation (``optimizer`` in adam, adamw, sgd, rmsprop).
     lr_schedule, decay, lr_drop_every, lr_drop_factor, warmup_epochs, lr_min_factor
@@ -93,6 +98,7 @@ class CNNConfig:
     stretch: str = "linear"
     colour_residuals: bool = False
     core_radius: float = 2.0
+    psf_match: bool = True
     epochs: int = 10
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -256,7 +262,8 @@ class CNNClassifier:
             Extra Keras callbacks (e.g. Optuna pruning).
         """
         from ._tf import keras
-        from .metrics import callbacks as make_callbacks, default_metrics, make_optimizer, weighted_bce
+        from .metrics import (callbacks as make_callbacks, default_metrics, make_optimizer, validation_metrics,
+                              weighted_bce)
         from .models import build_model
 
         cfg = self.config
@@ -288,7 +295,11 @@ class CNNClassifier:
         self.accelerator_ = {"device": "GPU" if gpu_available() else "CPU", "mixed_precision": mixed, "jit_compile": jit}
         cbs = make_callbacks(cfg) if val_ds is not None or cfg.patience is None else \
             make_callbacks(replace(cfg, monitor=cfg.monitor.removeprefix("val_")))
-        hist = self.model_.fit(train_ds, epochs=cfg.epochs, validation_data=val_ds, steps_per_epoch=steps,
+        # validation metrics in NumPy at each epoch end (first, so the other callbacks see them):
+        # Keras then traces no evaluation step with metrics, only the forward pass
+        if val_ds is not None:
+            cbs = [validation_metrics(val_ds, float(pw))] + cbs
+        hist = self.model_.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps,
                                callbacks=cbs + list(callbacks or []), verbose=cfg.verbose, shuffle=False)
         self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
         self.pos_weight_ = float(pw)
@@ -322,7 +333,9 @@ class CNNClassifier:
         elif cfg.validation_fraction > 0:
             idx, vidx = _split(y01, cfg.validation_fraction, cfg.seed)
             val = (src, vidx, y01)
-        rep = dict(residual_pairs=pairs, core_radius=cfg.core_radius)
+        scale = getattr(getattr(src, "store", None), "pixel_scale", None)
+        sig = psf_match_sigmas(self.bands_, pairs, scale) if pairs and cfg.psf_match else None
+        rep = dict(residual_pairs=pairs, core_radius=cfg.core_radius, match_sigma=sig)
         if cfg.min_pixel is not None and cfg.max_pixel is not None:
             c = src.shape[-1] + len(pairs)
             soft = fit_normalization(src, indices=idx, stretch="asinh", **rep).softening \
@@ -453,6 +466,7 @@ class CNNClassifier:
         pairs = [tuple(p) for p in self.norm_.residual_pairs]
         return {"bands": list(self.bands_ or []), "channels": channel_names(self.bands_ or [], pairs),
                 "colour_residuals": [list(p) for p in pairs], "core_radius": self.norm_.core_radius,
+                "psf_match_sigma_pixels": self.norm_.match_sigma,
                 "stretch": self.norm_.stretch, "bands_by_name": not positional_bands(self.bands_ or [])}
 
     @classmethod
@@ -468,6 +482,9 @@ class CNNClassifier:
         except (KeyError, TypeError) as exc:
             raise ArtifactError(f"CNN artifact {path} has no usable 'settings.config' ({exc}); re-create it.") from None
         self = cls(cfg)
+        from .models import register_layers
+
+        register_layers()
         self.model_ = keras().models.load_model(Path(m["path"]) / MODEL_FILE, compile=False, safe_mode=True)
         self.classes_ = list(m["classes"])
         self.input_shape_ = tuple(s["input_shape"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lia_dask.cnn.channels import (band_indices, channel_names, colour_residuals, core_mask, residual_pairs,
-                                   with_residuals)
+from lia_dask.cnn.channels import (band_indices, channel_names, colour_residuals, core_mask, gaussian_blur,
+                                   psf_match_sigmas, residual_pairs, with_residuals)
 from lia_dask.cnn.data import Normalization, fit_normalization
 from lia_dask.errors import InputError
 
@@ -62,6 +62,43 @@ def test_residual_separates_arc_from_noise_at_moderate_snr():
     assert lensed.min() > plain.max()
 
 
+def test_gaussian_blur_keeps_flux_and_has_the_width_asked():
+    x = np.zeros((2, 41, 41), np.float32)
+    x[:, 20, 20] = 1.0
+    b = gaussian_blur(x, 1.5)
+    rr, cc = np.mgrid[:41, :41] - 20.0
+    assert b.sum(axis=(1, 2)) == pytest.approx([1.0, 1.0], rel=1e-5)
+    assert float((b[0] * rr**2).sum()) == pytest.approx(1.5**2, rel=0.01)  # variance per axis = sigma^2
+    assert np.array_equal(gaussian_blur(x, 0.0), x)
+
+
+def test_psf_match_sigmas_from_band_seeing():
+    # g (0.87") against i (0.80") at 0.2" pixels: sqrt(0.87^2 - 0.80^2) / 2.3548 / 0.2 = 0.726 px
+    s = psf_match_sigmas(["g", "r", "i"], [(0, 2), (1, 2)], 0.2)
+    assert s == pytest.approx([0.7260, 0.4695], abs=1e-3)
+    assert psf_match_sigmas(["g", "i"], [(0, 1)], 0.4)[0] == pytest.approx(0.363, abs=1e-3)  # coarser pixels
+    assert psf_match_sigmas(["band0", "band1"], [(0, 1)]) == [0.0]  # unknown seeing: no blur
+    assert psf_match_sigmas(["y", "i"], [(0, 1)]) == [0.0]  # the reference is the broader band
+    assert psf_match_sigmas(["G", "I"], [(0, 1)], fwhm={"g": 1.0, "i": 0.6})[0] == pytest.approx(0.8 / 2.3548 / 0.2)
+
+
+def test_psf_matching_removes_the_ring_of_a_plain_elliptical():
+    # an elliptical of one colour seen through a broader PSF in g than in i (Gaussians, pixels)
+    sg, si = 2.0, 1.6
+    gal = _galaxy(48, 4.0)
+    g, i = gaussian_blur(0.25 * gal[None] * 500, sg)[0], gaussian_blur(gal[None] * 500, si)[0]
+    x = np.stack([g, i], axis=-1)[None]
+    plain = colour_residuals(x, [(0, 1)])[0, ..., 0]
+    matched = colour_residuals(x, [(0, 1)], match_sigma=[np.sqrt(sg**2 - si**2)])[0, ..., 0]
+    r = np.hypot(*(np.mgrid[:48, :48] - 23.5))
+    ring = (r > 2.5) & (r < 8)
+    assert plain[ring].sum() > 0.02 * g.sum()  # the mismatch leaves a positive ring ...
+    assert abs(matched[ring].sum()) < 0.1 * plain[ring].sum()  # ... which the matched PSF removes
+    assert np.abs(matched).max() < 0.1 * np.abs(plain).max()
+    with pytest.raises(InputError, match="one non-negative sigma"):
+        colour_residuals(x, [(0, 1)], match_sigma=[0.5, 0.5])
+
+
 def test_pairs_names_and_bad_input():
     assert residual_pairs(["i", "g", "r"]) == [(1, 0), (2, 0)]  # the reddest band by name
     assert residual_pairs(["b0", "b1"]) == [(0, 1)]  # unknown names: the last channel
@@ -93,6 +130,13 @@ def test_normalization_with_residuals_fits_and_round_trips():
     assert out.shape == (16, 32, 32, 5) and out.min() >= 0 and out.max() <= 1
     again = Normalization(**norm.to_dict())
     assert np.array_equal(again(x), out)
+    matched = fit_normalization(ArraySource(x, chunk=4), residual_pairs=[[0, 2], [1, 2]], match_sigma=[0.7, 0.5])
+    assert Normalization(**matched.to_dict()).match_sigma == [0.7, 0.5]
+    assert not np.array_equal(matched(x)[..., 3:], Normalization(**{**matched.to_dict(), "match_sigma": None})(x)[..., 3:])
+    old = {k: v for k, v in norm.to_dict().items() if k != "match_sigma"}  # an artifact from before: no matching
+    assert Normalization(**old).match_sigma is None
+    with pytest.raises(InputError, match="one non-negative sigma per colour residual pair"):
+        Normalization(**{**norm.to_dict(), "match_sigma": [0.5]})
     with pytest.raises(InputError, match="expects 3"):
         norm(x[..., :2])
 
@@ -113,6 +157,8 @@ def test_model_trains_and_predicts_with_residual_channels_and_checks_bands(tmp_p
     clf.save(tmp_path / "m")
     rep = json.loads((tmp_path / "m" / "manifest.json").read_text())["settings"]["input"]
     assert rep["channels"] == ["g", "r", "i", "g-k*i", "r-k*i"] and rep["stretch"] == "asinh"
+    assert rep["psf_match_sigma_pixels"] == pytest.approx(psf_match_sigmas(["g", "r", "i"], [(0, 2), (1, 2)],
+                                                                           store.pixel_scale))
     loaded = CNNClassifier.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict_positive(store), p)
     # bands are matched by name: the same cutouts stored as i, r, g give the same scores

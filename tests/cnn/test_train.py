@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow")
 from lia_dask.archive import write_cutouts  # noqa: E402
 from lia_dask.cnn import AugmentConfig, CNNClassifier, CNNConfig, fit_normalization, normalize  # noqa: E402
 from lia_dask.cnn.data import ArraySource, StreamSpec, Normalization, image_dataset  # noqa: E402
-from lia_dask.cnn.metrics import f1_metric, learning_rate_at, weighted_bce  # noqa: E402
+from lia_dask.cnn.metrics import epoch_metrics, f1_metric, learning_rate_at, rank_auc, weighted_bce  # noqa: E402
 from lia_dask.cnn.models import build_model  # noqa: E402
 from lia_dask.errors import ArtifactError, InputError  # noqa: E402
 
@@ -67,6 +67,56 @@ def test_weighted_bce_and_f1_match_formulas():
     assert float(m.result()) == pytest.approx(f1_score(y, p >= 0.5), rel=1e-6)
 
 
+def test_epoch_metrics_match_sklearn_and_the_loss():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    rng = np.random.default_rng(4)
+    y = (rng.random(300) < 0.3).astype(np.float32)
+    p = np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1)
+    p[:40] = np.round(p[:40], 1)  # ties across classes count one half
+    m = epoch_metrics(y, p, pos_weight=2.5)
+    assert m["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert m["f1"] == pytest.approx(f1_score(y, p >= 0.5), abs=1e-12)
+    assert m["binary_accuracy"] == pytest.approx(np.mean((p > 0.5) == (y == 1)), abs=1e-12)
+    assert m["loss"] == pytest.approx(float(weighted_bce(2.5)(y, p.astype(np.float32))), rel=1e-5)
+    assert np.isnan(rank_auc(np.zeros(5), np.arange(5.0)))
+    assert rank_auc([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8]) == 1.0 and rank_auc([1, 0], [0.5, 0.5]) == 0.5
+
+
+def test_binned_auc_metric_is_the_rank_auc_to_the_bin_width():
+    from lia_dask.cnn.metrics import binned_auc, default_metrics
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(2000) < 0.5).astype(np.float32)
+    p = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0, 1).astype(np.float32)
+    auc = default_metrics()[2]
+    for s in range(0, 2000, 128):  # accumulated over batches, like a training epoch
+        auc.update_state(y[s:s + 128], p[s:s + 128])
+    assert auc.name == "auc" and float(auc.result()) == pytest.approx(rank_auc(y, p), abs=2e-3)
+    counts = np.asarray(auc.counts)
+    assert counts.sum() == 2000 and float(auc.result()) == pytest.approx(binned_auc(counts[:1000], counts[1000:]), abs=1e-6)
+    auc.reset_state()
+    assert float(np.asarray(auc.counts).sum()) == 0.0
+
+
+def test_fused_batch_norm_matches_keras_batch_normalization():
+    from lia_dask.cnn._tf import keras
+    from lia_dask.cnn.models import batch_norm
+
+    x = np.random.default_rng(6).normal(2.0, 3.0, (16, 5, 5, 4)).astype(np.float32)
+    ours, ref = batch_norm(0.9), keras().layers.BatchNormalization(momentum=0.9)
+    a, b = np.asarray(ours(x, training=True)), np.asarray(ref(x, training=True))
+    assert np.allclose(a, b, atol=1e-4) and abs(a.mean()) < 1e-4  # normalised by the batch's statistics
+    assert np.allclose(np.asarray(ours.moving_mean), np.asarray(ref.moving_mean), atol=1e-5)
+    n = x.size / x.shape[-1]  # TensorFlow's kernel moves the running variance by the unbiased batch variance
+    assert np.allclose(np.asarray(ours.moving_variance), 0.9 + 0.1 * x.var(axis=(0, 1, 2)) * n / (n - 1), rtol=1e-4)
+    inf = np.asarray(ours(x, training=False))  # inference: the running statistics
+    want = (x - np.asarray(ours.moving_mean)) / np.sqrt(np.asarray(ours.moving_variance) + 1e-3)
+    assert np.allclose(inf, want, atol=1e-4)
+    seq = np.asarray(batch_norm()(x[:, 0], training=True))  # (N, L, C) series
+    assert seq.shape == (16, 5, 4) and abs(seq.mean()) < 1e-4
+
+
 @pytest.mark.parametrize("arch,shape,params", [
     ("alexnet", (32, 32, 3), dict(width=1 / 32)),
     ("vgg16", (32, 32, 3), dict(width=1 / 32)),
@@ -80,7 +130,7 @@ def test_architectures_build_and_output_a_probability(arch, shape, params):
     if arch == "vgg16":  # sized to the input: 32 px -> 4 pooling blocks, a 2 x 2 last map
         assert sum(type(l).__name__ == "MaxPooling2D" for l in m.layers) == 4
     if arch == "resnet":
-        assert type(m.layers[2]).__name__ == "ELU" and type(m.layers[3]).__name__ == "BatchNormalization"
+        assert type(m.layers[2]).__name__ == "ELU" and type(m.layers[3]).__name__ == "FusedBatchNorm"
         assert sum(type(l).__name__ == "Add" for l in m.layers) == 6
 
 
@@ -140,6 +190,21 @@ def test_stream_reads_whole_chunks_and_is_seeded(easy_images, tiny):
             assert min(np.abs(c - im)[:, 2:10].max() for c in cands) < 1e-5
     again = [(b[0].numpy(), b[1].numpy()) for b in image_dataset(ArraySource(x, chunk=8), aug, y, batch_size=8).take(10)]
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(ep, again))
+
+
+def test_artifact_loads_in_a_fresh_process(tiny_lens_model, tmp_path):
+    """The custom layers (fused batch norm) are registered by ``load`` itself, as on a new Dask worker."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store, path, clf = tiny_lens_model
+    root = Path(__file__).resolve().parents[2]
+    code = (f"import numpy as np; from lia_dask.cnn import CNNClassifier; "
+            f"np.save({str(tmp_path / 'p.npy')!r}, CNNClassifier.load({str(path)!r}).predict_positive({str(store.path)!r}))")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=root,
+                   env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), clf.predict_positive(store), atol=1e-6)
 
 
 def test_artifact_round_trip_gives_identical_predictions(tiny_lens_model, tmp_path):
