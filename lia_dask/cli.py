@@ -156,20 +156,11 @@ def run() -> None:  # pragma: no cover - exercised through `python -m lia_dask` 
     Non-daemon threads are joined and the exit handlers run (temporary files, logging) as at a
     normal exit; then the process ends with the command's exit code.
     """
-    import atexit
-    import os
-
     code = main()
     for t in threading.enumerate():
         if t is not threading.current_thread() and not t.daemon:
             t.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    os._exit(code)
+    common.exit_without_teardown(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -294,12 +294,10 @@ def _owning_client_class() -> type:
 
 
 def _quick_exit() -> None:  # pragma: no cover - runs in a worker process at its exit
+    from ._cli_common import exit_without_teardown
+
     atexit.unregister(_quick_exit)
-    atexit._run_exitfuncs()  # every other exit handler still runs
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(0)
+    exit_without_teardown(0)  # every other exit handler still runs
 
 
 def arm_quick_exit(client_pid: int) -> bool:
