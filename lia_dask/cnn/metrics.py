@@ -193,19 +193,14 @@ def binned_auc(neg_counts, pos_counts) -> float:
 
 
 def rank_auc(y, p) -> float:
-    """Exact ROC AUC (Mann-Whitney, ties count one half) of scores ``p`` for binary ``y``, shape (N,).
+    """Exact ROC AUC (ties count one half; scikit-learn's ``roc_auc_score``) of scores ``p`` for binary
+    ``y``, shape (N,); NaN without both classes (where scikit-learn raises)."""
+    from sklearn.metrics import roc_auc_score
 
-    NaN without both classes.
-    """
     y = np.asarray(y).reshape(-1) > 0.5
-    p = np.asarray(p, np.float64).reshape(-1)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if y.all() or not y.any():
         return float("nan")
-    s = np.sort(p)
-    rank = 0.5 * (np.searchsorted(s, p, "left") + 1 + np.searchsorted(s, p, "right"))  # average 1-based ranks
-    return float((rank[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    return float(roc_auc_score(y, np.asarray(p, np.float64).reshape(-1)))
 
 
 def epoch_metrics(y, p, pos_weight: float = 1.0, threshold: float = 0.5) -> dict:
