@@ -219,7 +219,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--n-per-class", type=int, default=500)
-    p.add_argument("--extra", nargs="*", default=["CONSTANT=20000", "VARIABLE=3000", "CV=2000", "LPV=1000"],
+    p.add_argument("--extra", nargs="*", default=["CONSTANT=20000", "VARIABLE=3000", "CV=20000", "LPV=1000"],
                    metavar="CLASS=N", help="non-events added to the training set")
     p.add_argument("--events", type=int, default=None, help="simulated events in training (default --n-per-class)")
     p.add_argument("--hard-pool", type=int, default=30000, help="stars of the negative-only mining survey")
