@@ -9,6 +9,9 @@ the kernels fit
 * ``trend``     a quadratic polynomial in time — 3 parameters;
 * ``fred``      a fast-rise / exponential-decline outburst (CV-like),
   ``F = f_b + a·exp((t - tp)/τr)`` before ``tp`` and ``f_b + a·exp(-(t - tp)/τd)`` after — 5;
+* ``burst``     a flat-topped dwarf-nova outburst, ``f_b + a·g`` with an exponential rise to ``t1``, a
+  plateau to ``t2`` and an exponential decline — 6 (brute force near the most significant epoch,
+  :mod:`~lia_dask.features.physical_outburst`; its plateau-free subset also corrects the FRED);
 * ``periodic``  (feature set ``...+ls`` and the candidate flag only) a two-harmonic sinusoid at the
   best Lomb–Scargle frequency of nifty-ls — 6 parameters (with the frequency).
 
@@ -24,7 +27,7 @@ best grid point of each of the two most promising ``tE`` values: analytic deriva
 amplitudes profiled out (variable projection), one pass over the epochs per trial. FRED: a grid over
 ``tp`` (two brightest epochs) and (τr, τd), the rise and decline summed separately, then the same LM.
 The kernels (:mod:`~lia_dask.features.physical_fit`, ``physical_search``, ``physical_competitors``,
-``physical_residuals``, ``physical_nulls``, driver in ``physical_models``) are one point-lens kernel with the multi-band
+``physical_outburst``, ``physical_residuals``, ``physical_nulls``, driver in ``physical_models``) are one point-lens kernel with the multi-band
 joint fit (:mod:`lia_dask.features.multiband_fit`).
 
 Emitted: :func:`physical_block` gives every column of :data:`COL`; the feature sets carry only
@@ -32,7 +35,8 @@ Emitted: :func:`physical_block` gives every column of :data:`COL`; the feature s
 (``BIC = χ²/s² + k ln n``, ``s²`` = the smallest reduced χ² of any model, at least 1, so
 underestimated error bars do not inflate the comparisons; positive: PSPL preferred), the fraction of
 the constant model's χ² each model explains (``r2_*``), the runs-test z and lag-1 autocorrelation of
-the PSPL residuals, the event's residual asymmetry, the null tests of
+the PSPL residuals, the event's residual asymmetry, the share of the event's signal the point lens
+explains better than the outburst (``phys_burst_frac``), the null tests of
 :mod:`~lia_dask.features.physical_nulls` (the event's bump against the same search on the lightcurve
 mirrored in flux; a second bump on the residuals outside the event against its mirrored dip; rise
 vs fall time asymmetry), and ``phys_reason``. The fit parameters

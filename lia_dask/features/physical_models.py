@@ -21,10 +21,11 @@ from .common import kernel
 from .physical_competitors import harmonic_chi2, poly_chi2
 from .physical_fit import FRED_MIN_RATIO, FS_REJECT, MODEL_FRED, MODEL_PSPL, NS, lm_fit, magnification
 from .physical_nulls import bump_scan, nearest_u0, rise_fall
+from .physical_outburst import outburst_chi2
 from .physical_residuals import baseline_excursion, residual_stats
 from .physical_search import TE_GRID, fred_grid, pspl_grid
 
-K_PSPL, K_CONST, K_TREND, K_FRED, K_PERIODIC = 5, 1, 3, 5, 6
+K_PSPL, K_CONST, K_TREND, K_FRED, K_PERIODIC, K_BURST = 5, 1, 3, 5, 6, 6
 #: prior upper bound of the fitted tE (days): heavily blended, sparsely covered events are degenerate
 #: along u0 -> 0, f_s -> 0, tE -> infinity (only u0·tE is constrained); the fit stays in the physical range
 TE_MAX = 1000.0
@@ -36,6 +37,9 @@ LM_ITERS = 20
 BLEND_TOL = 0.2
 #: second-bump search: residual epochs at least this many tE from t0 (outside the event)
 SECOND_EXCLUDE = 2.0
+#: the outburst competitor is searched when the point lens removes at least this χ² from the constant's
+#: (in units of the constant's reduced χ², at least 1): a brightening worth telling apart from an outburst
+BURST_GATE = 30.0
 
 
 # ----------------------------------------------------------------------------- names and one lightcurve
@@ -56,7 +60,7 @@ CORE_NAMES: tuple[str, ...] = (
     "phys_dbic_const", "phys_dbic_trend", "phys_dbic_fred", "phys_r2_pspl", "phys_r2_trend", "phys_r2_fred",
     "phys_resid_runs_z", "phys_resid_acf1", "phys_event_asym", "phys_baseline_excursion",
     "phys_bump_dip", "phys_bump_dip_ratio", "phys_second_bump", "phys_second_ratio", "phys_rise_fall",
-    "phys_rise_fall_dchi2", "phys_reason",
+    "phys_rise_fall_dchi2", "phys_dbic_burst", "phys_r2_burst", "phys_burst_frac", "phys_reason",
 )
 PERIODIC_NAMES: tuple[str, ...] = ("phys_dbic_periodic", "phys_r2_periodic", "phys_log_period", "phys_ls_power")
 #: further columns of :func:`physical_block` (not in the feature sets): the fit parameters and coverage
@@ -87,31 +91,34 @@ _I_phys_second_bump = 12
 _I_phys_second_ratio = 13
 _I_phys_rise_fall = 14
 _I_phys_rise_fall_dchi2 = 15
-_I_phys_reason = 16
-_I_phys_dbic_periodic = 17
-_I_phys_r2_periodic = 18
-_I_phys_log_period = 19
-_I_phys_ls_power = 20
-_I_phys_t0_frac = 21
-_I_phys_u0 = 22
-_I_phys_log_tE = 23
-_I_phys_log_Amax = 24
-_I_phys_source_frac = 25
-_I_phys_chi2r_pspl = 26
-_I_phys_chi2r_const = 27
-_I_phys_err_scale = 28
-_I_phys_fred_log_ratio = 29
-_I_phys_resid_mad = 30
-_I_phys_resid_outlier_frac = 31
-_I_phys_frac_in_event = 32
-_I_phys_n_peak = 33
-_I_phys_n_rise = 34
-_I_phys_n_fall = 35
-_I_t0 = 36
-_I_tE = 37
-_I_fs = 38
-_I_fb = 39
-_I_n_used = 40
+_I_phys_dbic_burst = 16
+_I_phys_r2_burst = 17
+_I_phys_burst_frac = 18
+_I_phys_reason = 19
+_I_phys_dbic_periodic = 20
+_I_phys_r2_periodic = 21
+_I_phys_log_period = 22
+_I_phys_ls_power = 23
+_I_phys_t0_frac = 24
+_I_phys_u0 = 25
+_I_phys_log_tE = 26
+_I_phys_log_Amax = 27
+_I_phys_source_frac = 28
+_I_phys_chi2r_pspl = 29
+_I_phys_chi2r_const = 30
+_I_phys_err_scale = 31
+_I_phys_fred_log_ratio = 32
+_I_phys_resid_mad = 33
+_I_phys_resid_outlier_frac = 34
+_I_phys_frac_in_event = 35
+_I_phys_n_peak = 36
+_I_phys_n_rise = 37
+_I_phys_n_fall = 38
+_I_t0 = 39
+_I_tE = 40
+_I_fs = 41
+_I_fb = 42
+_I_n_used = 43
 
 @kernel
 def fit_models(t, flux, ferr, freq, out):
@@ -194,7 +201,18 @@ def fit_models(t, flux, ferr, freq, out):
         lo[1], lo[2] = math.log(0.01), math.log(0.01 * FRED_MIN_RATIO)
         hi[1], hi[2] = math.log(1e3), math.log(3e3)
         chi_f = lm_fit(MODEL_FRED, t, f, w, bo, fred_th, lo, hi, LM_ITERS, -np.inf, FS_REJECT, S, amp)
-    chi_f = min(chi_f, chi_c)  # a FRED can always fall back to the constant (a -> 0)
+    # the flat-topped outburst, brute force near the most significant epoch, when the point lens finds a
+    # significant brightening (otherwise the FRED stands in for it); its FRED subset also corrects a FRED
+    # fit that LM left in the wrong gap of a sparsely caught outburst
+    chi_fb = chi_b = np.inf
+    if np.isfinite(best) and chi_c - best >= BURST_GATE * max(chi_c / (n - K_CONST), 1.0):
+        swff = 0.0
+        for i in range(n):
+            swff += w[i] * f[i] * f[i]
+        chi_b, chi_fb = outburst_chi2(t, f, w, sw, swf, swff)
+    chi_f = min(chi_f, chi_fb, chi_c)  # a FRED can always fall back to the constant (a -> 0)
+    chi_b = min(chi_b, chi_f)          # the outburst includes the FRED (no plateau)
+    out[_I_phys_r2_burst] = 1.0 - chi_b / chi_c
     out[_I_phys_chi2r_const] = chi_c / (n - K_CONST)
     out[_I_phys_r2_trend] = 1.0 - chi_t / chi_c
     out[_I_phys_r2_fred] = 1.0 - chi_f / chi_c
@@ -215,6 +233,8 @@ def fit_models(t, flux, ferr, freq, out):
     s2 = min(chi_c / (n - K_CONST), chi_t / (n - K_TREND))
     if n > K_PSPL:
         s2 = min(s2, best / (n - K_PSPL), chi_f / (n - K_FRED))
+    if n > K_BURST:
+        s2 = min(s2, chi_b / (n - K_BURST))
     if np.isfinite(chi_p) and n > K_PERIODIC:
         s2 = min(s2, chi_p / (n - K_PERIODIC))
     s2 = max(s2, 1.0)
@@ -231,6 +251,8 @@ def fit_models(t, flux, ferr, freq, out):
     out[_I_phys_dbic_const] = (chi_c - best) / s2 + (K_CONST - K_PSPL) * lnn
     out[_I_phys_dbic_trend] = (chi_t - best) / s2 + (K_TREND - K_PSPL) * lnn
     out[_I_phys_dbic_fred] = (chi_f - best) / s2 + (K_FRED - K_PSPL) * lnn
+    out[_I_phys_dbic_burst] = (chi_b - best) / s2 + (K_BURST - K_PSPL) * lnn
+    out[_I_phys_burst_frac] = (chi_b - best) / max(chi_c - best, s2)
     out[_I_phys_r2_pspl] = 1.0 - best / chi_c
     if np.isfinite(chi_p):
         out[_I_phys_dbic_periodic] = (chi_p - best) / s2 + (K_PERIODIC - K_PSPL) * lnn
