@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .common import given_moments, given_weights, kernel, mean, pearson, std0, wsum
-from .order_stats import median, median_ordered
+from .order_stats import given_median, median
 from .registry import feature
 
 NAN = np.nan
@@ -370,8 +370,8 @@ def f_time_reversal_asymmetry_normalized(t, x, s, weighted, order):
     return 0.0
 
 
-@feature("cusum", index=38, series="normalised", needs_order=True, needs=("weights",))
-def f_cusum(t, x, s, weighted, order, w=None):
+@feature("cusum", index=38, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_cusum(t, x, s, weighted, order, w=None, med=None):
     """Range of the normalised cumulative sum of deviations from the median.
 
     m = med(x) (both modes); scale U: std₀(x); W: ``sqrt(Σ w (x-m)² / S_w)`` about the median
@@ -381,7 +381,7 @@ def f_cusum(t, x, s, weighted, order, w=None):
     n = x.shape[0]
     if n == 0:
         return NAN
-    m = median_ordered(x, order)
+    m = given_median(x, order, med)
     scale = NAN
     if weighted:
         w = given_weights(s, w)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .common import given_weights, kernel, mean_var, pearson, popcount, std0
-from .order_stats import median_ordered
+from .order_stats import given_median
 from .special import invgauss_cdf
 from .registry import feature
 
@@ -184,8 +184,8 @@ def _log2_eps(p, l2one, l2eps):
     return math.log2(p + 1e-12)
 
 
-@feature("shannon_entropy", index=68, series="normalised", needs_order=True, needs=("weights", "moments"))
-def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None):
+@feature("shannon_entropy", index=68, series="normalised", needs_order=True, needs=("weights", "moments", "median"))
+def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None, med=None):
     """SIDRA entropy: Gaussian and inverse-Gaussian CDF terms at x ± σ.
 
     μ = med(x); scale S = √mean((x-μ)²) (U) or s_w (W; std₀ if S_w = 0); p± = Φ((x±σ-μ)/S)
@@ -197,7 +197,7 @@ def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None):
     if n == 0:
         return -0.0
     eps = 1e-12
-    mu = median_ordered(x, order)
+    mu = given_median(x, order, med)
     if weighted:
         m_w, v = mean_var(x, s, True, w, m)
         scale = math.sqrt(v) if v >= 0.0 else NAN

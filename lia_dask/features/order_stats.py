@@ -12,6 +12,8 @@ Order statistics (NumPy conventions)
     ``median_sorted(xs)``                          ``np.median`` of a sorted array (NaN if empty)
     ``median_ordered(x, order)``                   ``np.median`` of x through its sort permutation, O(1)
     ``median(x)``                                  ``np.median`` of an unsorted array (selection on a copy, O(n))
+    ``given_median(x, order, med)``                the shared median ``med``, or ``median_ordered(x, order)`` if None
+    ``batch_medians(offsets, x) -> (med, redo)``   per object ``median_ordered`` by selection; ``redo`` where not exact
     ``percentile_sorted(xs, p)``                   ``np.percentile(x, p)`` linear, numpy lerp (NaN if empty)
     ``quantile_sorted(xs, q)``                     ``np.quantile(x, q)``
     ``lerp(a, b, g)``                              NumPy's ``_lerp``
@@ -169,6 +171,70 @@ def median(x):
         if a[i] > lower:
             lower = a[i]
     return (lower + a[h]) / 2.0
+
+
+@kernel
+def given_median(x, order, med):
+    """``med`` as the driver shares it (``median_ordered(x, order)`` of the series), or computed when None."""
+    if med is None:
+        return median_ordered(x, order)
+    return med
+
+
+@kernel
+def batch_medians(offsets, x):
+    """``median_ordered(x_i, numpy.argsort(x_i))`` of every object of a ragged batch, without the sort.
+
+    Parameters
+    ----------
+    offsets : ndarray of int64, shape (n_objects + 1,)
+    x : ndarray of float64, shape (>= offsets[-1],)
+        Object ``i`` is ``x[offsets[i]:offsets[i+1]]``.
+
+    Returns
+    -------
+    med : ndarray of float64, shape (n_objects,)
+        NaN for an empty object or one holding a NaN (as ``median_ordered``: NumPy sorts NaN
+        last); else the middle order statistic(s) by quickselect on a copy, combined as
+        ``(a + b) / 2``.
+    redo : ndarray of bool, shape (n_objects,)
+        True where ``med`` is a zero: the middle values may be a tie of +0 and -0, whose sign the
+        argsort's tie order decides; the caller takes those objects' medians from NumPy's order.
+        Everywhere else ``med`` has the bits of ``median_ordered``: equal non-zero floats are
+        identical, and a signed zero operand of ``a + b`` does not change a non-zero sum.
+    """
+    nobj = offsets.shape[0] - 1
+    med = np.empty(max(nobj, 0), np.float64)
+    redo = np.zeros(max(nobj, 0), np.bool_)
+    longest = 0
+    for i in range(nobj):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    a = np.empty(longest, np.float64)
+    for i in range(nobj):
+        lo = offsets[i]
+        n = offsets[i + 1] - lo
+        m = np.nan
+        for k in range(n):
+            v = x[lo + k]
+            if np.isnan(v):
+                n = 0
+                break
+            a[k] = v
+        if n > 0:
+            sel = a[:n]
+            h = n // 2
+            _select(sel, h)
+            if n % 2 == 1:
+                m = sel[h]
+            else:
+                lower = sel[0]
+                for k in range(1, h):
+                    if sel[k] > lower:
+                        lower = sel[k]
+                m = (lower + sel[h]) / 2.0
+            redo[i] = m == 0.0
+        med[i] = m
+    return med, redo
 
 
 # ------------------------------------------------------------------ weighted percentiles

@@ -11,7 +11,7 @@ import numpy as np
 
 from .common import given_moments, given_weights, kernel, mean, wsum
 from .order_stats import (
-    given_sorted, given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
+    given_median, given_sorted, given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
     step_percentile, take_sorted,
 )
 from .registry import feature
@@ -209,8 +209,8 @@ def f_median_buffer_range(t, x, s, weighted, order, w=None, m=None):
     return cnt / n
 
 
-@feature("half_mag_amplitude_ratio", index=41, series="normalised", needs_order=True, needs=("weights",))
-def f_half_mag_amplitude_ratio(t, x, s, weighted, order, w=None):
+@feature("half_mag_amplitude_ratio", index=41, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_half_mag_amplitude_ratio(t, x, s, weighted, order, w=None, med=None):
     """``sqrt(v_A / v_B)``, A = {x_i > m}, B = {x_i <= m}, m = med(x) (both modes).
 
     U: v = mean over the set of (x - m)². W: v = Σ w (x-m)² / Σ w over the set (safe weights).
@@ -219,7 +219,7 @@ def f_half_mag_amplitude_ratio(t, x, s, weighted, order, w=None):
     n = x.shape[0]
     if n == 0:
         return NAN
-    m = median_ordered(x, order)
+    m = given_median(x, order, med)
     w = given_weights(s, w) if weighted else np.ones(n)
     na = 0.0
     da = 0.0

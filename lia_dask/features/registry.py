@@ -25,7 +25,12 @@ computing it again (weighted runs only: an unweighted run passes an empty array,
 ``weighted_mean_var(x, w) = (μ_w, v_w, S_w)`` of the series (used only when ``weighted``); ``"wp"`` adds ``wp=None``, the tuple ``wp_cumulative(x, w, order)
 = (xs, ws, C, S_w)`` of the weighted percentiles (only when ``weighted``; read, never written).
 ``"sorted"`` adds ``xs=None``, the sorted copy ``take_sorted(x, order)`` (W and U; read, never
-written; :func:`lia_dask.features.order_stats.given_sorted`).
+written; :func:`lia_dask.features.order_stats.given_sorted`). ``"median"`` adds ``med=None``, the
+median ``median_ordered(x, order)`` (W and U; :func:`lia_dask.features.order_stats.given_median`);
+a kernel declaring it reads ``order`` for nothing else unless it also declares ``"wp"`` or
+``"sorted"``, so a selection whose kernels on a series only need its median gets the medians of
+the batch by selection (:func:`lia_dask.features.order_stats.batch_medians`, NumPy's order only
+for the objects whose median is a zero) and no argsort.
 Called with five arguments (tests, the profile), the kernel computes ``w``
 itself through :func:`lia_dask.features.common.given_weights`: the same function on the same
 input, so the value is bit for bit the same either way. Only quantities whose sharing cannot
@@ -302,7 +307,8 @@ class FeatureSpec:
     series : {"normalised", "raw"}
         The series the kernel receives.
     needs_order : bool
-        Whether the kernel reads ``order`` (the driver skips the argsort when no selected kernel does).
+        Whether the kernel reads ``order`` (the driver skips the argsort when no selected kernel does,
+        and when the selected kernels read it only for the shared median: :attr:`reads_order`).
     kernel : numba dispatcher
         ``kernel(t, x, s, weighted, order) -> float``.
     module : str
@@ -321,6 +327,11 @@ class FeatureSpec:
     needs: tuple[str, ...] = ()
 
     @property
+    def reads_order(self) -> bool:
+        """Whether the driver must give this kernel the argsort (not only the series' median)."""
+        return self.needs_order and ("median" not in self.needs or "wp" in self.needs or "sorted" in self.needs)
+
+    @property
     def doc(self) -> str:
         return self.kernel.py_func.__doc__ or ""
 
@@ -337,9 +348,12 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
 SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: empty float64
           "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",
           "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)",
-          "sorted": "take_sorted({x}, {o})"}
+          "sorted": "take_sorted({x}, {o})",
+          # where no selected kernel of the series reads the order otherwise, the driver takes the
+          # medians of the whole batch by selection instead (order_stats.batch_medians) and sorts nothing
+          "median": "median_ordered({x}, {o})"}
 #: parameter name of each shared quantity in a kernel's signature
-SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp", "sorted": "xs"}
+SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp", "sorted": "xs", "median": "med"}
 #: shared quantities another one is computed from
 SHARED_REQUIRES = {"moments": ("weights",), "wp": ("weights",)}
 

@@ -10,21 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from .common import count_clusters, given_weights, kernel, longest_run, std0, std1, wsum
-from .order_stats import median_ordered, weighted_median
+from .order_stats import given_median, median_ordered, weighted_median
 from .registry import feature
 
 NAN = np.nan
 
 
 @kernel
-def _beyond(x, s, weighted, order, sgn, w=None):
+def _beyond(x, s, weighted, order, sgn, w=None, med=None):
     """U: fraction of points with sgn·(x − med) > std0; W: Σ w over them / S_w (U if S_w = 0); centre and scale unweighted."""
     n = x.shape[0]
     if n == 0:
         return np.nan
-    # med(x) from the order (no sorted copy); where x holds NaN or ±inf, std₀ is NaN and no point
-    # passes, so the NaN rule of median_ordered changes nothing
-    m = median_ordered(x, order)
+    # med(x): the shared median or from the order (no sorted copy); where x holds NaN or ±inf, std₀
+    # is NaN and no point passes, so the NaN rule of median_ordered changes nothing
+    m = given_median(x, order, med)
     sd = std0(x)
     if sd == 0.0:
         return 0.0
@@ -44,44 +44,44 @@ def _beyond(x, s, weighted, order, sgn, w=None):
     return cnt / n
 
 
-@feature("above1", index=12, series="normalised", needs_order=True, needs=("weights",))
-def f_above1(t, x, s, weighted, order, w=None):
+@feature("above1", index=12, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_above1(t, x, s, weighted, order, w=None, med=None):
     """Fraction with (x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 1.0, w)
+    return _beyond(x, s, weighted, order, 1.0, w, med)
 
 
-@feature("above3", index=13, series="normalised", needs_order=True, needs=("weights",))
-def f_above3(t, x, s, weighted, order, w=None):
+@feature("above3", index=13, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_above3(t, x, s, weighted, order, w=None, med=None):
     """Fraction with 3(x − med) > std0 (σ/3 threshold, as published); W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 3.0, w)
+    return _beyond(x, s, weighted, order, 3.0, w, med)
 
 
-@feature("above5", index=14, series="normalised", needs_order=True, needs=("weights",))
-def f_above5(t, x, s, weighted, order, w=None):
+@feature("above5", index=14, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_above5(t, x, s, weighted, order, w=None, med=None):
     """Fraction with 5(x − med) > std0 (σ/5 threshold, as published); W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 5.0, w)
+    return _beyond(x, s, weighted, order, 5.0, w, med)
 
 
-@feature("below1", index=19, series="normalised", needs_order=True, needs=("weights",))
-def f_below1(t, x, s, weighted, order, w=None):
+@feature("below1", index=19, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_below1(t, x, s, weighted, order, w=None, med=None):
     """Fraction with −(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -1.0, w)
+    return _beyond(x, s, weighted, order, -1.0, w, med)
 
 
-@feature("below3", index=20, series="normalised", needs_order=True, needs=("weights",))
-def f_below3(t, x, s, weighted, order, w=None):
+@feature("below3", index=20, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_below3(t, x, s, weighted, order, w=None, med=None):
     """Fraction with −3(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -3.0, w)
+    return _beyond(x, s, weighted, order, -3.0, w, med)
 
 
-@feature("below5", index=21, series="normalised", needs_order=True, needs=("weights",))
-def f_below5(t, x, s, weighted, order, w=None):
+@feature("below5", index=21, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_below5(t, x, s, weighted, order, w=None, med=None):
     """Fraction with −5(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -5.0, w)
+    return _beyond(x, s, weighted, order, -5.0, w, med)
 
 
 @kernel
-def _con(x, s, weighted, order, kappa, above):
+def _con(x, s, weighted, order, kappa, above, med=None):
     """Number of maximal runs (length >= 3) of flagged points, / n; n < 3 -> 0.0.
 
     b = med(x); thr_i = κσ_i (W) or κ·std₁(x) (U); flag x_i >= b + thr_i (above) or
@@ -90,7 +90,7 @@ def _con(x, s, weighted, order, kappa, above):
     n = x.shape[0]
     if n < 3:
         return 0.0
-    b = median_ordered(x, order)
+    b = given_median(x, order, med)
     thr_u = kappa * std1(x)
     flags = np.empty(n, np.bool_)
     for i in range(n):
@@ -102,58 +102,58 @@ def _con(x, s, weighted, order, kappa, above):
     return count_clusters(flags, 3) / n
 
 
-@feature("con_above1", index=30, series="normalised", needs_order=True)
-def f_con_above1(t, x, s, weighted, order):
+@feature("con_above1", index=30, series="normalised", needs_order=True, needs=("median",))
+def f_con_above1(t, x, s, weighted, order, med=None):
     """#{maximal runs of >= 3 consecutive x_i >= med(x) + thr_i} / n, thr = σ_i (W), std₁(x) (U).
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, order, 1.0, True)
+    return _con(x, s, weighted, order, 1.0, True, med)
 
 
-@feature("con_above3", index=31, series="normalised", needs_order=True)
-def f_con_above3(t, x, s, weighted, order):
+@feature("con_above3", index=31, series="normalised", needs_order=True, needs=("median",))
+def f_con_above3(t, x, s, weighted, order, med=None):
     """#{maximal runs of >= 3 consecutive x_i >= med(x) + 3·thr_i} / n, thr = σ_i (W), std₁(x) (U).
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, order, 3.0, True)
+    return _con(x, s, weighted, order, 3.0, True, med)
 
 
-@feature("con_above5", index=32, series="normalised", needs_order=True)
-def f_con_above5(t, x, s, weighted, order):
+@feature("con_above5", index=32, series="normalised", needs_order=True, needs=("median",))
+def f_con_above5(t, x, s, weighted, order, med=None):
     """#{maximal runs of >= 3 consecutive x_i >= med(x) + 5·thr_i} / n, thr = σ_i (W), std₁(x) (U).
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, order, 5.0, True)
+    return _con(x, s, weighted, order, 5.0, True, med)
 
 
-@feature("con_below1", index=33, series="normalised", needs_order=True)
-def f_con_below1(t, x, s, weighted, order):
+@feature("con_below1", index=33, series="normalised", needs_order=True, needs=("median",))
+def f_con_below1(t, x, s, weighted, order, med=None):
     """#{maximal runs of >= 3 consecutive x_i <= med(x) - thr_i} / n, thr = σ_i (W), std₁(x) (U).
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, order, 1.0, False)
+    return _con(x, s, weighted, order, 1.0, False, med)
 
 
-@feature("con_below3", index=34, series="normalised", needs_order=True)
-def f_con_below3(t, x, s, weighted, order):
+@feature("con_below3", index=34, series="normalised", needs_order=True, needs=("median",))
+def f_con_below3(t, x, s, weighted, order, med=None):
     """#{maximal runs of >= 3 consecutive x_i <= med(x) - 3·thr_i} / n, thr = σ_i (W), std₁(x) (U).
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, order, 3.0, False)
+    return _con(x, s, weighted, order, 3.0, False, med)
 
 
-@feature("con_below5", index=35, series="normalised", needs_order=True)
-def f_con_below5(t, x, s, weighted, order):
+@feature("con_below5", index=35, series="normalised", needs_order=True, needs=("median",))
+def f_con_below5(t, x, s, weighted, order, med=None):
     """#{maximal runs of >= 3 consecutive x_i <= med(x) - 5·thr_i} / n, thr = σ_i (W), std₁(x) (U).
 
     n < 3 -> 0.0.
     """
-    return _con(x, s, weighted, order, 5.0, False)
+    return _con(x, s, weighted, order, 5.0, False, med)
 
 
 @kernel
@@ -238,8 +238,8 @@ def f_longest_strike_below(t, x, s, weighted, order, w=None, wp=None):
     return _longest_strike(x, s, weighted, order, False, w, wp)
 
 
-@feature("number_of_crossings", index=57, series="normalised", needs_order=True)
-def f_number_of_crossings(t, x, s, weighted, order):
+@feature("number_of_crossings", index=57, series="normalised", needs_order=True, needs=("median",))
+def f_number_of_crossings(t, x, s, weighted, order, med=None):
     """Median crossings per point: Σ_i [ (x_i > m) != (x_{i+1} > m) ] / n, m = med(x).
 
     W counts a crossing only where |Δx_i| > σ_i. n < 2 -> 0.0.
@@ -247,7 +247,7 @@ def f_number_of_crossings(t, x, s, weighted, order):
     n = x.shape[0]
     if n < 2:
         return 0.0
-    m = median_ordered(x, order)
+    m = given_median(x, order, med)
     c = 0
     for i in range(n - 1):
         if (x[i] > m) != (x[i + 1] > m):

@@ -162,6 +162,37 @@ def test_shared_sorted_copy_gives_the_same_bits_and_is_never_written(sp):
             assert np.array_equal(xs, before), f"{sp.name} wrote to the shared sorted copy"
 
 
+MEDIAN = [sp for sp in TABLE if "median" in sp.needs]
+
+
+@pytest.mark.parametrize("sp", MEDIAN, ids=[sp.name for sp in MEDIAN])
+def test_shared_median_is_all_a_median_only_kernel_takes_from_the_order(sp):
+    """A kernel declaring "median" and neither "wp" nor "sorted" reads the order for its median only.
+
+    Given the median and a wrong permutation (reversed), it returns the bits it computes alone with
+    NumPy's: what lets the driver hand it the batch's medians by selection and sort nothing.
+    """
+    from lia_dask.features.order_stats import median_ordered
+    from lia_dask.features.registry import SHARED_PARAMS
+
+    assert SHARED_PARAMS["median"] == "med" and list(sp.kernel.py_func.__code__.co_varnames).index("med") == 4 + len(
+        sp.needs)
+    assert not sp.reads_order and sp.needs_order
+    off, t, y, e = _batch(LCS)
+    p = preprocess_batch(off, t, y, e)
+    for i in range(len(LCS)):
+        for pas in (0, 1):
+            tt, x, sg = _series(p, i, pas, sp.series)
+            order = np.argsort(x)
+            med = float(median_ordered(x, order))
+            wrong = order[::-1].copy()
+            for w in (True, False):
+                alone = float(sp.kernel(tt, x, sg, w, order))
+                shared = float(sp.kernel(tt, x, sg, w, wrong, *([None] * (len(sp.needs) - 1)), med))
+                assert np.float64(alone).view(np.uint64) == np.float64(shared).view(np.uint64) or (
+                    math.isnan(alone) and math.isnan(shared)), (sp.name, i, pas, w, alone, shared)
+
+
 @pytest.mark.parametrize("sp", TABLE, ids=IDS)
 def test_batch_equals_one_at_a_time(sp, full):
     off, t, y, e = _batch(LCS)
