@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import given_weights, kernel, mean_var, pearson, popcount, std0
+from .common import given_std0, given_weights, kernel, mean_var, pearson, popcount
 from .order_stats import given_median
 from .special import invgauss_cdf
 from .registry import feature
@@ -141,8 +141,8 @@ def _sampen_pairs(x, order, r, block_words):
     return (np.int64(a_tot) - (n - 2)) // 2, (np.int64(b_tot) - (n - 1)) // 2
 
 
-@feature("sample_entropy", index=67, series="normalised", needs_order=True)
-def f_sample_entropy(t, x, s, weighted, order):
+@feature("sample_entropy", index=67, series="normalised", needs_order=True, needs=("std0",))
+def f_sample_entropy(t, x, s, weighted, order, sd0=None):
     """Sample entropy, m = 2, r = 0.2 std₀(x): -ln(A/B); weights ignored.
 
     B (A) = number of ordered pairs j != k of all n-1 (n-2) length-2 (length-3) windows with
@@ -155,7 +155,7 @@ def f_sample_entropy(t, x, s, weighted, order):
     n = x.shape[0]
     if n < 4:
         return NAN
-    r = 0.2 * std0(x)
+    r = 0.2 * given_std0(x, sd0)
     if r != r:              # non-finite x: every comparison fails (A = B = 0)
         return NAN
     a, b = _sampen_pairs(x, order, r, SAMPEN_BLOCK_WORDS)

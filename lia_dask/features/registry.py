@@ -30,7 +30,11 @@ median ``median_ordered(x, order)`` (W and U; :func:`lia_dask.features.order_sta
 a kernel declaring it reads ``order`` for nothing else unless it also declares ``"wp"`` or
 ``"sorted"``, so a selection whose kernels on a series only need its median gets the medians of
 the batch by selection (:func:`lia_dask.features.order_stats.batch_medians`, NumPy's order only
-for the objects whose median is a zero) and no argsort.
+for the objects whose median is a zero) and no argsort. ``"std0"`` adds ``sd0=None``, ``std0(x)``
+(W and U); ``"std1"`` adds ``sd1=None``, ``std1(x)`` (unweighted runs only: NaN in weighted runs).
+Each is the very call the kernel would make (:func:`lia_dask.features.common.given_std0`): a
+sequential sum over the series is latency-bound (~0.2 µs per pass at 166 points), so the six
+beyond-n-σ kernels each computing the same ``std0`` cost ~2 µs per series.
 Called with five arguments (tests, the profile), the kernel computes ``w``
 itself through :func:`lia_dask.features.common.given_weights`: the same function on the same
 input, so the value is bit for bit the same either way. Only quantities whose sharing cannot
@@ -351,9 +355,12 @@ SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: 
           "sorted": "take_sorted({x}, {o})",
           # where no selected kernel of the series reads the order otherwise, the driver takes the
           # medians of the whole batch by selection instead (order_stats.batch_medians) and sorts nothing
-          "median": "median_ordered({x}, {o})"}
+          "median": "median_ordered({x}, {o})",
+          "std0": "std0({x})",
+          "std1": "np.nan if w else std1({x})"}
 #: parameter name of each shared quantity in a kernel's signature
-SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp", "sorted": "xs", "median": "med"}
+SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp", "sorted": "xs", "median": "med", "std0": "sd0",
+                 "std1": "sd1"}
 #: shared quantities another one is computed from
 SHARED_REQUIRES = {"moments": ("weights",), "wp": ("weights",)}
 

@@ -21,14 +21,10 @@ _EPS = 2.220446049250313e-16
 
 
 @kernel
-def _stetson_delta(x, s, order, med=None):
+def _stetson_scale(x):
+    """√(n/(n-1)), the factor of the Stetson residuals δ_i = √(n/(n-1)) (x_i - med x)/σ_i; n >= 2."""
     n = x.shape[0]
-    m = given_median(x, order, med)
-    f = math.sqrt(n / (n - 1.0))
-    d = np.empty(n)
-    for i in range(n):
-        d[i] = f * (x[i] - m) / s[i]
-    return d
+    return math.sqrt(n / (n - 1.0))
 
 
 @kernel
@@ -36,11 +32,15 @@ def _stetson_j(x, s, order, med=None):
     n = x.shape[0]
     if n < 2:
         return NAN
-    d = _stetson_delta(x, s, order, med)
+    m = given_median(x, order, med)
+    f = _stetson_scale(x)
     acc = 0.0
+    d0 = f * (x[0] - m) / s[0]  # δ_i computed as it is used (no array of residuals)
     for i in range(n - 1):
-        p = d[i] * d[i + 1]
+        d1 = f * (x[i + 1] - m) / s[i + 1]
+        p = d0 * d1
         acc += np.sign(p) * math.sqrt(abs(p))
+        d0 = d1
     return acc / (n - 1)
 
 
@@ -49,12 +49,14 @@ def _stetson_k(x, s, order, med=None):
     n = x.shape[0]
     if n < 2:
         return NAN
-    d = _stetson_delta(x, s, order, med)
+    m = given_median(x, order, med)
+    f = _stetson_scale(x)
     sa = 0.0
     s2 = 0.0
     for i in range(n):
-        sa += abs(d[i])
-        s2 += d[i] * d[i]
+        d = f * (x[i] - m) / s[i]
+        sa += abs(d)
+        s2 += d * d
     return (sa / n) / math.sqrt(s2 / n)
 
 

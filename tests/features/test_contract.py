@@ -175,8 +175,8 @@ def test_shared_median_is_all_a_median_only_kernel_takes_from_the_order(sp):
     from lia_dask.features.order_stats import median_ordered
     from lia_dask.features.registry import SHARED_PARAMS
 
-    assert SHARED_PARAMS["median"] == "med" and list(sp.kernel.py_func.__code__.co_varnames).index("med") == 4 + len(
-        sp.needs)
+    assert SHARED_PARAMS["median"] == "med"
+    assert sp.kernel.py_func.__code__.co_varnames.index("med") == 5 + sp.needs.index("median")
     assert not sp.reads_order and sp.needs_order
     off, t, y, e = _batch(LCS)
     p = preprocess_batch(off, t, y, e)
@@ -188,7 +188,8 @@ def test_shared_median_is_all_a_median_only_kernel_takes_from_the_order(sp):
             wrong = order[::-1].copy()
             for w in (True, False):
                 alone = float(sp.kernel(tt, x, sg, w, order))
-                shared = float(sp.kernel(tt, x, sg, w, wrong, *([None] * (len(sp.needs) - 1)), med))
+                rest = [med if q == "median" else None for q in sp.needs]  # the others: computed by the kernel
+                shared = float(sp.kernel(tt, x, sg, w, wrong, *rest))
                 assert np.float64(alone).view(np.uint64) == np.float64(shared).view(np.uint64) or (
                     math.isnan(alone) and math.isnan(shared)), (sp.name, i, pas, w, alone, shared)
 
