@@ -26,6 +26,7 @@ Weights and moments
     ``given_weights(s, w) -> w``                  the shared weights ``w``, or ``safe_weights(s)`` if None
     ``given_moments(x, w, m) -> m``               the shared moments ``m``, or ``weighted_mean_var(x, w)``
     ``wsum(w) -> S_w``                            plain sequential sum
+    ``given_sw(w, sw) -> S_w``                    the shared ``S_w``, or ``wsum(w)`` if None
     ``weighted_mean_var(x, w) -> (mu_w, v_w, S_w)``  population weighted moments (NaN if S_w = 0)
     ``mean_var(x, s, weighted, w, m) -> (mu, v)``     (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
     ``mean(x)``, ``var0(x)``, ``std0(x)``, ``std1(x)``  NumPy conventions (NaN where NumPy gives NaN)
@@ -204,6 +205,14 @@ def given_weights(s, w):
     if w is None:
         return safe_weights(s)
     return w
+
+
+@kernel
+def given_sw(w, sw):
+    """``sw`` as the driver shares it (``wsum(w)`` of the series' weights, weighted runs), or computed when None."""
+    if sw is None:
+        return wsum(w)
+    return sw
 
 
 @kernel

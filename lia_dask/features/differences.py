@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .common import given_moments, given_weights, kernel, mean, pearson, std0, wsum
+from .common import given_moments, given_sw, given_weights, kernel, mean, pearson, std0
 from .order_stats import given_median, median
 from .registry import feature
 
@@ -34,15 +34,15 @@ def _ols_slope(t, x):
     return (sxy / n) / (sxx / n)
 
 
-@feature("LinearTrend", index=7, series="normalised", needs_order=False, needs=("weights",))
-def f_LinearTrend(t, x, s, weighted, order, w=None):
+@feature("LinearTrend", index=7, series="normalised", needs_order=False, needs=("weights", "sw"))
+def f_LinearTrend(t, x, s, weighted, order, w=None, sw=None):
     """Slope of x against t: OLS (U); Σw(t−t̄_w)(x−x̄_w)/Σw(t−t̄_w)² (W, OLS if S_w = 0). Minimum n: 2."""
     n = x.shape[0]
     if n < 2:
         return np.nan
     if weighted:
         w = given_weights(s, w)
-        sw = wsum(w)
+        sw = given_sw(w, sw)
         if sw > 0.0:
             swt = 0.0
             swx = 0.0

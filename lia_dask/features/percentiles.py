@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import given_moments, given_weights, kernel, mean, wsum
+from .common import given_moments, given_sw, given_weights, kernel, mean
 from .order_stats import (
     given_median, given_sorted, given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
     step_percentile, take_sorted,
@@ -165,8 +165,8 @@ def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None, wp=None,
     return (percentile_sorted(xs, 95.0) - percentile_sorted(xs, 5.0)) / median_sorted(xs)
 
 
-@feature("amplitude", index=17, series="raw", needs_order=True, needs=("weights", "sorted"))
-def f_amplitude(t, x, s, weighted, order, w=None, xs=None):
+@feature("amplitude", index=17, series="raw", needs_order=True, needs=("weights", "sw", "sorted"))
+def f_amplitude(t, x, s, weighted, order, w=None, sw=None, xs=None):
     """P99 − P1 (U); step percentiles WS(99) − WS(1) (W, U if S_w = 0). On un-normalised flux. Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
@@ -174,7 +174,7 @@ def f_amplitude(t, x, s, weighted, order, w=None, xs=None):
     xs = given_sorted(x, order, xs)
     if weighted:
         w = given_weights(s, w)
-        if wsum(w) > 0.0:
+        if given_sw(w, sw) > 0.0:
             ws = take_sorted(w, order)
             return step_percentile(xs, ws, 99.0) - step_percentile(xs, ws, 1.0)
     return percentile_sorted(xs, 99.0) - percentile_sorted(xs, 1.0)

@@ -30,7 +30,9 @@ median ``median_ordered(x, order)`` (W and U; :func:`lia_dask.features.order_sta
 a kernel declaring it reads ``order`` for nothing else unless it also declares ``"wp"`` or
 ``"sorted"``, so a selection whose kernels on a series only need its median gets the medians of
 the batch by selection (:func:`lia_dask.features.order_stats.batch_medians`, NumPy's order only
-for the objects whose median is a zero) and no argsort. ``"std0"`` adds ``sd0=None``, ``std0(x)``
+for the objects whose median is a zero) and no argsort. ``"sw"`` adds ``sw=None``, S_w =
+``wsum(w)`` (weighted runs only; :func:`lia_dask.features.common.given_sw`), read off the shared
+moments where the series has them (``weighted_mean_var`` sums w in the same order). ``"std0"`` adds ``sd0=None``, ``std0(x)``
 (W and U); ``"std1"`` adds ``sd1=None``, ``std1(x)`` (unweighted runs only: NaN in weighted runs).
 Each is the very call the kernel would make (:func:`lia_dask.features.common.given_std0`): a
 sequential sum over the series is latency-bound (~0.2 µs per pass at 166 points), so the six
@@ -351,6 +353,8 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
 #: (``{x}``, ``{s}``, ``{o}``: the series' values, errors, order; ``w_{x}``: its weights), in dependency order
 SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: empty float64
           "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",
+          # S_w: the third element of the moments where the series has them (the same sequential sum)
+          "sw": "wsum(w_{x}) if w else 0.0",
           "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)",
           "sorted": "take_sorted({x}, {o})",
           # where no selected kernel of the series reads the order otherwise, the driver takes the
@@ -359,10 +363,10 @@ SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: 
           "std0": "std0({x})",
           "std1": "np.nan if w else std1({x})"}
 #: parameter name of each shared quantity in a kernel's signature
-SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp", "sorted": "xs", "median": "med", "std0": "sd0",
-                 "std1": "sd1"}
+SHARED_PARAMS = {"weights": "w", "moments": "m", "sw": "sw", "wp": "wp", "sorted": "xs", "median": "med",
+                 "std0": "sd0", "std1": "sd1"}
 #: shared quantities another one is computed from
-SHARED_REQUIRES = {"moments": ("weights",), "wp": ("weights",)}
+SHARED_REQUIRES = {"moments": ("weights",), "sw": ("weights",), "wp": ("weights",)}
 
 
 def feature(name: str, *, index: int, series: str = "normalised", needs_order: bool = True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import given_moments, given_std0, given_std1, given_weights, kernel, run_step, wsum
+from .common import given_std0, given_std1, given_sw, given_weights, kernel, run_step
 from .order_stats import given_median, median_ordered, weighted_median
 from .registry import feature
 
@@ -17,7 +17,7 @@ NAN = np.nan
 
 
 @kernel
-def _beyond(x, s, weighted, order, sgn, w=None, m=None, med=None, sd0=None):
+def _beyond(x, s, weighted, order, sgn, w=None, sw=None, med=None, sd0=None):
     """U: fraction of points with sgn·(x − med) > std0; W: Σ w over them / S_w (U if S_w = 0); centre and scale unweighted."""
     n = x.shape[0]
     if n == 0:
@@ -30,7 +30,7 @@ def _beyond(x, s, weighted, order, sgn, w=None, m=None, med=None, sd0=None):
         return 0.0
     if weighted:
         w = given_weights(s, w)
-        sw = given_moments(x, w, m)[2]  # S_w: the same sequential sum as wsum(w)
+        sw = given_sw(w, sw)
         if sw != 0.0:
             wsel = 0.0
             for i in range(n):
@@ -44,40 +44,40 @@ def _beyond(x, s, weighted, order, sgn, w=None, m=None, med=None, sd0=None):
     return cnt / n
 
 
-@feature("above1", index=12, series="normalised", needs_order=True, needs=("weights", "moments", "median", "std0"))
-def f_above1(t, x, s, weighted, order, w=None, m=None, med=None, sd0=None):
+@feature("above1", index=12, series="normalised", needs_order=True, needs=("weights", "sw", "median", "std0"))
+def f_above1(t, x, s, weighted, order, w=None, sw=None, med=None, sd0=None):
     """Fraction with (x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 1.0, w, m, med, sd0)
+    return _beyond(x, s, weighted, order, 1.0, w, sw, med, sd0)
 
 
-@feature("above3", index=13, series="normalised", needs_order=True, needs=("weights", "moments", "median", "std0"))
-def f_above3(t, x, s, weighted, order, w=None, m=None, med=None, sd0=None):
+@feature("above3", index=13, series="normalised", needs_order=True, needs=("weights", "sw", "median", "std0"))
+def f_above3(t, x, s, weighted, order, w=None, sw=None, med=None, sd0=None):
     """Fraction with 3(x − med) > std0 (σ/3 threshold, as published); W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 3.0, w, m, med, sd0)
+    return _beyond(x, s, weighted, order, 3.0, w, sw, med, sd0)
 
 
-@feature("above5", index=14, series="normalised", needs_order=True, needs=("weights", "moments", "median", "std0"))
-def f_above5(t, x, s, weighted, order, w=None, m=None, med=None, sd0=None):
+@feature("above5", index=14, series="normalised", needs_order=True, needs=("weights", "sw", "median", "std0"))
+def f_above5(t, x, s, weighted, order, w=None, sw=None, med=None, sd0=None):
     """Fraction with 5(x − med) > std0 (σ/5 threshold, as published); W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, 5.0, w, m, med, sd0)
+    return _beyond(x, s, weighted, order, 5.0, w, sw, med, sd0)
 
 
-@feature("below1", index=19, series="normalised", needs_order=True, needs=("weights", "moments", "median", "std0"))
-def f_below1(t, x, s, weighted, order, w=None, m=None, med=None, sd0=None):
+@feature("below1", index=19, series="normalised", needs_order=True, needs=("weights", "sw", "median", "std0"))
+def f_below1(t, x, s, weighted, order, w=None, sw=None, med=None, sd0=None):
     """Fraction with −(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -1.0, w, m, med, sd0)
+    return _beyond(x, s, weighted, order, -1.0, w, sw, med, sd0)
 
 
-@feature("below3", index=20, series="normalised", needs_order=True, needs=("weights", "moments", "median", "std0"))
-def f_below3(t, x, s, weighted, order, w=None, m=None, med=None, sd0=None):
+@feature("below3", index=20, series="normalised", needs_order=True, needs=("weights", "sw", "median", "std0"))
+def f_below3(t, x, s, weighted, order, w=None, sw=None, med=None, sd0=None):
     """Fraction with −3(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -3.0, w, m, med, sd0)
+    return _beyond(x, s, weighted, order, -3.0, w, sw, med, sd0)
 
 
-@feature("below5", index=21, series="normalised", needs_order=True, needs=("weights", "moments", "median", "std0"))
-def f_below5(t, x, s, weighted, order, w=None, m=None, med=None, sd0=None):
+@feature("below5", index=21, series="normalised", needs_order=True, needs=("weights", "sw", "median", "std0"))
+def f_below5(t, x, s, weighted, order, w=None, sw=None, med=None, sd0=None):
     """Fraction with −5(x − med) > std0; W: weighted fraction. Minimum n: 1."""
-    return _beyond(x, s, weighted, order, -5.0, w, m, med, sd0)
+    return _beyond(x, s, weighted, order, -5.0, w, sw, med, sd0)
 
 
 @kernel
@@ -157,14 +157,14 @@ def f_con_below5(t, x, s, weighted, order, med=None, sd1=None):
 
 
 @kernel
-def _count_side(x, s, weighted, order, above, w=None, wp=None):
+def _count_side(x, s, weighted, order, above, w=None, sw=None, wp=None):
     """(Weighted) fraction of points strictly above / below the (weighted) median."""
     n = x.shape[0]
     if n == 0:
         return NAN
     if weighted:
         w = given_weights(s, w)
-        sw = wsum(w)
+        sw = given_sw(w, sw)
         if sw != 0.0:
             m = weighted_median(x, w, order, wp)
             acc = 0.0
@@ -180,24 +180,24 @@ def _count_side(x, s, weighted, order, above, w=None, wp=None):
     return cnt / n
 
 
-@feature("count_above", index=36, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_count_above(t, x, s, weighted, order, w=None, wp=None):
+@feature("count_above", index=36, series="normalised", needs_order=True, needs=("weights", "sw", "wp"))
+def f_count_above(t, x, s, weighted, order, w=None, sw=None, wp=None):
     """Fraction strictly above the median.
 
     U: ``#{x_i > med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i > m} w_i / S_w``; U if S_w = 0.
     n = 0 -> NaN.
     """
-    return _count_side(x, s, weighted, order, True, w, wp)
+    return _count_side(x, s, weighted, order, True, w, sw, wp)
 
 
-@feature("count_below", index=37, series="normalised", needs_order=True, needs=("weights", "wp"))
-def f_count_below(t, x, s, weighted, order, w=None, wp=None):
+@feature("count_below", index=37, series="normalised", needs_order=True, needs=("weights", "sw", "wp"))
+def f_count_below(t, x, s, weighted, order, w=None, sw=None, wp=None):
     """Fraction strictly below the median.
 
     U: ``#{x_i < med(x)} / n``. W: m = WM(x, w), ``Σ_{x_i < m} w_i / S_w``; U if S_w = 0.
     n = 0 -> NaN.
     """
-    return _count_side(x, s, weighted, order, False, w, wp)
+    return _count_side(x, s, weighted, order, False, w, sw, wp)
 
 
 @kernel
