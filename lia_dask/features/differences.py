@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .common import given_moments, given_sw, given_weights, kernel, mean, pearson, std0
-from .order_stats import given_median, median
+from .order_stats import given_median, median_of_sqrt
 from .registry import feature
 
 NAN = np.nan
@@ -430,11 +430,11 @@ def f_median_distance(t, x, s, weighted, order):
         if weighted:
             v = s[i] * s[i] + s[i + 1] * s[i + 1]
             if v > 0.0:
-                d[k] = np.sqrt(q / v)
+                d[k] = q / v
                 k += 1
         else:
-            d[k] = np.sqrt(q)
+            d[k] = q
             k += 1
     if k == 0:
         return NAN
-    return median(d[:k])
+    return median_of_sqrt(d[:k])  # the median of the √, with the roots of the middle values only

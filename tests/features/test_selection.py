@@ -61,34 +61,6 @@ def test_subset_driver_calls_only_selected_kernels_and_sorts_only_what_they_read
     assert full.count("post_value(k") == 168
 
 
-def test_medians_by_selection_are_the_argsort_medians_bit_for_bit():
-    """``batch_medians`` gives ``median_ordered(x, numpy.argsort(x))`` wherever it does not ask for the sort.
-
-    Values drawn from {±0, ±1, 2, 0.5, ±inf, NaN} (ties, signed zeros, NaN) and from 7 normal
-    values; the objects it flags (a zero median) are the only ones where the sign of a zero may differ.
-    """
-    from lia_dask.features.order_stats import batch_medians, median_ordered
-
-    rng = np.random.default_rng(21)
-    flagged = 0
-    for trial in range(60):
-        lens = rng.integers(0, 40, 50)
-        off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-        pool = (np.array([0.0, -0.0, 1.0, -1.0, 2.0, np.inf, -np.inf, 0.5, np.nan]) if trial % 2
-                else rng.normal(size=7))
-        x = rng.choice(pool, off[-1])
-        med, redo = batch_medians(off, x)
-        for i in range(len(lens)):
-            v = x[off[i]:off[i + 1]]
-            ref = np.float64(median_ordered(v, v.argsort()))
-            if redo[i]:
-                flagged += 1
-                assert ref == 0.0
-            else:
-                assert ref.view(np.uint64) == med[i].view(np.uint64), (trial, i, v, ref, med[i])
-    assert flagged > 20
-
-
 def test_median_only_selection_sorts_nothing_and_equals_the_full_set_with_signed_zero_ties():
     """Kernels that read the order only for the median get the batch's medians by selection (no argsort in
     the driver); on fluxes with +0 / -0 ties (zero medians: NumPy's order decides) the values are the full set's."""
