@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/features_vs_microlia.py [--quick] [--no-cluster] [--json OUT.json]
+    .venv/bin/python benchmarks/features_vs_microlia.py [--quick] [--no-cluster] [--only SET] [--json OUT.json]
 
 What it does, in one run:
 
@@ -211,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster scaling part")
     ap.add_argument("--cluster-only", action="store_true", help="only the LocalCluster scaling part")
     ap.add_argument("--json", default=None, help="write the results as JSON here")
+    ap.add_argument("--only", default=None, help="only the data sets whose name contains this (e.g. '10,000')")
     args = ap.parse_args(argv)
 
     if args.cluster_only:
@@ -233,6 +234,7 @@ def main(argv=None) -> int:
         ("sim 1,000 pts", simulated(1000, 40 if not q else 8), None),
         ("sim 10,000 pts", simulated(10000, 6 if not q else 2), None),
     ]
+    sets = [st for st in sets if args.only is None or args.only in st[0]]
     ml_counts = {"sim 100 pts": 40 if not q else 10, "sim 1,000 pts": 8 if not q else 3,
                  "sim 10,000 pts": 2 if not q else 1}
     rows = []

@@ -26,15 +26,16 @@ Weights and moments
     ``given_weights(s, w) -> w``                  the shared weights ``w``, or ``safe_weights(s)`` if None
     ``given_moments(x, w, m) -> m``               the shared moments ``m``, or ``weighted_mean_var(x, w)``
     ``wsum(w) -> S_w``                            plain sequential sum
+    ``given_sw(w, sw) -> S_w``                    the shared ``S_w``, or ``wsum(w)`` if None
     ``weighted_mean_var(x, w) -> (mu_w, v_w, S_w)``  population weighted moments (NaN if S_w = 0)
     ``mean_var(x, s, weighted, w, m) -> (mu, v)``     (mu_w, v_w) when weighted and S_w > 0, else (mean, var0)
     ``mean(x)``, ``var0(x)``, ``std0(x)``, ``std1(x)``  NumPy conventions (NaN where NumPy gives NaN)
+    ``given_std0(x, sd0)``, ``given_std1(x, sd1)``  the shared ``std0(x)`` / ``std1(x)``, or computed if None
 Order statistics and weighted percentiles: :mod:`lia_dask.features.order_stats`
 Bits
     ``popcount(w) -> int``                         number of set bits of a uint64 (LLVM ``ctpop``)
 Runs, correlation, gradients
-    ``longest_run(flags) -> int``                  longest block of True
-    ``count_clusters(flags, minlen) -> int``        maximal True blocks of length >= minlen
+    ``run_step(cur, flag) -> int``                 length of the block of True ending here after one more flag
     ``pearson(a, b) -> float``                     numpy ``corrcoef`` r (NaN on zero variance)
     ``gradient_unit_at(y, i)``                     element i of ``np.gradient(y)`` (unit spacing)
     ``gradient_coords_at(ym, y0, yp, t, i, ...)``  element i of ``np.gradient(y, t)`` (uniform / non-uniform rule)
@@ -207,6 +208,14 @@ def given_weights(s, w):
 
 
 @kernel
+def given_sw(w, sw):
+    """``sw`` as the driver shares it (``wsum(w)`` of the series' weights, weighted runs), or computed when None."""
+    if sw is None:
+        return wsum(w)
+    return sw
+
+
+@kernel
 def given_moments(x, w, m):
     """``m`` as the driver shares it (``weighted_mean_var(x, w)`` of the series), or computed when None."""
     if m is None:
@@ -270,6 +279,22 @@ def std1(x):
     return np.sqrt(_var(x, 1))
 
 
+@kernel
+def given_std0(x, sd0):
+    """``sd0`` as the driver shares it (``std0(x)`` of the series), or computed when None."""
+    if sd0 is None:
+        return std0(x)
+    return sd0
+
+
+@kernel
+def given_std1(x, sd1):
+    """``sd1`` as the driver shares it (``std1(x)`` of the series, unweighted runs), or computed when None."""
+    if sd1 is None:
+        return std1(x)
+    return sd1
+
+
 # ------------------------------------------------------------------ bits
 @_intrinsic
 def _ctpop(typingctx, w):
@@ -290,35 +315,13 @@ def popcount(w):
 
 # ------------------------------------------------------------------ runs, correlation, gradients
 @kernel
-def longest_run(flags):
-    """Length of the longest block of consecutive True values (0 if none)."""
-    best = 0
-    cur = 0
-    for i in range(flags.shape[0]):
-        if flags[i]:
-            cur += 1
-            if cur > best:
-                best = cur
-        else:
-            cur = 0
-    return best
+def run_step(cur, flag):
+    """Length of the block of consecutive True flags ending at this one, given ``cur`` for the one before.
 
-
-@kernel
-def count_clusters(flags, minlen):
-    """Number of maximal True blocks with length >= ``minlen`` (each counted once)."""
-    count = 0
-    cur = 0
-    for i in range(flags.shape[0]):
-        if flags[i]:
-            cur += 1
-        else:
-            if cur >= minlen:
-                count += 1
-            cur = 0
-    if cur >= minlen:
-        count += 1
-    return count
+    Streams the runs of a flag sequence without storing it: the longest block is the maximum of the
+    values, and a maximal block of length >= L is counted once where the value reaches L.
+    """
+    return cur + 1 if flag else 0
 
 
 @kernel

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from .common import given_moments, given_weights, kernel, mean, pearson, std0, wsum
-from .order_stats import median, median_ordered
+from .common import given_moments, given_sw, given_weights, kernel, mean, pearson, std0
+from .order_stats import given_median, median_of_sqrt
 from .registry import feature
 
 NAN = np.nan
@@ -34,15 +34,15 @@ def _ols_slope(t, x):
     return (sxy / n) / (sxx / n)
 
 
-@feature("LinearTrend", index=7, series="normalised", needs_order=False, needs=("weights",))
-def f_LinearTrend(t, x, s, weighted, order, w=None):
+@feature("LinearTrend", index=7, series="normalised", needs_order=False, needs=("weights", "sw"))
+def f_LinearTrend(t, x, s, weighted, order, w=None, sw=None):
     """Slope of x against t: OLS (U); Σw(t−t̄_w)(x−x̄_w)/Σw(t−t̄_w)² (W, OLS if S_w = 0). Minimum n: 2."""
     n = x.shape[0]
     if n < 2:
         return np.nan
     if weighted:
         w = given_weights(s, w)
-        sw = wsum(w)
+        sw = given_sw(w, sw)
         if sw > 0.0:
             swt = 0.0
             swx = 0.0
@@ -370,8 +370,8 @@ def f_time_reversal_asymmetry_normalized(t, x, s, weighted, order):
     return 0.0
 
 
-@feature("cusum", index=38, series="normalised", needs_order=True, needs=("weights",))
-def f_cusum(t, x, s, weighted, order, w=None):
+@feature("cusum", index=38, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_cusum(t, x, s, weighted, order, w=None, med=None):
     """Range of the normalised cumulative sum of deviations from the median.
 
     m = med(x) (both modes); scale U: std₀(x); W: ``sqrt(Σ w (x-m)² / S_w)`` about the median
@@ -381,7 +381,7 @@ def f_cusum(t, x, s, weighted, order, w=None):
     n = x.shape[0]
     if n == 0:
         return NAN
-    m = median_ordered(x, order)
+    m = given_median(x, order, med)
     scale = NAN
     if weighted:
         w = given_weights(s, w)
@@ -430,11 +430,11 @@ def f_median_distance(t, x, s, weighted, order):
         if weighted:
             v = s[i] * s[i] + s[i + 1] * s[i + 1]
             if v > 0.0:
-                d[k] = np.sqrt(q / v)
+                d[k] = q / v
                 k += 1
         else:
-            d[k] = np.sqrt(q)
+            d[k] = q
             k += 1
     if k == 0:
         return NAN
-    return median(d[:k])
+    return median_of_sqrt(d[:k])  # the median of the √, with the roots of the middle values only

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from .common import given_weights, kernel, mean_var, pearson, popcount, std0
-from .order_stats import median_ordered
+from .common import given_std0, given_weights, kernel, mean_var, pearson, popcount
+from .order_stats import given_median
 from .special import invgauss_cdf
 from .registry import feature
 
@@ -141,8 +141,8 @@ def _sampen_pairs(x, order, r, block_words):
     return (np.int64(a_tot) - (n - 2)) // 2, (np.int64(b_tot) - (n - 1)) // 2
 
 
-@feature("sample_entropy", index=67, series="normalised", needs_order=True)
-def f_sample_entropy(t, x, s, weighted, order):
+@feature("sample_entropy", index=67, series="normalised", needs_order=True, needs=("std0",))
+def f_sample_entropy(t, x, s, weighted, order, sd0=None):
     """Sample entropy, m = 2, r = 0.2 std₀(x): -ln(A/B); weights ignored.
 
     B (A) = number of ordered pairs j != k of all n-1 (n-2) length-2 (length-3) windows with
@@ -155,7 +155,7 @@ def f_sample_entropy(t, x, s, weighted, order):
     n = x.shape[0]
     if n < 4:
         return NAN
-    r = 0.2 * std0(x)
+    r = 0.2 * given_std0(x, sd0)
     if r != r:              # non-finite x: every comparison fails (A = B = 0)
         return NAN
     a, b = _sampen_pairs(x, order, r, SAMPEN_BLOCK_WORDS)
@@ -184,8 +184,8 @@ def _log2_eps(p, l2one, l2eps):
     return math.log2(p + 1e-12)
 
 
-@feature("shannon_entropy", index=68, series="normalised", needs_order=True, needs=("weights", "moments"))
-def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None):
+@feature("shannon_entropy", index=68, series="normalised", needs_order=True, needs=("weights", "moments", "median"))
+def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None, med=None):
     """SIDRA entropy: Gaussian and inverse-Gaussian CDF terms at x ± σ.
 
     μ = med(x); scale S = √mean((x-μ)²) (U) or s_w (W; std₀ if S_w = 0); p± = Φ((x±σ-μ)/S)
@@ -197,7 +197,7 @@ def f_shannon_entropy(t, x, s, weighted, order, w=None, m=None):
     if n == 0:
         return -0.0
     eps = 1e-12
-    mu = median_ordered(x, order)
+    mu = given_median(x, order, med)
     if weighted:
         m_w, v = mean_var(x, s, True, w, m)
         scale = math.sqrt(v) if v >= 0.0 else NAN

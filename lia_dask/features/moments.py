@@ -124,10 +124,12 @@ def f_variance(t, x, s, weighted, order, w=None, m=None):
     return v
 
 
-@feature("variance_larger_than_standard_deviation", index=80, series="normalised", needs_order=True, needs=("weights",))
+@feature("variance_larger_than_standard_deviation", index=80, series="normalised", needs_order=False, needs=("weights",))
 def f_variance_larger_than_standard_deviation(t, x, s, weighted, order, w=None):
     """1.0 if v > √v (i.e. v > 1), else 0.0, with v = ``variance`` (U var₀, W v_w); v not finite -> NaN."""
-    v = f_variance(t, x, s, weighted, order, w)
+    if x.shape[0] == 0:
+        return NAN
+    mu, v = mean_var(x, s, weighted, w)  # f_variance's value, without the order it does not read
     if not np.isfinite(v):
         return NAN
     return 1.0 if v > math.sqrt(v) else 0.0

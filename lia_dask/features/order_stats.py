@@ -12,6 +12,9 @@ Order statistics (NumPy conventions)
     ``median_sorted(xs)``                          ``np.median`` of a sorted array (NaN if empty)
     ``median_ordered(x, order)``                   ``np.median`` of x through its sort permutation, O(1)
     ``median(x)``                                  ``np.median`` of an unsorted array (selection on a copy, O(n))
+    ``median_of_sqrt(q)``                          ``median(np.sqrt(q))`` with two roots (q >= 0)
+    ``given_median(x, order, med)``                the shared median ``med``, or ``median_ordered(x, order)`` if None
+    ``batch_medians(offsets, x) -> (med, redo)``   per object ``median_ordered`` by selection; ``redo`` where not exact
     ``percentile_sorted(xs, p)``                   ``np.percentile(x, p)`` linear, numpy lerp (NaN if empty)
     ``quantile_sorted(xs, q)``                     ``np.quantile(x, q)``
     ``lerp(a, b, g)``                              NumPy's ``_lerp``
@@ -146,6 +149,34 @@ def _select(a, k):
 
 
 @kernel
+def _median_select(x, root):
+    """``np.median(x)`` (``root`` False) or ``np.median(np.sqrt(x))`` (True, x >= 0 or NaN) by selection."""
+    n = x.shape[0]
+    if n == 0:
+        return np.nan
+    h = n // 2
+    has_nan = False
+    for i in range(n):
+        if np.isnan(x[i]):
+            has_nan = True
+            break
+    if has_nan:  # the sort, NaN last (as np.sort(np.sqrt(x)) puts them): median_sorted's values
+        a = np.sort(x)
+        lower = a[h - 1] if h > 0 else a[0]
+    else:
+        a = x.copy()
+        _select(a, h)
+        lower = a[0]
+        for i in range(1, h):
+            if a[i] > lower:
+                lower = a[i]
+    hi = np.sqrt(a[h]) if root else a[h]
+    if n % 2 == 1:
+        return hi
+    return ((np.sqrt(lower) if root else lower) + hi) / 2.0
+
+
+@kernel
 def median(x):
     """``np.median`` of an unsorted array, as :func:`median_sorted` of ``np.sort(x)`` gives it.
 
@@ -153,22 +184,82 @@ def median(x):
     values, combined by the same ``(a + b) / 2`` (a zero may come back as the other signed zero of a
     tie between +0 and -0). An array holding a NaN takes the sort.
     """
-    n = x.shape[0]
-    if n == 0:
-        return np.nan
-    for i in range(n):
-        if np.isnan(x[i]):
-            return median_sorted(np.sort(x))
-    a = x.copy()
-    h = n // 2
-    _select(a, h)
-    if n % 2 == 1:
-        return a[h]
-    lower = a[0]
-    for i in range(1, h):
-        if a[i] > lower:
-            lower = a[i]
-    return (lower + a[h]) / 2.0
+    return _median_select(x, False)
+
+
+@kernel
+def median_of_sqrt(q):
+    """``median(np.sqrt(q))`` for q >= 0 (NaN allowed) with two square roots instead of n.
+
+    √ is correctly rounded, hence non-decreasing, so the k-th smallest of √q_i is √ of the k-th
+    smallest q_i (ties included) and NaN stays NaN in the same places: the same middle values,
+    combined by the same ``(a + b) / 2``.
+    """
+    return _median_select(q, True)
+
+
+@kernel
+def given_median(x, order, med):
+    """``med`` as the driver shares it (``median_ordered(x, order)`` of the series), or computed when None."""
+    if med is None:
+        return median_ordered(x, order)
+    return med
+
+
+@kernel
+def batch_medians(offsets, x):
+    """``median_ordered(x_i, numpy.argsort(x_i))`` of every object of a ragged batch, without the sort.
+
+    Parameters
+    ----------
+    offsets : ndarray of int64, shape (n_objects + 1,)
+    x : ndarray of float64, shape (>= offsets[-1],)
+        Object ``i`` is ``x[offsets[i]:offsets[i+1]]``.
+
+    Returns
+    -------
+    med : ndarray of float64, shape (n_objects,)
+        NaN for an empty object or one holding a NaN (as ``median_ordered``: NumPy sorts NaN
+        last); else the middle order statistic(s) by quickselect on a copy, combined as
+        ``(a + b) / 2``.
+    redo : ndarray of bool, shape (n_objects,)
+        True where ``med`` is a zero: the middle values may be a tie of +0 and -0, whose sign the
+        argsort's tie order decides; the caller takes those objects' medians from NumPy's order.
+        Everywhere else ``med`` has the bits of ``median_ordered``: equal non-zero floats are
+        identical, and a signed zero operand of ``a + b`` does not change a non-zero sum.
+    """
+    nobj = offsets.shape[0] - 1
+    med = np.empty(max(nobj, 0), np.float64)
+    redo = np.zeros(max(nobj, 0), np.bool_)
+    longest = 0
+    for i in range(nobj):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    a = np.empty(longest, np.float64)
+    for i in range(nobj):
+        lo = offsets[i]
+        n = offsets[i + 1] - lo
+        m = np.nan
+        for k in range(n):
+            v = x[lo + k]
+            if np.isnan(v):
+                n = 0
+                break
+            a[k] = v
+        if n > 0:
+            sel = a[:n]
+            h = n // 2
+            _select(sel, h)
+            if n % 2 == 1:
+                m = sel[h]
+            else:
+                lower = sel[0]
+                for k in range(1, h):
+                    if sel[k] > lower:
+                        lower = sel[k]
+                m = (lower + sel[h]) / 2.0
+            redo[i] = m == 0.0
+        med[i] = m
+    return med, redo
 
 
 # ------------------------------------------------------------------ weighted percentiles

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import given_weights, wsum
+from .common import given_sw, given_weights
 from .special import find_peaks_prom_width, peakutils_count
 from .registry import feature
 
@@ -38,8 +38,8 @@ def f_number_cwt_like_peaks(t, x, s, weighted, order):
     return find_peaks_prom_width(y, 0.5, 5.0) / n
 
 
-@feature("prominence_peaks", index=59, series="normalised", needs_order=False, needs=("weights",))
-def f_prominence_peaks(t, x, s, weighted, order, w=None):
+@feature("prominence_peaks", index=59, series="normalised", needs_order=False, needs=("weights", "sw"))
+def f_prominence_peaks(t, x, s, weighted, order, w=None, sw=None):
     """peakutils-style peak count (thres 0.3 relative, min_dist 25), divided by n.
 
     Ranking amplitude a = x·w (W, x if S_w = 0) or x (U); level L = min a + 0.3 (max a - min a).
@@ -53,7 +53,7 @@ def f_prominence_peaks(t, x, s, weighted, order, w=None):
     a = x.copy()
     if weighted:
         w = given_weights(s, w)
-        if wsum(w) != 0.0:
+        if given_sw(w, sw) != 0.0:
             for i in range(n):
                 a[i] = x[i] * w[i]
     amin = a[0]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import given_moments, given_weights, kernel, mean, wsum
+from .common import given_moments, given_sw, given_weights, kernel, mean
 from .order_stats import (
-    given_sorted, given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
+    given_median, given_sorted, given_wp, median_ordered, median_sorted, np_interp, percentile_sorted, quantile_sorted,
     step_percentile, take_sorted,
 )
 from .registry import feature
@@ -165,8 +165,8 @@ def f_PercentDifferenceFluxPercentile(t, x, s, weighted, order, w=None, wp=None,
     return (percentile_sorted(xs, 95.0) - percentile_sorted(xs, 5.0)) / median_sorted(xs)
 
 
-@feature("amplitude", index=17, series="raw", needs_order=True, needs=("weights", "sorted"))
-def f_amplitude(t, x, s, weighted, order, w=None, xs=None):
+@feature("amplitude", index=17, series="raw", needs_order=True, needs=("weights", "sw", "sorted"))
+def f_amplitude(t, x, s, weighted, order, w=None, sw=None, xs=None):
     """P99 − P1 (U); step percentiles WS(99) − WS(1) (W, U if S_w = 0). On un-normalised flux. Minimum n: 1."""
     n = x.shape[0]
     if n == 0:
@@ -174,7 +174,7 @@ def f_amplitude(t, x, s, weighted, order, w=None, xs=None):
     xs = given_sorted(x, order, xs)
     if weighted:
         w = given_weights(s, w)
-        if wsum(w) > 0.0:
+        if given_sw(w, sw) > 0.0:
             ws = take_sorted(w, order)
             return step_percentile(xs, ws, 99.0) - step_percentile(xs, ws, 1.0)
     return percentile_sorted(xs, 99.0) - percentile_sorted(xs, 1.0)
@@ -209,8 +209,8 @@ def f_median_buffer_range(t, x, s, weighted, order, w=None, m=None):
     return cnt / n
 
 
-@feature("half_mag_amplitude_ratio", index=41, series="normalised", needs_order=True, needs=("weights",))
-def f_half_mag_amplitude_ratio(t, x, s, weighted, order, w=None):
+@feature("half_mag_amplitude_ratio", index=41, series="normalised", needs_order=True, needs=("weights", "median"))
+def f_half_mag_amplitude_ratio(t, x, s, weighted, order, w=None, med=None):
     """``sqrt(v_A / v_B)``, A = {x_i > m}, B = {x_i <= m}, m = med(x) (both modes).
 
     U: v = mean over the set of (x - m)². W: v = Σ w (x-m)² / Σ w over the set (safe weights).
@@ -219,7 +219,7 @@ def f_half_mag_amplitude_ratio(t, x, s, weighted, order, w=None):
     n = x.shape[0]
     if n == 0:
         return NAN
-    m = median_ordered(x, order)
+    m = given_median(x, order, med)
     w = given_weights(s, w) if weighted else np.ones(n)
     na = 0.0
     da = 0.0

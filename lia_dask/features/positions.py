@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import given_weights, kernel, wsum
+from .common import given_weights, kernel
 from .order_stats import given_sorted, take_sorted
 from .registry import feature
 
@@ -181,6 +181,12 @@ def f_first_loc_min(t, x, s, weighted, order, w=None):
     return _first_arg_extreme(x, s, weighted, False, w) / n
 
 
+@kernel
+def _mass(x, s, i, weighted):
+    """a_i of index_mass_quantile: |x_i|·(1/σ_i²) (W, unguarded) or |x_i| (U)."""
+    return abs(x[i]) * (1.0 / (s[i] * s[i])) if weighted else abs(x[i])
+
+
 @feature("index_mass_quantile", index=42, series="normalised", needs_order=False)
 def f_index_mass_quantile(t, x, s, weighted, order):
     """``(j+1)/n``, j = first 0-based index where the cumulative mass fraction reaches 0.5.
@@ -191,13 +197,12 @@ def f_index_mass_quantile(t, x, s, weighted, order):
     n = x.shape[0]
     if n == 0:
         return NAN
-    a = np.empty(n)
-    for i in range(n):
-        a[i] = abs(x[i]) * (1.0 / (s[i] * s[i])) if weighted else abs(x[i])
-    total = wsum(a)
+    total = 0.0
+    for i in range(n):  # the masses summed in order (as wsum of their array), then again for the running sum
+        total += _mass(x, s, i, weighted)
     c = 0.0
     for j in range(n):
-        c += a[j]
+        c += _mass(x, s, j, weighted)
         if not (c / total < 0.5):
             return (j + 1) / n
     return (n + 1) / n

@@ -25,7 +25,18 @@ computing it again (weighted runs only: an unweighted run passes an empty array,
 ``weighted_mean_var(x, w) = (μ_w, v_w, S_w)`` of the series (used only when ``weighted``); ``"wp"`` adds ``wp=None``, the tuple ``wp_cumulative(x, w, order)
 = (xs, ws, C, S_w)`` of the weighted percentiles (only when ``weighted``; read, never written).
 ``"sorted"`` adds ``xs=None``, the sorted copy ``take_sorted(x, order)`` (W and U; read, never
-written; :func:`lia_dask.features.order_stats.given_sorted`).
+written; :func:`lia_dask.features.order_stats.given_sorted`). ``"median"`` adds ``med=None``, the
+median ``median_ordered(x, order)`` (W and U; :func:`lia_dask.features.order_stats.given_median`);
+a kernel declaring it reads ``order`` for nothing else unless it also declares ``"wp"`` or
+``"sorted"``, so a selection whose kernels on a series only need its median gets the medians of
+the batch by selection (:func:`lia_dask.features.order_stats.batch_medians`, NumPy's order only
+for the objects whose median is a zero) and no argsort. ``"sw"`` adds ``sw=None``, S_w =
+``wsum(w)`` (weighted runs only; :func:`lia_dask.features.common.given_sw`), read off the shared
+moments where the series has them (``weighted_mean_var`` sums w in the same order). ``"std0"`` adds ``sd0=None``, ``std0(x)``
+(W and U); ``"std1"`` adds ``sd1=None``, ``std1(x)`` (unweighted runs only: NaN in weighted runs).
+Each is the very call the kernel would make (:func:`lia_dask.features.common.given_std0`): a
+sequential sum over the series is latency-bound (~0.2 µs per pass at 166 points), so the six
+beyond-n-σ kernels each computing the same ``std0`` cost ~2 µs per series.
 Called with five arguments (tests, the profile), the kernel computes ``w``
 itself through :func:`lia_dask.features.common.given_weights`: the same function on the same
 input, so the value is bit for bit the same either way. Only quantities whose sharing cannot
@@ -302,7 +313,8 @@ class FeatureSpec:
     series : {"normalised", "raw"}
         The series the kernel receives.
     needs_order : bool
-        Whether the kernel reads ``order`` (the driver skips the argsort when no selected kernel does).
+        Whether the kernel reads ``order`` (the driver skips the argsort when no selected kernel does,
+        and when the selected kernels read it only for the shared median: :attr:`reads_order`).
     kernel : numba dispatcher
         ``kernel(t, x, s, weighted, order) -> float``.
     module : str
@@ -321,6 +333,11 @@ class FeatureSpec:
     needs: tuple[str, ...] = ()
 
     @property
+    def reads_order(self) -> bool:
+        """Whether the driver must give this kernel the argsort (not only the series' median)."""
+        return self.needs_order and ("median" not in self.needs or "wp" in self.needs or "sorted" in self.needs)
+
+    @property
     def doc(self) -> str:
         return self.kernel.py_func.__doc__ or ""
 
@@ -336,12 +353,20 @@ TOPIC_MODULES = ("percentiles", "moments", "thresholds", "differences", "peaks",
 #: (``{x}``, ``{s}``, ``{o}``: the series' values, errors, order; ``w_{x}``: its weights), in dependency order
 SHARED = {"weights": "safe_weights({s}) if w else ef",  # w: apply_weights; ef: empty float64
           "moments": "weighted_mean_var({x}, w_{x}) if w else (np.nan, np.nan, 0.0)",
+          # S_w: the third element of the moments where the series has them (the same sequential sum)
+          "sw": "wsum(w_{x}) if w else 0.0",
           "wp": "wp_cumulative({x}, w_{x}, {o}) if w else (ef, ef, ef, 0.0)",
-          "sorted": "take_sorted({x}, {o})"}
+          "sorted": "take_sorted({x}, {o})",
+          # where no selected kernel of the series reads the order otherwise, the driver takes the
+          # medians of the whole batch by selection instead (order_stats.batch_medians) and sorts nothing
+          "median": "median_ordered({x}, {o})",
+          "std0": "std0({x})",
+          "std1": "np.nan if w else std1({x})"}
 #: parameter name of each shared quantity in a kernel's signature
-SHARED_PARAMS = {"weights": "w", "moments": "m", "wp": "wp", "sorted": "xs"}
+SHARED_PARAMS = {"weights": "w", "moments": "m", "sw": "sw", "wp": "wp", "sorted": "xs", "median": "med",
+                 "std0": "sd0", "std1": "sd1"}
 #: shared quantities another one is computed from
-SHARED_REQUIRES = {"moments": ("weights",), "wp": ("weights",)}
+SHARED_REQUIRES = {"moments": ("weights",), "sw": ("weights",), "wp": ("weights",)}
 
 
 def feature(name: str, *, index: int, series: str = "normalised", needs_order: bool = True,

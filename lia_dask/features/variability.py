@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .common import given_moments, given_weights, kernel, mean, std1, var0
-from .order_stats import given_sorted, median_ordered
+from .order_stats import given_median, given_sorted
 from .special import _ndtr, log_ndtr, shapiro_w
 from .registry import feature
 
@@ -21,63 +21,65 @@ _EPS = 2.220446049250313e-16
 
 
 @kernel
-def _stetson_delta(x, s, order):
+def _stetson_scale(x):
+    """√(n/(n-1)), the factor of the Stetson residuals δ_i = √(n/(n-1)) (x_i - med x)/σ_i; n >= 2."""
     n = x.shape[0]
-    m = median_ordered(x, order)
-    f = math.sqrt(n / (n - 1.0))
-    d = np.empty(n)
-    for i in range(n):
-        d[i] = f * (x[i] - m) / s[i]
-    return d
+    return math.sqrt(n / (n - 1.0))
 
 
 @kernel
-def _stetson_j(x, s, order):
+def _stetson_j(x, s, order, med=None):
     n = x.shape[0]
     if n < 2:
         return NAN
-    d = _stetson_delta(x, s, order)
+    m = given_median(x, order, med)
+    f = _stetson_scale(x)
     acc = 0.0
+    d0 = f * (x[0] - m) / s[0]  # δ_i computed as it is used (no array of residuals)
     for i in range(n - 1):
-        p = d[i] * d[i + 1]
+        d1 = f * (x[i + 1] - m) / s[i + 1]
+        p = d0 * d1
         acc += np.sign(p) * math.sqrt(abs(p))
+        d0 = d1
     return acc / (n - 1)
 
 
 @kernel
-def _stetson_k(x, s, order):
+def _stetson_k(x, s, order, med=None):
     n = x.shape[0]
     if n < 2:
         return NAN
-    d = _stetson_delta(x, s, order)
+    m = given_median(x, order, med)
+    f = _stetson_scale(x)
     sa = 0.0
     s2 = 0.0
     for i in range(n):
-        sa += abs(d[i])
-        s2 += d[i] * d[i]
+        d = f * (x[i] - m) / s[i]
+        sa += abs(d)
+        s2 += d * d
     return (sa / n) / math.sqrt(s2 / n)
 
 
-@feature("stetsonJ", index=72, series="normalised", needs_order=True)
-def f_stetsonJ(t, x, s, weighted, order):
+@feature("stetsonJ", index=72, series="normalised", needs_order=True, needs=("median",))
+def f_stetsonJ(t, x, s, weighted, order, med=None):
     """Stetson J about the median; errors always used (W = U).
 
     δ_i = √(n/(n-1)) (x_i - med x)/σ_i, P_i = δ_i δ_{i+1}; J = Σ sign(P)√|P| / (n-1). n < 2 -> NaN.
     """
-    return _stetson_j(x, s, order)
+    return _stetson_j(x, s, order, med)
 
 
-@feature("stetsonK", index=73, series="normalised", needs_order=True)
-def f_stetsonK(t, x, s, weighted, order):
+@feature("stetsonK", index=73, series="normalised", needs_order=True, needs=("median",))
+def f_stetsonK(t, x, s, weighted, order, med=None):
     """Stetson K: (Σ|δ_i|/n) / √(Σδ_i²/n), δ as in stetsonJ (W = U). n < 2 -> NaN."""
-    return _stetson_k(x, s, order)
+    return _stetson_k(x, s, order, med)
 
 
-@feature("stetsonL", index=74, series="normalised", needs_order=True)
-def f_stetsonL(t, x, s, weighted, order):
+@feature("stetsonL", index=74, series="normalised", needs_order=True, needs=("median",))
+def f_stetsonL(t, x, s, weighted, order, med=None):
     """Stetson L = J·K/0.798 if J and K are finite, else NaN (W = U). n < 2 -> NaN."""
-    j = _stetson_j(x, s, order)
-    k = _stetson_k(x, s, order)
+    j = _stetson_j(x, s, order, med)
+    k = _stetson_k(x, s, order, med)
     if np.isfinite(j) and np.isfinite(k):
         return j * k / 0.798
     return NAN

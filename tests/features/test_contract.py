@@ -139,27 +139,59 @@ def test_agrees_with_microlia(sp, conformance, kernel_mismatches):
 SORTED = [sp for sp in TABLE if "sorted" in sp.needs]
 
 
+def _series_with_order(sp):
+    """(i, pass, t, x, s, numpy argsort of x) of every test lightcurve and pass, on the series ``sp`` reads."""
+    off, t, y, e = _batch(LCS)
+    p = preprocess_batch(off, t, y, e)
+    for i in range(len(LCS)):
+        for pas in (0, 1):
+            tt, x, sg = _series(p, i, pas, sp.series)
+            yield i, pas, tt, x, sg, np.argsort(x)
+
+
+def _same_bits(sp, i, pas, w, alone, shared):
+    assert np.float64(alone).view(np.uint64) == np.float64(shared).view(np.uint64) or (
+        math.isnan(alone) and math.isnan(shared)), (sp.name, i, pas, w, alone, shared)
+
+
 @pytest.mark.parametrize("sp", SORTED, ids=[sp.name for sp in SORTED])
 def test_shared_sorted_copy_gives_the_same_bits_and_is_never_written(sp):
     """A kernel given the driver's sorted copy (needs "sorted") returns what it computes alone, and leaves it as it was."""
     from lia_dask.features.registry import SHARED, SHARED_PARAMS, SHARED_REQUIRES
 
     assert SHARED_PARAMS["sorted"] == "xs" and "sorted" in SHARED and not SHARED_REQUIRES.get("sorted")
-    off, t, y, e = _batch(LCS)
-    p = preprocess_batch(off, t, y, e)
-    for i in range(len(LCS)):
-        for pas in (0, 1):
-            tt, x, sg = _series(p, i, pas, sp.series)
-            order = np.argsort(x)
-            xs = x[order]
-            before = xs.copy()
-            for w in (True, False):
-                alone = float(sp.kernel(tt, x, sg, w, order))
-                extra = [None] * (len(sp.needs) - 1)  # the other shared quantities: computed by the kernel
-                shared = float(sp.kernel(tt, x, sg, w, order, *extra, xs))
-                assert np.array_equal(np.float64(alone).view(np.uint64), np.float64(shared).view(np.uint64)) or (
-                    math.isnan(alone) and math.isnan(shared)), (sp.name, i, pas, w, alone, shared)
-            assert np.array_equal(xs, before), f"{sp.name} wrote to the shared sorted copy"
+    for i, pas, tt, x, sg, order in _series_with_order(sp):
+        xs = x[order]
+        before = xs.copy()
+        for w in (True, False):
+            alone = float(sp.kernel(tt, x, sg, w, order))
+            extra = [None] * (len(sp.needs) - 1)  # the other shared quantities: computed by the kernel
+            _same_bits(sp, i, pas, w, alone, float(sp.kernel(tt, x, sg, w, order, *extra, xs)))
+        assert np.array_equal(xs, before), f"{sp.name} wrote to the shared sorted copy"
+
+
+MEDIAN = [sp for sp in TABLE if "median" in sp.needs]
+
+
+@pytest.mark.parametrize("sp", MEDIAN, ids=[sp.name for sp in MEDIAN])
+def test_shared_median_is_all_a_median_only_kernel_takes_from_the_order(sp):
+    """A kernel declaring "median" and neither "wp" nor "sorted" reads the order for its median only.
+
+    Given the median and a wrong permutation (reversed), it returns the bits it computes alone with
+    NumPy's: what lets the driver hand it the batch's medians by selection and sort nothing.
+    """
+    from lia_dask.features.order_stats import median_ordered
+    from lia_dask.features.registry import SHARED_PARAMS
+
+    assert SHARED_PARAMS["median"] == "med"
+    assert sp.kernel.py_func.__code__.co_varnames.index("med") == 5 + sp.needs.index("median")
+    assert not sp.reads_order and sp.needs_order
+    for i, pas, tt, x, sg, order in _series_with_order(sp):
+        rest = [float(median_ordered(x, order)) if q == "median" else None for q in sp.needs]  # others: by the kernel
+        wrong = order[::-1].copy()
+        for w in (True, False):
+            alone = float(sp.kernel(tt, x, sg, w, order))
+            _same_bits(sp, i, pas, w, alone, float(sp.kernel(tt, x, sg, w, wrong, *rest)))
 
 
 @pytest.mark.parametrize("sp", TABLE, ids=IDS)

@@ -61,6 +61,30 @@ def test_subset_driver_calls_only_selected_kernels_and_sorts_only_what_they_read
     assert full.count("post_value(k") == 168
 
 
+def test_median_only_selection_sorts_nothing_and_equals_the_full_set_with_signed_zero_ties():
+    """Kernels that read the order only for the median get the batch's medians by selection (no argsort in
+    the driver); on fluxes with +0 / -0 ties (zero medians: NumPy's order decides) the values are the full set's."""
+    med_only = {sp.name for sp in kernel_table() if "median" in sp.needs and not sp.reads_order}
+    assert {"stetsonK", "cusum", "above1", "below1", "number_of_crossings", "shannon_entropy"} <= med_only
+    cols = tuple(n for n in NAMES if n.removesuffix("_deriv") in med_only)
+    src = _driver_source(cols)
+    assert "o = eo" in src and "on = eo" in src and "md[0][i]" in src and "md[3][i]" in src
+    rng = np.random.default_rng(5)
+    lens = rng.integers(2, 60, 200)
+    off = np.concatenate([[0], np.cumsum(lens)])
+    t = np.concatenate([np.sort(rng.uniform(0, 100, n)) for n in lens])
+    y = rng.choice(np.array([0.0, -0.0, 1.0, -1.0, 2.0, 3.0]), off[-1])
+    e = rng.uniform(0.1, 1, off[-1])
+    fs = get_feature_set()
+    for weighted in (True, False):
+        full, r_full = fs.compute(off, t, y, e, convert=False, apply_weights=weighted)
+        for sel in (cols, ("stetsonK",), ("cusum_deriv", "above1")):
+            sub, r_sub = fs.restrict(sel).compute(off, t, y, e, convert=False, apply_weights=weighted)
+            idx = [j for j, c in enumerate(NAMES) if c in sel]  # restrict keeps the set's order
+            np.testing.assert_array_equal(sub.view(np.uint64), full[:, idx].view(np.uint64))
+            np.testing.assert_array_equal(r_sub, r_full)
+
+
 def test_subset_keeps_reasons_for_bad_lightcurves():
     t = [np.arange(10.0), np.array([1.0]), np.arange(5.0)]
     m = [17 + 0.1 * np.sin(t[0]), np.array([17.0]), np.full(5, 17.0)]  # ok, one epoch, constant flux
