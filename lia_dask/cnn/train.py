@@ -292,6 +292,9 @@ class CNNClassifier:
             opt = K.optimizers.LossScaleOptimizer(opt)
         self.model_.compile(optimizer=opt, loss=weighted_bce(float(pw)), metrics=default_metrics(),
                             jit_compile=jit, steps_per_execution=max(1, int(cfg.steps_per_execution)))
+        # the optimizer's slot variables now, eagerly: Keras (no distribution strategy) defers them to
+        # the first trace of the train step, and a tf.function that creates variables is traced twice
+        self.model_.optimizer.build(self.model_.trainable_variables)
         self.accelerator_ = {"device": "GPU" if gpu_available() else "CPU", "mixed_precision": mixed, "jit_compile": jit}
         cbs = make_callbacks(cfg) if val_ds is not None or cfg.patience is None else \
             make_callbacks(replace(cfg, monitor=cfg.monitor.removeprefix("val_")))
