@@ -177,6 +177,13 @@ def _split(y01: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
+def _seed_all(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (Keras' ``set_random_seed``) before any TensorFlow op is made."""
+    from ._tf import keras
+
+    keras().utils.set_random_seed(seed)
+
+
 def gpu_available() -> bool:
     """Whether TensorFlow sees a GPU."""
     from ._tf import tf
@@ -261,13 +268,14 @@ class CNNClassifier:
         callbacks : list, optional
             Extra Keras callbacks (e.g. Optuna pruning).
         """
-        from ._tf import keras
+        from ._tf import import_in_background, keras
+
+        import_in_background()  # TensorFlow imports on the other core while the data are read and prepared
         from .metrics import (callbacks as make_callbacks, default_metrics, make_optimizer, validation_metrics,
                               weighted_bce)
         from .models import build_model
 
         cfg = self.config
-        keras().utils.set_random_seed(cfg.seed)
         if self.is_series:
             prep = self._fit_series_data(X, y, validation_data)
         else:
@@ -354,6 +362,7 @@ class CNNClassifier:
             cache = len(idx) * int(np.prod(src.shape)) * 4 <= cfg.cache_limit_mb * 2**20
         spec = StreamSpec(idx, self.norm_, cfg.image_size, cfg.augment, shuffle=True, seed=cfg.seed, repeat=True,
                           cache=bool(cache))
+        _seed_all(cfg.seed)  # the first TensorFlow use: waits for the import started by fit
         # endless streams with steps_per_epoch: augmentation seeds keep counting across epochs
         steps = max(1, math.ceil(len(idx) / cfg.batch_size))
         if cfg.balance == "sample":
@@ -379,6 +388,7 @@ class CNNClassifier:
             raise InputError("fit on flux series needs labels y (one per series).")
         flux = np.asarray(X)
         y01, self.classes_ = _binary_labels(y, cfg.positive_class)
+        _seed_all(cfg.seed)
         x = prepare_series(flux, cfg.smooth)
         self.input_shape_ = tuple(x.shape[1:])
         self.norm_ = None
