@@ -84,6 +84,10 @@ class CNNConfig:
         is visible to TensorFlow.
     steps_per_execution : int
         Training steps per call into the compiled graph (fewer Python round trips on CPU).
+    average_orientations : bool
+        Predict each cutout as the mean P over its 8 orientations (rotations by 90 degrees and
+        mirror images, :func:`predict_block`); 8x the inference cost. Validation during training
+        uses the plain prediction.
     seed : int
     verbose : int
         Keras verbosity.
@@ -125,6 +129,7 @@ class CNNConfig:
     mixed_precision: bool | str = "auto"
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1
+    average_orientations: bool = False
     seed: int = 0
     verbose: int = 0
 
@@ -206,15 +211,23 @@ def accelerator_settings(cfg: "CNNConfig") -> tuple[bool, bool]:
 
 
 def predict_block(model, images: np.ndarray, norm: Normalization, image_size: int | None,
-                  batch_size: int = 256) -> np.ndarray:
-    """P(positive) for raw images (n, H, W, C): normalise, crop, run ``model``; returns (n,) float64."""
-    from .augment import center_crop
+                  batch_size: int = 256, average_orientations: bool = False) -> np.ndarray:
+    """P(positive) for raw images (n, H, W, C): normalise, crop, run ``model``; returns (n,) float64.
+
+    ``average_orientations``: the mean P over the 8 orientations of each crop
+    (:func:`lia_dask.cnn.augment.dihedral_views`: rotations by multiples of 90 degrees and their
+    mirror images; 8x the inference cost), for models of problems that are invariant under them.
+    """
+    from .augment import center_crop, dihedral_views
 
     x = np.ascontiguousarray(center_crop(norm(images), image_size))
+    n = len(x)
+    if average_orientations and n:
+        x = dihedral_views(x).reshape(8 * n, *x.shape[1:])
     out = np.empty(len(x), np.float64)
     for s in range(0, len(x), batch_size):
         out[s:s + batch_size] = np.asarray(model.predict_on_batch(x[s:s + batch_size])).reshape(-1)
-    return out
+    return out.reshape(8, n).mean(axis=0) if average_orientations and n else out
 
 
 class CNNClassifier:
@@ -429,7 +442,8 @@ class CNNClassifier:
         if src.shape[-1] != self.norm_.n_bands or min(src.shape[:2]) < S:
             raise InputError(f"images of shape {src.shape} do not fit the model's input {self.input_shape_} "
                              f"({self.norm_.n_bands} bands {self.bands_}, cutouts at least image_size).")
-        out = [predict_block(self.model_, src.read(s, min(src.n, s + src.chunk)), self.norm_, S, batch_size)
+        out = [predict_block(self.model_, src.read(s, min(src.n, s + src.chunk)), self.norm_, S, batch_size,
+                             self.config.average_orientations)
                for s in range(0, src.n, src.chunk)]
         return np.concatenate(out) if out else np.empty(0)
 
