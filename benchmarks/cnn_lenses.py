@@ -13,6 +13,10 @@ Measures, in one run (results written after every stage, so a run cut short keep
 * the "old" model: the same ResNet trained on the easy set of the previous stage
   (``LensSimConfig()``, seed 1) and applied to the hard test set, with its own normalisation and
   with the normalisation refit on the hard set;
+* with ``--rot90`` the training draws all 8 orientations of the square; with
+  ``--average-orientations`` each model is also scored on the mean prediction over the 8
+  orientations (``orientations_averaged`` in the results; the saved artifact then predicts so);
+  lens vs plain elliptical AUROC per lensed-source S/N bin for every model;
 * steady-state training images/s (epochs after the first; wall clock and per process CPU second),
   single-process inference images/s;
 * CLI start-up + tracing: ``lia-dask cnn train`` on a small store, total wall time minus the
