@@ -13,6 +13,10 @@ Measures, in one run (results written after every stage, so a run cut short keep
 * the "old" model: the same ResNet trained on the easy set of the previous stage
   (``LensSimConfig()``, seed 1) and applied to the hard test set, with its own normalisation and
   with the normalisation refit on the hard set;
+* with ``--rot90`` the training draws all 8 orientations of the square; with
+  ``--average-orientations`` each model is also scored on the mean prediction over the 8
+  orientations (``orientations_averaged`` in the results; the saved artifact then predicts so);
+  lens vs plain elliptical AUROC per lensed-source S/N bin for every model;
 * steady-state training images/s (epochs after the first; wall clock and per process CPU second),
   single-process inference images/s;
 * CLI start-up + tracing: ``lia-dask cnn train`` on a small store, total wall time minus the
@@ -131,23 +135,50 @@ def _train(name, cfg, store, n_seen_per_epoch, budget_s, res, work):
            "steady_images_per_cpu_s": n_seen_per_epoch / float(np.mean(steady_cpu)),
            "history": clf.history_, "load_average_after": os.getloadavg()}
     clf.save(work / f"model_{name}", overwrite=True)
+    out["artifact"] = str(work / f"model_{name}")
     res[name] = out
     return clf
 
 
-def _score(clf, test, y, key, res, truth=None):
+def _lens_vs_elliptical(truth, y, p) -> dict:
+    """AUROC of lenses against plain ellipticals only, overall and per lensed-source S/N bin."""
+    from lia_dask.cnn.metrics import rank_auc
+
+    sel = y | (truth.kind == "elliptical").to_numpy()
+    out = {"all": rank_auc(y[sel], p[sel])}
+    for lo, hi in [(5, 20), (20, 40), (40, 80), (80, 150)]:
+        s2 = sel & (~y | ((truth.source_snr >= lo) & (truth.source_snr < hi)).to_numpy())
+        out[f"snr_{lo}_{hi}"] = rank_auc(y[s2], p[s2])
+    return out
+
+
+def _score(clf, test, y, key, res, truth=None, orientations=False):
+    """Challenge metrics of ``clf`` on the test store; with ``orientations`` also (under
+    ``orientations_averaged``) those of the mean prediction over the 8 orientations. Returns the
+    plain predictions and the averaged ones (None without)."""
     from lia_dask.cnn.evaluate import breakdown, challenge_metrics
 
-    clf.predict_positive(test.images[:64].compute())  # warm the predict function
-    t, c = time.perf_counter(), time.process_time()
-    p = clf.predict_positive(test)
-    dt, dc = time.perf_counter() - t, time.process_time() - c
-    res[key].update(challenge_metrics(y, p), infer_images_per_s=len(p) / dt,
-                    infer_images_per_s_per_core=len(p) / dt / os.cpu_count(), infer_images_per_cpu_s=len(p) / dc)
-    if truth is not None:
-        res[key]["breakdown_at_1pct_fpr"] = breakdown(truth, y, p, 0.01).to_dict(orient="records")
-        res[key]["breakdown_at_10pct_fpr"] = breakdown(truth, y, p, 0.10).to_dict(orient="records")
-    return p
+    def run(avg):
+        clf.config.average_orientations = avg
+        clf.predict_positive(test.images[:64].compute())  # warm the predict function
+        t, c = time.perf_counter(), time.process_time()
+        p = clf.predict_positive(test)
+        dt, dc = time.perf_counter() - t, time.process_time() - c
+        r = dict(challenge_metrics(y, p), infer_images_per_s=len(p) / dt,
+                 infer_images_per_s_per_core=len(p) / dt / os.cpu_count(), infer_images_per_cpu_s=len(p) / dc)
+        if truth is not None:
+            r["lens_vs_elliptical"] = _lens_vs_elliptical(truth, y, p)
+            r["breakdown_at_1pct_fpr"] = breakdown(truth, y, p, 0.01).to_dict(orient="records")
+            r["breakdown_at_10pct_fpr"] = breakdown(truth, y, p, 0.10).to_dict(orient="records")
+        return p, r
+
+    p, r = run(False)
+    res[key].update(r)
+    p8 = None
+    if orientations:
+        p8, res[key]["orientations_averaged"] = run(True)
+        clf.save(res[key]["artifact"], overwrite=True)  # the artifact predicts averaged
+    return p, p8
 
 
 def _cli_startup(work, res):
@@ -218,6 +249,12 @@ def main() -> None:
     ap.add_argument("--no-psf-match", action="store_true",
                     help="colour residuals without blurring the reference band to each band's seeing (cnn16c)")
     ap.add_argument("--jit", action="store_true", help="XLA-compile the training step (also on CPU)")
+    ap.add_argument("--rot90", action="store_true", help="train with random rotations by multiples of 90 degrees "
+                                                         "(with the flips: the 8 orientations of the square)")
+    ap.add_argument("--average-orientations", action="store_true",
+                    help="also score the mean prediction over the 8 orientations (the saved artifacts then use it)")
+    ap.add_argument("--width", type=float, default=0.5, help="ResNet width multiplier")
+    ap.add_argument("--patience", type=int, default=4, help="early stopping on val_auc (epochs)")
     ap.add_argument("--stores", default=None, help="directory of stores written earlier by simulate_parallel "
                                                    "(train / test / easy / easy_test .zarr) to reuse")
     ap.add_argument("--image-size", type=int, default=44)
@@ -258,13 +295,14 @@ def main() -> None:
     dump()
     y = np.asarray(test.label).astype(str) == "LENS"
     n_seen = int(round(args.n_train * 0.9))
-    aug = AugmentConfig(horizontal_flip=True, vertical_flip=True, width_shift=2, height_shift=2, rotation=0.0)
+    aug = AugmentConfig(horizontal_flip=True, vertical_flip=True, rot90=args.rot90, width_shift=2, height_shift=2,
+                        rotation=0.0)
     common = dict(image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
-                  validation_fraction=0.1, monitor="val_auc", patience=4, verbose=2, augment=aug,
+                  validation_fraction=0.1, monitor="val_auc", patience=args.patience, verbose=2, augment=aug,
                   lr_schedule="cosine", warmup_epochs=1, stretch=args.stretch,
                   colour_residuals=args.colour_residuals, psf_match=not args.no_psf_match,
                   jit_compile=True if args.jit else "auto")
-    archs = {"resnet": CNNConfig(architecture="resnet", model_params=dict(width=0.5, stages=3, units_per_stage=2),
+    archs = {"resnet": CNNConfig(architecture="resnet", model_params=dict(width=args.width, stages=3, units_per_stage=2),
                                  learning_rate=2e-3, **common),
              "alexnet": CNNConfig(architecture="alexnet", model_params=dict(width=0.25), learning_rate=1e-3,
                                   **common)}
@@ -273,10 +311,12 @@ def main() -> None:
     for name in [m for m in models if m in archs]:
         budget = args.budget_s if name == "resnet" else args.alexnet_budget_s
         clf = _train(name, archs[name], train, n_seen, budget, res, work)
-        p = _score(clf, test, y, name, res, test_truth)
+        p, p8 = _score(clf, test, y, name, res, test_truth, args.average_orientations)
         curves[name] = (y, p)
+        if p8 is not None:
+            curves[f"{name}, mean of 8 orientations"] = (y, p8)
         if name == "resnet":
-            p_resnet = p
+            p_resnet = p if p8 is None else p8  # what the saved artifact predicts
         dump()
     if "easy" in models:
         from dataclasses import replace
@@ -285,7 +325,7 @@ def main() -> None:
         old = replace(archs["resnet"], epochs=args.easy_epochs, colour_residuals=False, stretch="linear")  # the old recipe
         clf = _train("easy", old, easy, int(round(args.n_easy * 0.9)),
                      args.easy_budget_s, res, work)
-        p = _score(clf, test, y, "easy", res, test_truth)
+        p = _score(clf, test, y, "easy", res, test_truth)[0]
         curves["easy-set ResNet"] = (y, p)
         from lia_dask.cnn.evaluate import challenge_metrics
 

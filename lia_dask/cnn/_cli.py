@@ -50,6 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-psf-match", action="store_true",
                    help="subtract the reddest band as observed, without blurring it to each band's seeing first")
     t.add_argument("--flip", action="store_true", help="random horizontal and vertical flips")
+    t.add_argument("--rot90", action="store_true",
+                   help="random rotations by multiples of 90 degrees (with --flip: all 8 orientations of the square)")
+    t.add_argument("--average-orientations", action="store_true",
+                   help="predict (evaluate, predict) as the mean over the 8 orientations of each cutout (8x inference)")
     t.add_argument("--shift", type=int, default=0, help="random shifts up to this many pixels")
     t.add_argument("--rotation", type=float, default=0.0, help="random rotations up to this many degrees")
     t.add_argument("--config", default=None, help="JSON file of CNNConfig fields (command-line options win)")
@@ -114,8 +118,8 @@ def _train(args) -> int:
         with open(args.config) as fh:
             base = json.load(fh)
     aug = None
-    if args.flip or args.shift or args.rotation:
-        aug = AugmentConfig(horizontal_flip=args.flip, vertical_flip=args.flip, width_shift=args.shift,
+    if args.flip or args.shift or args.rotation or args.rot90:
+        aug = AugmentConfig(horizontal_flip=args.flip, vertical_flip=args.flip, rot90=args.rot90, width_shift=args.shift,
                             height_shift=args.shift, rotation=args.rotation, seed=args.seed)
     base.update(architecture=args.arch, model_params={**base.get("model_params", {}), "width": args.width},
                 epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, optimizer=args.optimizer,
@@ -123,6 +127,7 @@ def _train(args) -> int:
                 validation_fraction=args.val_fraction, monitor=args.monitor, patience=args.patience,
                 lr_drop_every=args.lr_drop_every, warmup_epochs=args.warmup_epochs, lr_schedule=args.lr_schedule,
                 stretch=args.stretch, colour_residuals=args.colour_residuals, psf_match=not args.no_psf_match,
+                average_orientations=args.average_orientations,
                 seed=args.seed, verbose=2)
     if aug is not None:
         base["augment"] = aug

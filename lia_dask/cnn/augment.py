@@ -4,7 +4,7 @@ Kernels (pure NumPy / SciPy, arrays in, arrays out):
 
 * :func:`affine` — shift, rotation, zoom and skew (shear) in one resampling, with the fill modes
   ``constant``, ``nearest``, ``reflect`` (``abcd|dcba``) and ``wrap`` (``abcd|abcd``);
-* :func:`flip`, :func:`center_crop`, :func:`circular_masks`, :func:`blend`.
+* :func:`flip`, :func:`dihedral_views` (the 8 orientations, for averaging at prediction), :func:`center_crop`, :func:`circular_masks`, :func:`blend`.
 
 Drivers:
 
@@ -41,6 +41,11 @@ class AugmentConfig:
         Maximum shift in pixels along x (columns) / y (rows); drawn uniformly in [-s, s] (integers).
     horizontal_flip, vertical_flip : bool
         Flip left-right / up-down with probability 1/2.
+    rot90 : bool
+        Rotate square images by k x 90 degrees, k drawn uniformly in 0..3 (after the flips). With
+        both flips every one of the 8 orientations of the square (the dihedral group D4) is drawn
+        with probability 1/8: a lens stays a lens under all of them, and unlike ``rotation`` no
+        resampling blurs the pixels or fills the corners.
     rotation : float
         Maximum rotation angle in degrees, drawn uniformly in [-r, r].
     fill_mode : {"constant", "nearest", "reflect", "wrap"}
@@ -70,6 +75,7 @@ class AugmentConfig:
     height_shift: int = 0
     horizontal_flip: bool = False
     vertical_flip: bool = False
+    rot90: bool = False
     rotation: float = 0.0
     fill_mode: str = "nearest"
     fill_value: float = 0.0
@@ -162,6 +168,25 @@ def flip(image: np.ndarray, horizontal: bool = False, vertical: bool = False) ->
     return np.ascontiguousarray(image)
 
 
+def dihedral_views(images: np.ndarray) -> np.ndarray:
+    """The 8 orientations of square images: rotations by 0, 90, 180, 270 degrees, each also mirrored.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, S, S, C)
+
+    Returns
+    -------
+    ndarray, shape (8, N, S, S, C), float32
+        View ``2 k + m`` is ``np.rot90`` by ``k`` (counter-clockwise as displayed) of the image,
+        mirrored left-right first when ``m = 1``; view 0 is the image itself.
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim != 4 or x.shape[1] != x.shape[2]:
+        raise InputError(f"dihedral views need square images (N, S, S, C), got shape {x.shape}.")
+    return np.stack([np.rot90(v, k, axes=(1, 2)) for k in range(4) for v in (x, x[:, :, ::-1])])
+
+
 def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     """Central ``size x size`` crop of (H, W, C) or (N, H, W, C) images (no-op for ``None``)."""
     if size is None:
@@ -212,6 +237,10 @@ def random_transform(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Gener
     ndarray, shape (image_size, image_size, C) or (H, W, C), float32
     """
     img = flip(image, cfg.horizontal_flip and rng.random() < 0.5, cfg.vertical_flip and rng.random() < 0.5)
+    if cfg.rot90:
+        if img.shape[0] != img.shape[1]:
+            raise InputError(f"rot90 augmentation needs square images, got {img.shape[0]} x {img.shape[1]}.")
+        img = np.ascontiguousarray(np.rot90(img, int(rng.integers(0, 4))))
     if cfg.geometric:
         dy = int(rng.integers(-cfg.height_shift, cfg.height_shift + 1)) if cfg.height_shift else 0
         dx = int(rng.integers(-cfg.width_shift, cfg.width_shift + 1)) if cfg.width_shift else 0

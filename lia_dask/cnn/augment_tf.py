@@ -1,7 +1,7 @@
 """Batched augmentation in TensorFlow ops, for the tf.data input pipeline.
 
 :func:`augment_batch` applies the online part of an :class:`~lia_dask.cnn.augment.AugmentConfig`
-(flips, integer shifts, rotation, zoom, skew, circular masks) to a whole batch (B, H, W, C) at
+(flips, rotations by multiples of 90 degrees, integer shifts, rotation, zoom, skew, circular masks) to a whole batch (B, H, W, C) at
 once: every image gets its own draw from stateless random ops seeded by one ``(2,)`` int64 seed,
 and one projective resampling (``ImageProjectiveTransformV3``, bilinear; integer shifts are exact)
 does shift, rotation, zoom and skew together, every band alike. The geometry matches the NumPy
@@ -74,7 +74,7 @@ def augment_batch(x, seed, cfg):
     R = T.random.experimental
     B = T.shape(x)[0]
     H, W = int(x.shape[1]), int(x.shape[2])
-    seeds = R.stateless_split(T.cast(seed, T.int64), 9)
+    seeds = R.stateless_split(T.cast(seed, T.int64), 10)
 
     def u(k, lo, hi):
         return T.random.stateless_uniform([B], seeds[k], lo, hi)
@@ -83,6 +83,15 @@ def augment_batch(x, seed, cfg):
         x = T.where((u(0, 0.0, 1.0) < 0.5)[:, None, None, None], T.reverse(x, [2]), x)
     if cfg.vertical_flip:
         x = T.where((u(1, 0.0, 1.0) < 0.5)[:, None, None, None], T.reverse(x, [1]), x)
+    if cfg.rot90:
+        if H != W:
+            raise InputError(f"rot90 augmentation needs square images, got {H} x {W}.")
+        # k x 90 degrees counter-clockwise (np.rot90): transpose for odd k, then reverse rows for k in
+        # {1, 2} and columns for k in {2, 3}
+        k = T.random.stateless_uniform([B], seeds[9], 0, 4, dtype=T.int32)[:, None, None, None]
+        x = T.where(k % 2 == 1, T.transpose(x, [0, 2, 1, 3]), x)
+        x = T.where((k == 1) | (k == 2), T.reverse(x, [1]), x)
+        x = T.where(k >= 2, T.reverse(x, [2]), x)
     if cfg.geometric:
         zero = T.zeros([B])
 

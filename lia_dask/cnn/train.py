@@ -84,6 +84,10 @@ class CNNConfig:
         is visible to TensorFlow.
     steps_per_execution : int
         Training steps per call into the compiled graph (fewer Python round trips on CPU).
+    average_orientations : bool
+        Predict each cutout as the mean P over its 8 orientations (rotations by 90 degrees and
+        mirror images, :func:`predict_block`); 8x the inference cost. Validation during training
+        uses the plain prediction.
     seed : int
     verbose : int
         Keras verbosity.
@@ -125,6 +129,7 @@ class CNNConfig:
     mixed_precision: bool | str = "auto"
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1
+    average_orientations: bool = False
     seed: int = 0
     verbose: int = 0
 
@@ -177,6 +182,13 @@ def _split(y01: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
+def _seed_all(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (Keras' ``set_random_seed``) before any TensorFlow op is made."""
+    from ._tf import keras
+
+    keras().utils.set_random_seed(seed)
+
+
 def gpu_available() -> bool:
     """Whether TensorFlow sees a GPU."""
     from ._tf import tf
@@ -199,15 +211,23 @@ def accelerator_settings(cfg: "CNNConfig") -> tuple[bool, bool]:
 
 
 def predict_block(model, images: np.ndarray, norm: Normalization, image_size: int | None,
-                  batch_size: int = 256) -> np.ndarray:
-    """P(positive) for raw images (n, H, W, C): normalise, crop, run ``model``; returns (n,) float64."""
-    from .augment import center_crop
+                  batch_size: int = 256, average_orientations: bool = False) -> np.ndarray:
+    """P(positive) for raw images (n, H, W, C): normalise, crop, run ``model``; returns (n,) float64.
+
+    ``average_orientations``: the mean P over the 8 orientations of each crop
+    (:func:`lia_dask.cnn.augment.dihedral_views`: rotations by multiples of 90 degrees and their
+    mirror images; 8x the inference cost), for models of problems that are invariant under them.
+    """
+    from .augment import center_crop, dihedral_views
 
     x = np.ascontiguousarray(center_crop(norm(images), image_size))
+    n = len(x)
+    if average_orientations and n:
+        x = dihedral_views(x).reshape(8 * n, *x.shape[1:])
     out = np.empty(len(x), np.float64)
     for s in range(0, len(x), batch_size):
         out[s:s + batch_size] = np.asarray(model.predict_on_batch(x[s:s + batch_size])).reshape(-1)
-    return out
+    return out.reshape(8, n).mean(axis=0) if average_orientations and n else out
 
 
 class CNNClassifier:
@@ -261,13 +281,14 @@ class CNNClassifier:
         callbacks : list, optional
             Extra Keras callbacks (e.g. Optuna pruning).
         """
-        from ._tf import keras
+        from ._tf import import_in_background, keras
+
+        import_in_background()  # TensorFlow imports on the other core while the data are read and prepared
         from .metrics import (callbacks as make_callbacks, default_metrics, make_optimizer, validation_metrics,
                               weighted_bce)
         from .models import build_model
 
         cfg = self.config
-        keras().utils.set_random_seed(cfg.seed)
         if self.is_series:
             prep = self._fit_series_data(X, y, validation_data)
         else:
@@ -292,6 +313,9 @@ class CNNClassifier:
             opt = K.optimizers.LossScaleOptimizer(opt)
         self.model_.compile(optimizer=opt, loss=weighted_bce(float(pw)), metrics=default_metrics(),
                             jit_compile=jit, steps_per_execution=max(1, int(cfg.steps_per_execution)))
+        # the optimizer's slot variables now, eagerly: Keras (no distribution strategy) defers them to
+        # the first trace of the train step, and a tf.function that creates variables is traced twice
+        self.model_.optimizer.build(self.model_.trainable_variables)
         self.accelerator_ = {"device": "GPU" if gpu_available() else "CPU", "mixed_precision": mixed, "jit_compile": jit}
         cbs = make_callbacks(cfg) if val_ds is not None or cfg.patience is None else \
             make_callbacks(replace(cfg, monitor=cfg.monitor.removeprefix("val_")))
@@ -351,6 +375,7 @@ class CNNClassifier:
             cache = len(idx) * int(np.prod(src.shape)) * 4 <= cfg.cache_limit_mb * 2**20
         spec = StreamSpec(idx, self.norm_, cfg.image_size, cfg.augment, shuffle=True, seed=cfg.seed, repeat=True,
                           cache=bool(cache))
+        _seed_all(cfg.seed)  # the first TensorFlow use: waits for the import started by fit
         # endless streams with steps_per_epoch: augmentation seeds keep counting across epochs
         steps = max(1, math.ceil(len(idx) / cfg.batch_size))
         if cfg.balance == "sample":
@@ -376,6 +401,7 @@ class CNNClassifier:
             raise InputError("fit on flux series needs labels y (one per series).")
         flux = np.asarray(X)
         y01, self.classes_ = _binary_labels(y, cfg.positive_class)
+        _seed_all(cfg.seed)
         x = prepare_series(flux, cfg.smooth)
         self.input_shape_ = tuple(x.shape[1:])
         self.norm_ = None
@@ -416,7 +442,8 @@ class CNNClassifier:
         if src.shape[-1] != self.norm_.n_bands or min(src.shape[:2]) < S:
             raise InputError(f"images of shape {src.shape} do not fit the model's input {self.input_shape_} "
                              f"({self.norm_.n_bands} bands {self.bands_}, cutouts at least image_size).")
-        out = [predict_block(self.model_, src.read(s, min(src.n, s + src.chunk)), self.norm_, S, batch_size)
+        out = [predict_block(self.model_, src.read(s, min(src.n, s + src.chunk)), self.norm_, S, batch_size,
+                             self.config.average_orientations)
                for s in range(0, src.n, src.chunk)]
         return np.concatenate(out) if out else np.empty(0)
 

@@ -87,7 +87,8 @@ def predict_chunk(index: int, model: BroadcastModel, loc: storage.Location, job:
         block = block[..., channels]
     ids = np.asarray(g[S.CUTOUT_OBJECT_ID][start:stop])
     bad = ~np.isfinite(block).any(axis=(1, 2, 3))
-    p = predict_block(clf.model_, block[~bad], clf.norm_, clf.input_shape_[0], batch_size)
+    p = predict_block(clf.model_, block[~bad], clf.norm_, clf.input_shape_[0], batch_size,
+                      clf.config.average_orientations)
     neg, pos = clf.classes_
     q = pd.DataFrame({"object_id": ids[bad].astype(str), "source": f"{store_path}[{start}:{stop}]",
                       "reason": "cutout has no finite pixel (all NaN/inf)"}, columns=S.QUARANTINE_SCHEMA.names)

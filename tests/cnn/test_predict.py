@@ -92,14 +92,27 @@ def test_cli_simulate_train_predict(threaded_client, tmp_path, capsys):
                  "--bands", "g,i", "--chunk", "16"]) == 0
     assert main(["cnn", "train", str(tmp_path / "s"), "--out", str(tmp_path / "m"), "--epochs", "1",
                  "--width", "0.25", "--batch-size", "16", "--flip", "--shift", "1", "--val-fraction", "0.2",
-                 "--colour-residuals"]) == 0
+                 "--colour-residuals", "--rot90", "--average-orientations"]) == 0
     out = capsys.readouterr().out
     assert json.loads(out[out.index("{"):])["digest"]
-    rep = json.loads((tmp_path / "m" / "manifest.json").read_text())["settings"]["input"]
-    assert rep["channels"] == ["g", "i", "g-k*i"]
+    settings = json.loads((tmp_path / "m" / "manifest.json").read_text())["settings"]
+    assert settings["input"]["channels"] == ["g", "i", "g-k*i"]
+    assert settings["config"]["augment"]["rot90"] and settings["config"]["average_orientations"]
     assert main(["--cluster", threaded_client.scheduler.address, "cnn", "predict", str(tmp_path / "s"),
                  "--model", str(tmp_path / "m"), "--out", str(tmp_path / "p")]) == 0
-    assert len(read_predictions(tmp_path / "p")) == 40
+    got = read_predictions(tmp_path / "p")
+    assert len(got) == 40
+    # the cluster predicts as the artifact says: the mean over the 8 orientations
+    from lia_dask.archive import open_cutouts
+    from lia_dask.cnn import CNNClassifier
+
+    clf = CNNClassifier.load(tmp_path / "m")
+    ids = np.asarray(open_cutouts(tmp_path / "s").object_id).astype(str)
+    p8 = pd.Series(clf.predict_positive(tmp_path / "s"), index=ids)
+    by_id = got.assign(object_id=got.object_id.astype(str)).set_index("object_id").prob
+    np.testing.assert_allclose(by_id.loc[p8.index].to_numpy(), p8.to_numpy(), atol=1e-6)
+    clf.config.average_orientations = False
+    assert np.abs(clf.predict_positive(tmp_path / "s") - p8.to_numpy()).max() > 1e-6
     assert main(["--cluster", threaded_client.scheduler.address, "cnn", "predict", str(tmp_path / "nope"),
                  "--model", str(tmp_path / "m"), "--out", str(tmp_path / "q")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -292,3 +292,35 @@ def test_resnet_finds_simulated_lenses(tmp_path):
     clf = CNNClassifier(cfg).fit(train)
     p = clf.predict_positive(test)
     assert roc_auc_score(test.label.astype(str) == "LENS", p) > 0.9
+
+
+def test_fused_adam_takes_the_steps_of_keras_adam():
+    from lia_dask.cnn._tf import keras
+    from lia_dask.cnn.metrics import make_optimizer
+
+    K = keras()
+    rng = np.random.default_rng(2)
+    w0 = [rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(5,)).astype(np.float32)]
+    grads = [[rng.normal(size=w.shape).astype(np.float32) for w in w0] for _ in range(3)]
+    got = {}
+    for name in ("keras", "fused"):
+        opt = K.optimizers.Adam(1e-2) if name == "keras" else make_optimizer("adam", 1e-2)
+        ws = [K.Variable(w) for w in w0]
+        opt.build(ws)
+        for g in grads:  # three steps: bias corrections with t = 1, 2, 3
+            opt.apply_gradients(zip(g, ws))
+        got[name] = [w.numpy() for w in ws]
+    assert type(opt).__name__ == "FusedAdam"
+    # NumPy reference (Kingma & Ba 2015, epsilon added to sqrt(v), Keras' defaults)
+    ref = []
+    for j, w in enumerate(w0):
+        w, m, v = w.astype(np.float64), 0.0, 0.0
+        for t, g in enumerate(grads, start=1):
+            g = g[j]
+            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2
+            w = w - 1e-2 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-7)
+        ref.append(w)
+    for a, b, r, w in zip(got["keras"], got["fused"], ref, w0):
+        assert np.abs(a - w).max() > 1e-2  # the steps moved the variables
+        np.testing.assert_allclose(b, a, atol=1e-6)
+        np.testing.assert_allclose(b, r, atol=1e-6)
