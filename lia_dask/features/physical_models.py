@@ -205,11 +205,14 @@ def fit_models(t, flux, ferr, freq, out):
     # significant brightening (otherwise the FRED stands in for it); its FRED subset also corrects a FRED
     # fit that LM left in the wrong gap of a sparsely caught outburst
     chi_fb = chi_b = np.inf
+    fred_log_ratio = (fred_th[2] - fred_th[1]) / math.log(10.0) if np.isfinite(chi_f) else np.nan
     if np.isfinite(best) and chi_c - best >= BURST_GATE * max(chi_c / (n - K_CONST), 1.0):
         swff = 0.0
         for i in range(n):
             swff += w[i] * f[i] * f[i]
-        chi_b, chi_fb = outburst_chi2(t, f, w, sw, swf, swff)
+        chi_b, chi_fb, fb_log_ratio = outburst_chi2(t, f, w, sw, swf, swff)
+        if chi_fb < chi_f:  # the FRED columns describe the better of the two FRED fits, shape included
+            fred_log_ratio = fb_log_ratio
     chi_f = min(chi_f, chi_fb, chi_c)  # a FRED can always fall back to the constant (a -> 0)
     chi_b = min(chi_b, chi_f)          # the outburst includes the FRED (no plateau)
     out[_I_phys_r2_burst] = 1.0 - chi_b / chi_c
@@ -217,7 +220,7 @@ def fit_models(t, flux, ferr, freq, out):
     out[_I_phys_r2_trend] = 1.0 - chi_t / chi_c
     out[_I_phys_r2_fred] = 1.0 - chi_f / chi_c
     if np.isfinite(chi_f) and chi_f < chi_c:
-        out[_I_phys_fred_log_ratio] = (fred_th[2] - fred_th[1]) / math.log(10.0)
+        out[_I_phys_fred_log_ratio] = fred_log_ratio
     if np.isfinite(freq) and freq > 0:
         chi_p = min(harmonic_chi2(t, f, w, freq), chi_c)
         out[_I_phys_r2_periodic] = 1.0 - chi_p / chi_c

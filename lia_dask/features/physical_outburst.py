@@ -146,7 +146,7 @@ def _positive_fit(sw, sg, sgg, sf, sgf, sff):
 
 @kernel
 def outburst_chi2(t, f, w, sw, swf, swff):
-    """Best χ² of the flat-topped outburst and of its FRED subset (``t1 = t2``, ``τd >= 2 τr``).
+    """Best χ² of the flat-topped outburst and of its FRED subset (``t1 = t2``, ``τd >= 2 τr``), and that FRED's shape.
 
     Parameters
     ----------
@@ -157,8 +157,9 @@ def outburst_chi2(t, f, w, sw, swf, swff):
 
     Returns
     -------
-    (float, float)
-        χ² of the best outburst and of the best FRED of the grid (inf: no trial with ``a > 0``).
+    (float, float, float)
+        χ² of the best outburst and of the best FRED of the grid (inf: no trial with ``a > 0``), and
+        ``log10(τd / τr)`` of that FRED (NaN where none).
     """
     n = len(t)
     c = edge_times(t, f, w)
@@ -180,6 +181,7 @@ def outburst_chi2(t, f, w, sw, swf, swff):
     first = np.searchsorted(t, c)                 # first epoch >= c
     after = np.searchsorted(t, c, side="right")   # first epoch > c
     best = best_fred = np.inf
+    fred_log_ratio = np.nan
     for i1 in range(nc):
         for i2 in range(i1, nc):
             if c[i2] - c[i1] > PLATEAU_MAX:
@@ -197,4 +199,5 @@ def outburst_chi2(t, f, w, sw, swf, swff):
                         best = chi2
                     if i1 == i2 and TAU_D[d] >= FRED_MIN_RATIO * TAU_R[a] and chi2 < best_fred:
                         best_fred = chi2
-    return best, best_fred
+                        fred_log_ratio = math.log10(TAU_D[d] / TAU_R[a])
+    return best, best_fred, fred_log_ratio

@@ -62,7 +62,7 @@ def test_sweeps_equal_the_direct_grid(seed):
     flux = outburst_flux(t, 200.0 + seed, 203.0 + seed, 0.5, 2.0, 300.0, 1000.0)
     flux = flux + pspl_flux(t, 350.0, 0.2, 6.0, 200.0, 0.0) + rng.normal(0, 10.0, len(t))
     f, w = normalised(t, flux, np.full(len(t), 10.0))
-    got = O.outburst_chi2(t, f, w, w.sum(), (w * f).sum(), (w * f * f).sum())
+    got = O.outburst_chi2(t, f, w, w.sum(), (w * f).sum(), (w * f * f).sum())[:2]
     want = _grid_reference(t, f, w)
     assert got == pytest.approx(want, rel=1e-7, abs=1e-6)
 
@@ -74,10 +74,23 @@ def test_the_outburst_shape_is_found_exactly():
     t = np.sort(np.concatenate([t, [300.0, 301.0, 302.0, 303.0, 305.0]]))
     flux = outburst_flux(t, 301.0, 303.0, 0.4, 2.4, 500.0, 1000.0)
     f, w = normalised(t, flux, np.full(len(t), 10.0))
-    chi_b, chi_f = O.outburst_chi2(t, f, w, w.sum(), (w * f).sum(), (w * f * f).sum())
+    chi_b, chi_f, _ = O.outburst_chi2(t, f, w, w.sum(), (w * f).sum(), (w * f * f).sum())
     chi_c = float(np.sum(w * (f - np.average(f, weights=w)) ** 2))
     assert chi_b < 1e-6 * chi_c
     assert chi_b <= chi_f < chi_c  # the FRED (no plateau) fits worse, but better than a constant
+
+
+def test_the_fred_subset_reports_its_own_shape():
+    """Noise-free, a FRED at a grid point (τr 0.4 d, τd 2.4 d): the subset fits it and names its log10(τd/τr)."""
+    rng = np.random.default_rng(4)
+    t = cadence(rng, years=2)
+    t = np.sort(np.concatenate([t, [299.0, 300.0, 301.0, 302.0, 304.0]]))
+    flux = outburst_flux(t, 300.0, 300.0, 0.4, 2.4, 500.0, 1000.0)
+    f, w = normalised(t, flux, np.full(len(t), 10.0))
+    chi_b, chi_f, log_ratio = O.outburst_chi2(t, f, w, w.sum(), (w * f).sum(), (w * f * f).sum())
+    chi_c = float(np.sum(w * (f - np.average(f, weights=w)) ** 2))
+    assert chi_f < 1e-6 * chi_c
+    assert log_ratio == pytest.approx(np.log10(2.4 / 0.4))
 
 
 @pytest.mark.parametrize("shape", ["flux_exponential", "bailey_3mag"])
