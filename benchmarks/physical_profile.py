@@ -31,10 +31,12 @@ from lia_dask.features.physical_competitors import harmonic_chi2, poly_chi2  # n
 from lia_dask.features.physical_fit import FS_REJECT, MODEL_FRED, MODEL_PSPL, NS, lm_fit, magnification  # noqa: E402
 from lia_dask.features.physical_nulls import bump_scan, nearest_u0, rise_fall  # noqa: E402
 from lia_dask.features.physical_residuals import baseline_excursion, residual_stats  # noqa: E402
+from lia_dask.features.physical_outburst import outburst_chi2  # noqa: E402
 from lia_dask.features.physical_search import TE_GRID, fred_grid, pspl_grid  # noqa: E402
 
 STAGES = ("prepare (mask, sort check, medians, normalise, constant)", "trend (quadratic LSQ)",
-          "PSPL grid (pspl_grid)", "PSPL LM (2 starts)", "FRED grid", "FRED LM", "periodic LSQ (harmonic_chi2)",
+          "PSPL grid (pspl_grid)", "PSPL LM (2 starts)", "FRED grid", "FRED LM",
+          "outburst (outburst_chi2, when the point lens passes BURST_GATE)", "periodic LSQ (harmonic_chi2)",
           "residuals, coverage, runs / acf / MAD, excursion", "null: bump_scan on the lightcurve",
           "null: bump_scan on the residuals", "null: rise_fall")
 
@@ -114,9 +116,16 @@ def staged(t, flux, ferr, freq, upto):
         acc += lm_fit(MODEL_FRED, t, f, w, bo, fred_th, lo, hi, M.LM_ITERS, -np.inf, FS_REJECT, S, amp)
     if upto < 6:
         return acc
+    if np.isfinite(best) and chi_c - best >= M.BURST_GATE * max(chi_c / (n - M.K_CONST), 1.0):
+        swff = 0.0
+        for i in range(n):
+            swff += w[i] * f[i] * f[i]
+        acc += outburst_chi2(t, f, w, sw, swf, swff)[0]
+    if upto < 7:
+        return acc
     if np.isfinite(freq) and freq > 0:
         acc += harmonic_chi2(t, f, w, freq)
-    if upto < 7 or not np.isfinite(best):
+    if upto < 8 or not np.isfinite(best):
         return acc
     t0, u0, tE = bth[0], math.exp(bth[1]), math.exp(bth[2])
     s2 = max(min(chi_c / (n - 1), best / (n - 5)), 1.0)
@@ -131,13 +140,13 @@ def staged(t, flux, ferr, freq, upto):
         base[i] = a - 1.0 < 0.1 * (a0 - 1.0)
     runs_z, acf1, mad, outl = residual_stats(z)
     acc += runs_z + acf1 + mad + outl + baseline_excursion(z, base, mad)
-    if upto < 8:
+    if upto < 9:
         return acc
     ku = nearest_u0(u0)
     keep = np.ones(n, np.bool_)
     d_b, d_d = bump_scan(t, f, w, keep, tE, ku)
     acc += d_b + d_d
-    if upto < 9:
+    if upto < 10:
         return acc
     r = np.empty(n)
     for i in range(n):
@@ -146,7 +155,7 @@ def staged(t, flux, ferr, freq, upto):
         keep[i] = abs(tau) >= M.SECOND_EXCLUDE
     d2_b, d2_d = bump_scan(t, r, w, keep, tE, ku)
     acc += d2_b + d2_d
-    if upto < 10:
+    if upto < 11:
         return acc
     lr, dc = rise_fall(t, f, w, t0, u0, tE, bfs, bfb)
     return acc + lr + dc
