@@ -362,7 +362,8 @@ def describe(path: str | Path) -> dict[str, Any]:
     if alerts:
         out["alerts"] = {k: alerts.get(k) for k in (
             "target", "calibration", "temperature", "survey_prior", "threshold", "max_false_alerts_per_million",
-            "expected_false_alerts_per_million", "resolved", "false_alerts_from", "oof_recall_at_threshold")
+            "expected_false_alerts_per_million", "plugin_false_alerts_per_million", "resolution_per_million",
+            "resolved", "false_alerts_from", "oof_recall_at_threshold")
             if k in alerts}
     out["signed"] = (Path(m["path"]) / SIGNATURE).is_file()
     out.update(created=m.get("created"), lia_dask_version=m.get("lia_dask_version"), digest=m.get("digest"))

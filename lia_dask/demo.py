@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--non-events", type=int, default=12_000,
                     help="extra training non-events (constant stars and variables), and the size of the set of "
                          "non-events hard negatives are mined from")
-    ap.add_argument("--threshold-negatives", type=int, default=48_000,
-                    help="non-events the alert threshold is set on: at 100 per million the threshold rests on a "
-                         "handful of them, so a small set promises too few false alerts (one object there stands "
-                         "for 1e6 / N per million)")
+    ap.add_argument("--threshold-negatives", type=int, default=120_000,
+                    help="non-events the alert threshold is set on, split over the classes as negative_mix gives "
+                         "(n_c ∝ √π_c): the threshold's bound on the false alerts per million is never below "
+                         "1e6 Σ π_c / (n_c + 1), 22 per million for 120,000 (docs/alerts.md)")
     ap.add_argument("--hard-top", type=int, default=1000, help="mined hard negatives added to the training set")
     ap.add_argument("--max-false-alerts-per-million", type=float, default=100.0)
     ap.add_argument("--survey-size", type=int, default=100_000, help="lightcurves in the synthetic survey")
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         counts["CONSTANT"] = args.n_per_class + nn - (nn // 12 + nn // 24 + nn // 8)
         sets = {}
         for name, c, seed in (("training", counts, args.seed), ("mining", _non_events(nn), args.seed + 1),
-                              ("negatives", _non_events(args.threshold_negatives), args.seed + 2)):
+                              ("negatives", _threshold_mix(args.threshold_negatives), args.seed + 2)):
             simulate_training_set(real.path, c, out / f"{name}_archive", sim_cfg.replace(seed=seed), client=client,
                                   features_out=out / f"{name}_features", feature_settings=fs)
             df = pd.read_parquet(out / f"{name}_features")
@@ -187,6 +187,14 @@ def _non_events(n: int) -> dict[str, int]:
     mix = {"CONSTANT": int(n * 0.80), "VARIABLE": int(n * 0.12), "LPV": int(n * 0.05)}
     mix["CV"] = n - sum(mix.values())
     return mix
+
+
+def _threshold_mix(n: int) -> dict[str, int]:
+    """``n`` non-events for the alert threshold, split for the best resolution of the survey fractions the
+    threshold is set for (:data:`~lia_dask.train.calibrate.DEFAULT_SURVEY_FRACTIONS`)."""
+    from .train.calibrate import DEFAULT_SURVEY_FRACTIONS, negative_mix
+
+    return negative_mix(n, {k: v for k, v in DEFAULT_SURVEY_FRACTIONS.items() if k != "ML"})
 
 
 def _score(name: str, pred: pd.DataFrame) -> None:

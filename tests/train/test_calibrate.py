@@ -9,7 +9,8 @@ import pytest
 
 from lia_dask.errors import ConfigError
 from lia_dask.train import EnsembleClassifier
-from lia_dask.train.calibrate import (AlertConfig, calibrated, choose_threshold, decide, fit_alerts,
+from lia_dask.train.calibrate import (AlertConfig, calibrated, choose_threshold, decide, false_alert_curve,
+                                      fit_alerts, negative_mix,
                                       fit_temperature, parse_fractions, survey_prior)
 from lia_dask.train.evaluate import cross_val_proba
 
@@ -89,11 +90,57 @@ def test_threshold_gives_the_requested_false_alert_rate_on_held_out_negatives():
         assert per.sum() == pytest.approx(target, rel=0.3)
 
 
+def test_the_bound_keeps_its_promise_where_the_plug_in_count_overshoots():
+    """Scores with a known exceedance: class 0 uniform, P(s >= t) = 1 - t; class 3 = U^(1/2), 1 - t^2.
+    A threshold read off the plug-in count of a finite sample gives more false alerts than it promises
+    on average (it stops just above an object); the order-statistic bound does not."""
+    prior = np.array([0.9, 0.0, 0.01, 0.09])
+    target = 2000.0
+    rng = np.random.default_rng(0)
+
+    def true_rate(t):
+        return 1e6 * (0.9 * (1 - t) + 0.09 * (1 - t ** 2))
+
+    by_bound, by_count = [], []
+    for _ in range(200):
+        s = np.r_[rng.random(5000), rng.random(2000) ** 0.5]
+        c = np.r_[np.zeros(5000, np.int64), np.full(2000, 3)]
+        r = choose_threshold(s, c, prior, 2, target)
+        assert r["resolved"] and r["expected_false_alerts_per_million"] <= target
+        assert r["expected_false_alerts_per_million"] > r["plugin_false_alerts_per_million"]
+        by_bound.append(true_rate(r["threshold"]))
+        levels, bound, plugin, resolution = false_alert_curve(s, c, prior, 2)
+        assert resolution == pytest.approx(1e6 * (0.9 / 5001 + 0.09 / 2001))
+        assert np.all(np.diff(bound) > 0) and np.all(np.diff(plugin) > 0) and bound[0] > resolution
+        j = np.flatnonzero(plugin <= target)[-1]
+        by_count.append(true_rate(np.nextafter(levels[j + 1], 1.0)))
+    assert 0.85 * target <= np.mean(by_bound) <= target
+    assert np.mean(by_count) > target
+
+
+def test_negative_mix_minimizes_the_resolution():
+    prior = {"CONSTANT": 0.787, "VARIABLE": 0.126, "LPV": 0.047, "CV": 0.0315}
+    mix = negative_mix(100_000, prior)
+    assert sum(mix.values()) == 100_000 and mix["CONSTANT"] > mix["VARIABLE"] > mix["LPV"] > mix["CV"]
+    p = np.array(list(prior.values()))
+
+    def resolution(n):
+        return 1e6 * np.sum(p / (np.asarray(n) + 1.0))
+
+    best = resolution(list(mix.values()))
+    assert best == pytest.approx(1e6 * np.sqrt(p).sum() ** 2 / 100_000, rel=1e-3)
+    assert best < resolution(np.round(100_000 * p / p.sum()))  # survey proportions resolve less
+    with pytest.raises(ConfigError, match="negative_mix needs"):
+        negative_mix(10, {"CV": 0.0})
+
+
 def test_unresolvable_target_sets_threshold_above_all_negatives():
     s = np.array([0.1, 0.5, 0.3])
     c = np.array([0, 0, 3])
     r = choose_threshold(s, c, np.array([0.9, 0.0, 0.01, 0.09]), 2, 10.0)
-    assert not r["resolved"] and r["threshold"] > 0.5 and r["expected_false_alerts_per_million"] == 0.0
+    assert not r["resolved"] and r["threshold"] > 0.5 and r["plugin_false_alerts_per_million"] == 0.0
+    # with nothing alerted the bound is still one object per class: 1e6 (0.9 / 3 + 0.09 / 2)
+    assert r["expected_false_alerts_per_million"] == pytest.approx(r["resolution_per_million"]) == pytest.approx(345_000)
     r = choose_threshold(s, c, np.array([0.9, 0.0, 0.01, 0.09]), 2, 1e6)
     assert r["threshold"] == 0.0
 

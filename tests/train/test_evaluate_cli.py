@@ -41,7 +41,13 @@ def test_train_stores_the_alert_stage(trained):
     a = man["alerts"]
     assert a["calibration"] == "temperature" and a["max_false_alerts_per_million"] == 20000
     assert a["survey_prior"] == pytest.approx([0.8, 0.04, 0.05, 0.01, 0.1])  # CONSTANT CV LPV ML VARIABLE
-    assert 0 < a["threshold"] <= 1 and a["expected_false_alerts_per_million"] <= 20000
+    assert 0 < a["threshold"] <= 1
+    # ~40 OOF non-events per class cannot promise 20,000 per million: the bound is its floor, one object per class
+    if a["resolved"]:
+        assert a["expected_false_alerts_per_million"] <= 20000
+    else:
+        assert a["resolution_per_million"] > 20000
+        assert a["expected_false_alerts_per_million"] == pytest.approx(a["resolution_per_million"])
     assert a["train_prior"] == pytest.approx([0.2] * 5, abs=0.01)
 
 
