@@ -13,7 +13,7 @@ Everything on the cadences and the empirical noise model of the 47 real OGLE-II 
 3. alert stage as ``lia-dask train --alert-negatives``: temperature calibration on ``--cv``-fold
    out-of-fold probabilities, prior shift to the survey fractions, threshold on P(ML) for
    ``--max-false-alerts-per-million`` estimated on an independent negative-only survey (seed 2000,
-   ``--alert-negatives`` stars; shared by the seeds);
+   ``--alert-negatives`` stars split as ``negative_mix`` gives; shared by the seeds);
 4. the test survey (seed 101: 50,000 CONSTANT, 8,000 VARIABLE, 3,000 LPV, 2,000 CV, 500 ML by
    default) and the 60 real lightcurves (47 events, 13 variables).
 
@@ -227,10 +227,11 @@ def main() -> int:
                    help="class counts of the mining survey instead of --hard-pool in survey proportions")
     p.add_argument("--hard-top", type=int, default=1000, help="highest-scoring mined non-events added per round")
     p.add_argument("--hard-rounds", type=int, default=1, help="mining rounds (each refits and mines anew)")
-    p.add_argument("--alert-negatives", type=int, default=63000, help="stars of the threshold's negative survey")
+    p.add_argument("--alert-negatives", type=int, default=120000,
+                   help="stars of the threshold's negative survey, split as calibrate.negative_mix gives (n_c ∝ √π_c)")
     p.add_argument("--negatives", nargs="*", default=None, metavar="CLASS=N",
-                   help="class counts of the threshold's negative survey instead of --alert-negatives in survey "
-                        "proportions (the false-alert estimate weights each class by its survey fraction)")
+                   help="class counts of the threshold's negative survey instead of --alert-negatives "
+                        "(the false-alert estimate weights each class by its survey fraction)")
     p.add_argument("--survey", type=int, nargs=5, default=[50_000, 8_000, 3_000, 2_000, 500],
                    metavar=("CONSTANT", "VARIABLE", "LPV", "CV", "ML"))
     p.add_argument("--survey-seed", type=int, default=101)
@@ -253,7 +254,7 @@ def main() -> int:
     from lia_dask.predict.fitfilter import FitFilterConfig, fit_batch, passes
     from lia_dask.simulate import SimulationConfig
     from lia_dask.train import EnsembleClassifier, cross_val_proba
-    from lia_dask.train.calibrate import DEFAULT_SURVEY_FRACTIONS, AlertConfig
+    from lia_dask.train.calibrate import DEFAULT_SURVEY_FRACTIONS, AlertConfig, negative_mix
     from lia_dask.train.negatives import mine_hard_negatives
 
     fs = args.feature_set
@@ -281,7 +282,7 @@ def main() -> int:
         survey, s_paths = sim(ev, base.replace(seed=args.survey_seed), dict(zip(CLASSES, args.survey)), settings,
                               client, code)
         sig, sb = true_signal(s_paths, survey, noise)
-        neg_counts = ({c: int(round(args.alert_negatives * f)) for c, f in zip(CLASSES[:4], frac)}
+        neg_counts = (negative_mix(args.alert_negatives, dict(zip(CLASSES[:4], frac)))
                       if args.negatives is None else counts_arg(args.negatives))
         negs, _ = sim(ev, base.replace(seed=2000), neg_counts, settings, client, code)
         result["survey_counts"] = survey["label"].value_counts().to_dict()
