@@ -223,8 +223,10 @@ def main() -> int:
                    metavar="CLASS=N", help="non-events added to the training set")
     p.add_argument("--events", type=int, default=None, help="simulated events in training (default --n-per-class)")
     p.add_argument("--hard-pool", type=int, default=30000, help="stars of the negative-only mining survey")
-    p.add_argument("--pool", nargs="*", default=None, metavar="CLASS=N",
-                   help="class counts of the mining survey instead of --hard-pool in survey proportions")
+    p.add_argument("--pool", nargs="*", default=["CONSTANT=23810", "VARIABLE=3810", "LPV=1429", "CV=20000"],
+                   metavar="CLASS=N",
+                   help="class counts of the mining survey (default: --hard-pool's 30,000 in survey proportions, "
+                        "but 20,000 dwarf novae: the hard CVs are rare among CVs, section J); 'none': --hard-pool")
     p.add_argument("--hard-top", type=int, default=1000, help="highest-scoring mined non-events added per round")
     p.add_argument("--hard-rounds", type=int, default=1, help="mining rounds (each refits and mines anew)")
     p.add_argument("--alert-negatives", type=int, default=120000,
@@ -299,7 +301,7 @@ def main() -> int:
             hard_n = 0
             if args.hard_top > 0 and args.hard_rounds > 0:
                 pool_counts = ({c: int(round(args.hard_pool * f)) for c, f in zip(CLASSES[:4], frac)}
-                               if args.pool is None else counts_arg(args.pool))
+                               if args.pool in (None, ["none"]) else counts_arg(args.pool))
                 pool, _ = sim(ev, base.replace(seed=1000 + seed), pool_counts, settings, client, code)
                 taken = mine_hard_negatives(train[names], relabel(train["label"]), pool[names],
                                             relabel(pool["label"]), args.hard_top, rounds=args.hard_rounds, **kw)

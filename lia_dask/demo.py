@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
                   "VARIABLE": args.n_per_class + nn // 8}
         counts["CONSTANT"] = args.n_per_class + nn - (nn // 12 + nn // 24 + nn // 8)
         sets = {}
-        for name, c, seed in (("training", counts, args.seed), ("mining", _non_events(nn), args.seed + 1),
+        # the mining set is CV-rich for the same reason (benchmarks/README.md, issue 11 section J)
+        mining = _non_events(nn - nn * 5 // 12)
+        mining["CV"] += nn * 5 // 12
+        for name, c, seed in (("training", counts, args.seed), ("mining", mining, args.seed + 1),
                               ("negatives", _threshold_mix(args.threshold_negatives), args.seed + 2)):
             simulate_training_set(real.path, c, out / f"{name}_archive", sim_cfg.replace(seed=seed), client=client,
                                   features_out=out / f"{name}_features", feature_settings=fs)
