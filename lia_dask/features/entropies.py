@@ -242,6 +242,31 @@ def _pow10_table(lo, hi):
 #: exponents of the decades a finite double can fall in (floor(log10) of 5e-324 .. 1.8e308)
 _POW10_LO = -330
 _POW10 = _pow10_table(_POW10_LO, 310)
+_LOG10_2 = math.log10(2.0)
+
+
+@kernel
+def decade(a):
+    """``floor(log10(a))`` of a finite ``a > 0``, equal to libm's, mostly without calling it.
+
+    With ``a = m·2^b`` (``frexp``, 0.5 <= m < 1), log10(a) lies in [(b-1)·log10 2, b·log10 2), so
+    e = floor((b-1)·log10 2) is the decade or one less; one comparison with the table of 10^e
+    fixes it. Where ``a`` lies within a relative 1e-12 of a table entry (log10 within ~4e-13 of
+    an integer, where libm's rounding of log10 decides the floor) or off the table, libm's log10
+    is called as before. Elsewhere the two agree: libm's log10 is within a few ulp (< 6e-14 for
+    |log10 a| < 331) of the exact value. Returns an int (as numba's ``math.floor``).
+    """
+    _m, b2 = math.frexp(a)
+    e = int(math.floor((b2 - 1) * _LOG10_2))
+    k = e - _POW10_LO
+    if k < 0 or k + 2 >= _POW10.shape[0]:
+        return math.floor(math.log10(a))
+    if a >= _POW10[k + 1]:
+        k += 1
+        e += 1
+    if a <= _POW10[k] * (1.0 + 1e-12) or a >= _POW10[k + 1] * (1.0 - 1e-12):
+        return math.floor(math.log10(a))
+    return e
 
 
 @feature("benford_correlation", index=22, series="normalised", needs_order=False, needs=("weights",))
@@ -255,7 +280,7 @@ def f_benford_correlation(t, x, s, weighted, order, w=None):
     for i in range(n):
         a = abs(x[i])
         if np.isfinite(a) and a > 0.0:
-            e = math.floor(math.log10(a))
+            e = decade(a)
             k = e - _POW10_LO
             b = _POW10[k] if 0 <= k < _POW10.shape[0] else 10.0 ** float(e)   # the table holds the same values
             d = int(math.floor(a / b))

@@ -66,40 +66,50 @@ def mag_to_flux(m, e, zp):
 
 
 @kernel
-def _flux_into(time, mag, magerr, zp, convert, t, f, sf, x, s):
-    """§1.2 on one lightcurve, written into buffers of length >= len(time); returns n (finite rows).
+def _resort_by_time(t, f, sf):
+    """Sort the rows ``(t, f, sf)`` stably by ``t`` in place (``numpy.argsort(t, kind="mergesort")``)."""
+    o = np.argsort(t, kind="mergesort")
+    t[:] = t[o]
+    f[:] = f[o]
+    sf[:] = sf[o]
 
-    Finite rows (time, mag, magerr) -> (t, f, sf), sorted stably by time when not strictly
-    increasing; magnitudes -> flux in place (``convert``); ``x, s`` = flux and error normalised by
-    the signed maximum flux.
+
+@kernel
+def _flux_rows(time, mag, magerr, a, b, c, zp, convert, t, f, sf, x, s):
+    """§1.2 on rows ``a:b`` of (time, mag, magerr), written from row ``c`` of the buffers; returns n (finite rows).
+
+    Finite rows (time, mag, magerr) -> ``(t, f, sf)[c:c + n]``, sorted stably by time when not
+    strictly increasing; magnitudes -> flux in place (``convert``); ``x, s`` = flux and error
+    normalised by the signed maximum flux. Positions are unsigned inside: with signed indices numba
+    adds a negative-index wrap-around test to every access of a loop that does not start at 0
+    (~0.2 µs per OGLE-sized lightcurve, a fifth of this pass); the arithmetic is the same either way.
     """
-    n = 0
-    for k in range(time.shape[0]):
+    one = np.uint64(1)
+    lo = np.uint64(c)
+    n = lo
+    for k in range(np.uint64(a), np.uint64(b)):
         if np.isfinite(time[k]) and np.isfinite(mag[k]) and np.isfinite(magerr[k]):
             t[n] = time[k]
             f[n] = mag[k]
             sf[n] = magerr[k]
-            n += 1
-    for k in range(n - 1):
-        if not (t[k + 1] - t[k] > 0.0):
-            o = np.argsort(t[:n], kind="mergesort")
-            t[:n] = t[:n][o]
-            f[:n] = f[:n][o]
-            sf[:n] = sf[:n][o]
+            n += one
+    for k in range(lo + one, n):
+        if not (t[k] - t[k - one] > 0.0):
+            _resort_by_time(t[lo:n], f[lo:n], sf[lo:n])
             break
     if convert:
-        for k in range(n):
+        for k in range(lo, n):
             f[k], sf[k] = mag_to_flux(f[k], sf[k], zp)
-    if n > 0:
-        fmax = f[0]
-        for k in range(1, n):
+    if n > lo:
+        fmax = f[lo]
+        for k in range(lo + one, n):
             if f[k] > fmax:
                 fmax = f[k]
-        for k in range(n):
+        for k in range(lo, n):
             xk = f[k] / fmax
             x[k] = xk
             s[k] = sf[k] * (xk / f[k])
-    return n
+    return np.int64(n - lo)
 
 
 @kernel
@@ -111,7 +121,7 @@ def flux_pass(time, mag, magerr, zp, convert):
     sf = np.empty(m, np.float64)
     x = np.empty(m, np.float64)
     s = np.empty(m, np.float64)
-    n = _flux_into(time, mag, magerr, zp, convert, t, f, sf, x, s)
+    n = _flux_rows(time, mag, magerr, 0, m, 0, zp, convert, t, f, sf, x, s)
     return t[:n], x[:n], s[:n], f[:n], sf[:n]
 
 
@@ -271,7 +281,7 @@ def _preprocess_batch(offsets, time, y, yerr, zp, convert, with_deriv):
     for i in range(nobj):
         a = offsets[i]
         b = offsets[i + 1]
-        n = _flux_into(time[a:b], y[a:b], yerr[a:b], zp, convert, t0[c0:], f0[c0:], sf0[c0:], x0[c0:], s0[c0:])
+        n = _flux_rows(time, y, yerr, a, b, c0, zp, convert, t0, f0, sf0, x0, s0)
         t = t0[c0:c0 + n]
         f = f0[c0:c0 + n]
         sf = sf0[c0:c0 + n]
