@@ -7,9 +7,20 @@ periodic model) finds that
 * the point lens is a significant event: ``ΔBIC(constant - PSPL) >= dbic_const_min``;
 * it is clearly better than a smooth trend and than a periodic variable:
   ``ΔBIC >= dbic_min`` against each (10 is "very strong" evidence on the BIC scale, Kass & Raftery 1995);
-* no outburst (fast rise, exponential decline) is clearly better: ``ΔBIC(FRED - PSPL) >= -dbic_min``
-  — a sparsely sampled event can be fitted about equally well by both shapes, an asymmetric
-  outburst is fitted clearly better by the FRED;
+* no outburst is clearly better, neither the fast-rise / exponential-decline (``ΔBIC(FRED - PSPL)
+  >= -dbic_min``) nor the flat-topped dwarf-nova outburst (``ΔBIC(burst - PSPL) >= -dbic_min``,
+  ``phys_dbic_burst`` of :mod:`lia_dask.features.physical_outburst`). The two outburst shapes are
+  judged by the same rule because they answer the same question — is this brightening an outburst
+  rather than a lens? A sparsely sampled event is fitted about equally well by a lens and by an
+  outburst (a handful of epochs across the peak cannot tell a symmetric Paczyński curve from a fast
+  rise and decline, or from a short plateau), so a tie or a modest outburst preference keeps the
+  event; only "very strong" evidence for an outburst (10 on the BIC scale) rejects it. A
+  dwarf-nova outburst with its plateau and exponential decline sampled is fitted far better by the
+  burst model than by any point lens (a lens has no plateau: its peak is as wide as its wings allow),
+  and it is often fitted *worse* by the FRED (no plateau either), which is why the FRED alone let
+  such outbursts through. Both ΔBIC use the physical block's shared error scale ``s²`` (the smallest
+  reduced χ² of any model, at least 1), so underestimated error bars do not turn a small shape
+  difference into "very strong" evidence;
 * nothing else happens on the baseline: no three consecutive epochs outside the event all
   ``>= excursion_max`` robust σ above (or all below) the model (``phys_baseline_excursion``: a single
   lens does not repeat; a recurrent outburst, an eclipse or a second variable phase does);
@@ -31,10 +42,10 @@ import numpy as np
 
 #: columns the flag adds (fit_* NaN for objects not predicted ML or not fittable)
 FIT_COLUMNS = ("fit_t0", "fit_u0", "fit_tE", "fit_fs", "fit_fb", "fit_chi2_red", "fit_dbic_const",
-               "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_periodic", "fit_baseline_excursion", "fit_second_bump",
+               "fit_dbic_trend", "fit_dbic_fred", "fit_dbic_burst", "fit_dbic_periodic", "fit_baseline_excursion", "fit_second_bump",
                "passes_fit")
 _SOURCE = ("t0", "phys_u0", "tE", "fs", "fb", "phys_chi2r_pspl", "phys_dbic_const", "phys_dbic_trend",
-           "phys_dbic_fred", "phys_dbic_periodic", "phys_baseline_excursion", "phys_second_bump")
+           "phys_dbic_fred", "phys_dbic_burst", "phys_dbic_periodic", "phys_baseline_excursion", "phys_second_bump")
 
 
 @dataclass(frozen=True)
@@ -46,8 +57,8 @@ class FitFilterConfig:
     dbic_const_min : float
         Smallest ΔBIC of the constant model against PSPL (the event's significance).
     dbic_min : float
-        Smallest ΔBIC of the trend and periodic models against PSPL; the FRED may be at most this
-        much better than PSPL.
+        Smallest ΔBIC of the trend and periodic models against PSPL; each outburst model (FRED, flat-
+        topped burst) may be at most this much better than PSPL.
     excursion_max : float
         Largest allowed baseline excursion (robust σ, three consecutive epochs).
     second_bump_max : float
@@ -92,7 +103,7 @@ def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.nda
     -------
     ndarray of float64, shape (k, len(FIT_COLUMNS) - 1)
         ``fit_t0`` (d), ``fit_u0``, ``fit_tE`` (d), ``fit_fs``, ``fit_fb`` (input flux unit),
-        ``fit_chi2_red``, the four ΔBIC, the baseline excursion and the second bump; NaN where not fittable.
+        ``fit_chi2_red``, the five ΔBIC (constant, trend, FRED, burst, periodic), the baseline excursion and the second bump; NaN where not fittable.
     """
     from ..features.physical import COL, physical_block  # the physical stage's kernels, only when fitting
 
@@ -102,12 +113,33 @@ def fit_batch(offsets: np.ndarray, time: np.ndarray, y: np.ndarray, yerr: np.nda
 
 
 def passes(params: np.ndarray, cfg: FitFilterConfig) -> np.ndarray:
-    """Boolean (n,) of which objects pass the flag; ``params`` (n, 12) from :func:`fit_batch`."""
-    t0, u0, tE, fs, fb, chi2, d_const, d_trend, d_fred, d_per, excursion, second = params.T
+    """Boolean (n,) of which objects pass the flag; ``params`` (n, 13) from :func:`fit_batch`."""
+    return cut_results(params, cfg).all(axis=1)
+
+
+#: names of the flag's cuts, the columns of :func:`cut_results`
+CUTS = ("dbic_const", "dbic_trend", "dbic_periodic", "dbic_fred", "dbic_burst", "tE", "u0", "excursion",
+        "second_bump", "fs", "chi2_red")
+
+
+def cut_results(params: np.ndarray, cfg: FitFilterConfig) -> np.ndarray:
+    """Boolean (n, len(CUTS)): which of the flag's cuts each object passes (NaN fails every cut it enters).
+
+    Parameters
+    ----------
+    params : ndarray of float64, shape (n, 13)
+        From :func:`fit_batch`.
+    cfg : FitFilterConfig
+
+    Returns
+    -------
+    ndarray of bool, shape (n, len(CUTS))
+        Column ``j`` is cut :data:`CUTS` ``[j]``; ``chi2_red`` is True everywhere when the cut is off.
+    """
+    t0, u0, tE, fs, fb, chi2, d_const, d_trend, d_fred, d_burst, d_per, excursion, second = np.asarray(params).T
     with np.errstate(invalid="ignore"):
-        ok = ((d_const >= cfg.dbic_const_min) & (d_trend >= cfg.dbic_min) & (d_per >= cfg.dbic_min)
-              & (d_fred >= -cfg.dbic_min) & (tE >= cfg.tE_min) & (tE <= cfg.tE_max) & (u0 <= cfg.u0_max)
-              & (excursion <= cfg.excursion_max) & (second <= cfg.second_bump_max) & (fs > 0))
-        if cfg.chi2_red_max is not None:
-            ok &= chi2 <= cfg.chi2_red_max
-    return ok
+        chi2_ok = np.ones(len(t0), bool) if cfg.chi2_red_max is None else chi2 <= cfg.chi2_red_max
+        return np.column_stack([
+            d_const >= cfg.dbic_const_min, d_trend >= cfg.dbic_min, d_per >= cfg.dbic_min,
+            d_fred >= -cfg.dbic_min, d_burst >= -cfg.dbic_min, (tE >= cfg.tE_min) & (tE <= cfg.tE_max),
+            u0 <= cfg.u0_max, excursion <= cfg.excursion_max, second <= cfg.second_bump_max, fs > 0, chi2_ok])
