@@ -89,3 +89,34 @@ def test_the_burst_tolerance_is_the_fred_tolerance():
         assert passes(params, cfg)[0] is np.bool_(ok)
     params[0, k] = -10.1
     assert passes(params, FitFilterConfig(dbic_min=10.2))[0]
+
+
+def _one(**values):
+    """A params row of a clean point lens (every cut passed), with ``values`` (FIT_COLUMNS names) set."""
+    row = dict(fit_t0=100.0, fit_u0=0.3, fit_tE=20.0, fit_fs=1.0, fit_fb=0.0, fit_chi2_red=1.0, fit_dbic_const=500.0,
+               fit_dbic_trend=100.0, fit_dbic_fred=50.0, fit_dbic_burst=50.0, fit_dbic_periodic=100.0,
+               fit_baseline_excursion=1.0, fit_second_bump=0.0)
+    row.update(values)
+    return np.array([[row[c] for c in FIT_COLUMNS[:-1]]])
+
+
+def test_significance_is_stricter_for_events_shorter_than_a_few_days():
+    cfg = FitFilterConfig()
+    assert passes(_one(fit_dbic_const=cfg.dbic_const_min + 1, fit_tE=cfg.short_tE + 1), cfg)[0]
+    assert not passes(_one(fit_dbic_const=cfg.dbic_const_min - 1, fit_tE=20.0), cfg)[0]
+    # one or two epochs can mimic a tE < short_tE lens: the short-event threshold applies
+    assert not passes(_one(fit_dbic_const=cfg.dbic_const_min + 1, fit_tE=cfg.short_tE - 1), cfg)[0]
+    assert passes(_one(fit_dbic_const=cfg.dbic_const_short_min + 1, fit_tE=cfg.short_tE - 1), cfg)[0]
+
+
+def test_second_bump_allowance_grows_with_the_event_evidence():
+    cfg = FitFilterConfig()
+    bump = cfg.second_bump_max + 10
+    assert not passes(_one(fit_second_bump=bump, fit_dbic_const=500.0), cfg)[0]  # 1 % of 500 = 5 < 25
+    assert passes(_one(fit_second_bump=bump, fit_dbic_const=1.01 * bump / cfg.second_bump_rel), cfg)[0]
+    assert not passes(_one(fit_second_bump=bump, fit_dbic_const=1e4), FitFilterConfig(second_bump_rel=0.0))[0]
+
+
+def test_blended_low_magnification_u0_up_to_three_passes():
+    cfg = FitFilterConfig()
+    assert passes(_one(fit_u0=2.5), cfg)[0] and not passes(_one(fit_u0=cfg.u0_max + 0.1), cfg)[0]
