@@ -106,7 +106,7 @@ class FeatureSettings:
     apply_weights: bool = True
     feature_set: str = DEFAULT_FEATURE_SET
     features: tuple[str, ...] | None = None
-    revision: str | None = None
+    revision: str | None = field(default=None, compare=False)  # checked by differences / check_revision
 
     def __post_init__(self):
         if self.features is not None and not isinstance(self.features, tuple):
