@@ -179,6 +179,13 @@ def _combined(periodic: bool, cols: tuple[str, ...] | None = None):
     return compute
 
 
+#: revision of the physical block's values (:attr:`~lia_dask.features.registry.FeatureSet.revision`),
+#: bumped whenever a column's definition changes: 1 the block, 2 the flat-topped outburst competitor
+#: (``phys_dbic_burst``, ``phys_r2_burst``, ``phys_burst_frac``), 3 the FRED columns describe the
+#: outburst grid's plateau-free subset when it beats the LM fit (456d5a4).
+PHYSICAL_REVISION = "physical-3"
+
+
 def register_physical_sets() -> None:
     """Register :data:`PHYSICAL_SET` (168 + the block) and :data:`PHYSICAL_LS_SET` (+ periodic model)."""
     from .driver import NAMES
@@ -193,4 +200,4 @@ def register_physical_sets() -> None:
             description="MicroLIA 2.8.1's 168 statistics, then the physical model block (PSPL with blending "
                         "against constant, trend, FRED" + (", periodic" if periodic else "") + "; "
                         "lia_dask.features.physical).",
-            default_settings=FeatureSettings(feature_set=name)), replace=True)
+            default_settings=FeatureSettings(feature_set=name), revision=PHYSICAL_REVISION), replace=True)

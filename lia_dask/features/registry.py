@@ -95,6 +95,10 @@ class FeatureSettings:
         Registry name of the feature set.
     features : tuple of str or None
         Compute only these columns of the feature set (in the set's order); None: all of them.
+    revision : str or None
+        Revision of the feature set's computed values (:attr:`FeatureSet.revision`) the features were
+        computed with. None: the code's (filled in by :meth:`to_dict`, so every feature table and
+        artifact records it); a recorded value comes from the table or artifact.
     """
 
     zp: float | None = 22.0
@@ -102,15 +106,19 @@ class FeatureSettings:
     apply_weights: bool = True
     feature_set: str = DEFAULT_FEATURE_SET
     features: tuple[str, ...] | None = None
+    revision: str | None = field(default=None, compare=False)  # checked by differences / check_revision
 
     def __post_init__(self):
         if self.features is not None and not isinstance(self.features, tuple):
             object.__setattr__(self, "features", tuple(self.features))
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict (stored in model artifacts and feature-table metadata)."""
+        """Plain JSON-able dict (stored in model artifacts and feature-table metadata), with the
+        feature set's revision (the code's when not recorded, :func:`current_revision`)."""
         d = asdict(self)
         d["features"] = None if self.features is None else list(self.features)
+        if d["revision"] is None:
+            d["revision"] = current_revision(self.feature_set)
         return d
 
     @classmethod
@@ -162,6 +170,8 @@ class FeatureSettings:
             if f.name == "features":
                 continue
             a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "revision" and (a is None or b is None):
+                continue  # unrecorded: the code's (model_feature_settings judges artifacts without one)
             if a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)):
                 out.append(f"{f.name} {a!r} vs {b!r}")
         return out
@@ -198,6 +208,11 @@ class FeatureSet:
     select : callable or None
         ``select(names) -> compute`` for a subset of ``names`` (in the set's order), computing only
         what those columns need. None: :meth:`restrict` computes all columns and keeps the subset.
+    revision : str
+        Revision of the values ``compute`` gives, bumped whenever a column's definition changes (e.g.
+        ``"physical-3"``); recorded with every feature table and artifact, and a model recorded with
+        another revision is refused (:func:`model_feature_settings`). ``""``: values fixed by contract
+        (MicroLIA 2.8.1's statistics, held to it by the conformance suite), nothing to check.
     """
 
     name: str
@@ -207,6 +222,7 @@ class FeatureSet:
     description: str = ""
     default_settings: FeatureSettings = field(default_factory=FeatureSettings)
     select: Callable[[tuple[str, ...]], BatchKernel] | None = None
+    revision: str = ""
 
     def restrict(self, names: Sequence[str] | None) -> "FeatureSet":
         """This set restricted to the columns ``names`` (kept in the set's order); None: itself.
@@ -265,6 +281,48 @@ def feature_sets() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def current_revision(name: str) -> str | None:
+    """The code's revision of feature set ``name`` (:attr:`FeatureSet.revision`); None if not registered."""
+    _ensure_default()
+    fs = _REGISTRY.get(name)
+    return None if fs is None else fs.revision
+
+
+def check_revision(recorded: dict | None, what: str = "the model") -> None:
+    """Refuse (one sentence) features recorded with another revision of their feature set.
+
+    A recorded revision that differs from the code's means the same column names now hold other
+    values (a changed fit, a new competitor): the model would silently get features it never learned.
+    A record without a revision predates the guard: accepted for a set whose values are fixed by
+    contract (revision ``""``: MicroLIA 2.8.1's statistics, nothing can have changed), refused for a
+    set with computed blocks (the physical block changed its FRED columns in the release that added
+    the guard, so an unrecorded model most likely learned other values; a warning would be lost in a
+    batch run while its alerts silently degrade).
+
+    Raises
+    ------
+    InputError
+        The revisions differ, or the record has none and the set's revision is not ``""``.
+    """
+    d = dict(recorded or {})
+    name = d.get("feature_set", DEFAULT_FEATURE_SET)
+    code = current_revision(name)
+    if code is None:
+        return  # unknown set: get_feature_set refuses it with its own sentence
+    if "revision" not in d or d["revision"] is None:
+        if code:
+            raise InputError(
+                f"{what} records no revision of its feature set {name!r}, so it predates the revision guard "
+                f"and may have learned other values than today's {code!r} columns; retrain it with this "
+                "release, or predict with the release it was trained with.")
+        return
+    if str(d["revision"]) != code:
+        raise InputError(
+            f"{what} was trained on revision {d['revision']!r} of feature set {name!r} but this code computes "
+            f"revision {code!r} (the columns changed meaning); retrain it with this release, or predict "
+            "with the release it was trained with.")
+
+
 def model_feature_settings(recorded: dict | None, selected: Sequence[str] | None, photometry: str,
                            what: str = "the model") -> FeatureSettings:
     """The settings a model's features are computed with at prediction: exactly those it learned.
@@ -283,8 +341,10 @@ def model_feature_settings(recorded: dict | None, selected: Sequence[str] | None
     Raises
     ------
     InputError
-        The data's photometry contradicts the model's (magnitudes for a flux model or the reverse).
+        The data's photometry contradicts the model's (magnitudes for a flux model or the reverse), or
+        the model's feature-set revision is not the code's (:func:`check_revision`).
     """
+    check_revision(recorded, what)
     s = FeatureSettings.from_dict(dict(recorded or {}))
     s.check_applies_to(photometry, what)
     if selected:

@@ -6,6 +6,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..archive._cli import add_hats_arguments
+    from .fitfilter import FitFilterConfig
 
     p = sub.add_parser("predict", help="classify every lightcurve of an archive or HATS catalog (resumable)")
     p.add_argument("archive", help="lightcurve archive, or a HATS catalog directory (detected; output is then a "
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fit-filter", action="store_true",
                    help="candidate flag for objects predicted ML: a PSPL fit that must beat constant, trend, "
                         "outburst and periodic models by BIC; adds fit_* and passes_fit")
-    p.add_argument("--dbic-const-min", type=float, default=50.0, help="event significance, ΔBIC constant - PSPL")
+    p.add_argument("--dbic-const-min", type=float, default=FitFilterConfig.dbic_const_min, help="event significance, ΔBIC constant - PSPL")
     p.add_argument("--dbic-min", type=float, default=10.0,
                    help="ΔBIC PSPL must win by against trend and periodic (and FRED may win by at most)")
     p.add_argument("--allow-incomplete", action="store_true",
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--require-signature", action="store_true",
                    help="refuse a model artifact without a valid HMAC signature (key: LIA_DASK_ARTIFACT_KEY)")
     p.add_argument("--tE-max", type=float, default=1000.0, help="candidate flag: largest Einstein time tE in days (default %(default)s)")
-    p.add_argument("--u0-max", type=float, default=2.0, help="candidate flag: largest impact parameter u0 (default %(default)s)")
+    p.add_argument("--u0-max", type=float, default=FitFilterConfig.u0_max, help="candidate flag: largest impact parameter u0 (default %(default)s)")
     p.add_argument("--chi2-max", type=float, default=None, help="optional reduced chi2 cut of the PSPL fit")
     p.add_argument("--flag-classes", nargs="+", default=["ML"],
                    help="predicted classes the candidate flag vets (e.g. ML CV LPV to rescue missed events)")

@@ -134,10 +134,13 @@ def test_fit_filter_columns_and_cuts(model_dir, tmp_path, make_survey):
     assert (passed.fit_dbic_const >= cfg.dbic_const_min).all() and (passed.fit_fs > 0).all()
     assert ((passed.fit_dbic_trend >= cfg.dbic_min) & (passed.fit_dbic_periodic >= cfg.dbic_min)
             & (passed.fit_dbic_fred >= -cfg.dbic_min)).all()
+    assert (passed.fit_dbic_burst >= -cfg.dbic_min).all()
     rejected = pred[ml & ~pred["passes_fit"]]
-    assert not ((rejected.fit_dbic_const >= cfg.dbic_const_min) & (rejected.fit_dbic_trend >= cfg.dbic_min)
-                & (rejected.fit_dbic_periodic >= cfg.dbic_min) & (rejected.fit_dbic_fred >= -cfg.dbic_min)
-                & (rejected.fit_tE <= cfg.tE_max) & (rejected.fit_u0 <= cfg.u0_max)).any()
+    from lia_dask.predict.fitfilter import cut_results
+
+    cuts = cut_results(rejected[list(FIT_COLUMNS[:-1])].to_numpy(float), cfg)
+    assert (~cuts.all(axis=1)).all()  # every rejected object fails at least one documented cut
+    assert cut_results(passed[list(FIT_COLUMNS[:-1])].to_numpy(float), cfg).all()
     # the injected events the classifier found are candidates (bright PSPL events on flat stars)
     truth = arch.to_dask().compute().set_index("object_id")["sim_is_ml"]
     found = pred[ml & pred["object_id"].map(truth).to_numpy()]
