@@ -260,6 +260,8 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=4, help="early stopping on val_auc (epochs)")
     ap.add_argument("--stores", default=None, help="directory of stores written earlier by simulate_parallel "
                                                    "(train / test / easy / easy_test .zarr) to reuse")
+    ap.add_argument("--seeds", default="11,12", help="simulation seeds of the training and test stores "
+                                                    "(development runs use others, e.g. 41,42)")
     ap.add_argument("--image-size", type=int, default=44)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--chunk", type=int, default=500)
@@ -286,8 +288,9 @@ def main() -> None:
     models = args.models.split(",")
     t = time.perf_counter()
     hard = LensSimConfig.survey()
-    train, train_truth = _store(args, work, "train", args.n_train, hard, 11)
-    test, test_truth = _store(args, work, "test", args.n_test, hard, 12)
+    seed_train, seed_test = (int(v) for v in args.seeds.split(","))
+    train, train_truth = _store(args, work, "train", args.n_train, hard, seed_train)
+    test, test_truth = _store(args, work, "test", args.n_test, hard, seed_test)
     lenses = train_truth[train_truth.is_lens]
     res["lens_definition"] = {"min_source_pixels": hard.min_source_pixels, "min_magnification": hard.min_magnification,
                               "first_draw_pass_rate": float((lenses.lens_draws == 1).mean()),
