@@ -6,7 +6,7 @@ Measures, in one run (results written after every stage, so a run cut short keep
 * the survey-difficulty set (``LensSimConfig.survey()``: LSST g, r, i, theta_E 0.5-2", source
   S/N 5-150, eight kinds of confusers; see docs/cnn.md), simulated into Zarr stores: training
   (seed 11) and held-out test (seed 12) sets;
-* a DeepLens-style ResNet and an AlexNet trained on it (tf.data pipeline, batched TF
+* a DeepLens-style ResNet, an AlexNet and a VGG16 (``--models``) trained on it (tf.data pipeline, batched TF
   augmentation), each stopped at the end of the epoch that passes ``--budget-s``; on the test set
   AUROC, TPR0, TPR10, TPR at 1 % / 0.1 % FPR; ROC curves on a log-FPR axis
   (``_work/cnn_lenses_roc{tag}.png``);
@@ -244,6 +244,9 @@ def main() -> None:
     ap.add_argument("--stretch", default="linear", choices=["linear", "asinh"])
     ap.add_argument("--budget-s", type=float, default=1500.0, help="training seconds of the ResNet (hard set)")
     ap.add_argument("--alexnet-budget-s", type=float, default=700.0)
+    ap.add_argument("--vgg16-epochs", type=int, default=5)
+    ap.add_argument("--vgg16-budget-s", type=float, default=700.0)
+    ap.add_argument("--vgg16-width", type=float, default=0.25, help="VGG16 width multiplier (filters and dense units)")
     ap.add_argument("--easy-budget-s", type=float, default=300.0)
     ap.add_argument("--colour-residuals", action="store_true", help="add the b - k*ref colour residual channels")
     ap.add_argument("--no-psf-match", action="store_true",
@@ -257,6 +260,8 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=4, help="early stopping on val_auc (epochs)")
     ap.add_argument("--stores", default=None, help="directory of stores written earlier by simulate_parallel "
                                                    "(train / test / easy / easy_test .zarr) to reuse")
+    ap.add_argument("--seeds", default="11,12", help="simulation seeds of the training and test stores "
+                                                    "(development runs use others, e.g. 41,42)")
     ap.add_argument("--image-size", type=int, default=44)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--chunk", type=int, default=500)
@@ -283,8 +288,9 @@ def main() -> None:
     models = args.models.split(",")
     t = time.perf_counter()
     hard = LensSimConfig.survey()
-    train, train_truth = _store(args, work, "train", args.n_train, hard, 11)
-    test, test_truth = _store(args, work, "test", args.n_test, hard, 12)
+    seed_train, seed_test = (int(v) for v in args.seeds.split(","))
+    train, train_truth = _store(args, work, "train", args.n_train, hard, seed_train)
+    test, test_truth = _store(args, work, "test", args.n_test, hard, seed_test)
     lenses = train_truth[train_truth.is_lens]
     res["lens_definition"] = {"min_source_pixels": hard.min_source_pixels, "min_magnification": hard.min_magnification,
                               "first_draw_pass_rate": float((lenses.lens_draws == 1).mean()),
@@ -305,11 +311,15 @@ def main() -> None:
     archs = {"resnet": CNNConfig(architecture="resnet", model_params=dict(width=args.width, stages=3, units_per_stage=2),
                                  learning_rate=2e-3, **common),
              "alexnet": CNNConfig(architecture="alexnet", model_params=dict(width=0.25), learning_rate=1e-3,
-                                  **common)}
+                                  **common),
+             "vgg16": CNNConfig(architecture="vgg16", model_params=dict(width=args.vgg16_width), learning_rate=1e-3,
+                                **common)}
     curves, p_resnet = {}, None
     archs["alexnet"].epochs = args.alexnet_epochs
+    archs["vgg16"].epochs = args.vgg16_epochs
+    budgets = {"resnet": args.budget_s, "alexnet": args.alexnet_budget_s, "vgg16": args.vgg16_budget_s}
     for name in [m for m in models if m in archs]:
-        budget = args.budget_s if name == "resnet" else args.alexnet_budget_s
+        budget = budgets[name]
         clf = _train(name, archs[name], train, n_seen, budget, res, work)
         p, p8 = _score(clf, test, y, name, res, test_truth, args.average_orientations)
         curves[name] = (y, p)
