@@ -125,6 +125,7 @@ def simulate(tag, cad_batch, n_per_class, seed, settings, client, mix=None, part
 
 
 def fit_models(sim, names_by_set, seed, client):
+    from lia_dask.features.registry import FeatureSettings
     from lia_dask.train import EnsembleClassifier
 
     sim = sim[sim["feature_reason"] == 0]
@@ -133,7 +134,7 @@ def fit_models(sim, names_by_set, seed, client):
     for fs, names in names_by_set.items():
         models[fs] = EnsembleClassifier(model="xgb", random_state=seed, cv=3, n_jobs=1).fit(
             sim[names], y, client=client, feature_set=fs,
-            feature_settings={"zp": 22.0, "convert": None, "apply_weights": True, "feature_set": fs})
+            feature_settings=FeatureSettings(zp=22.0, convert=None, apply_weights=True, feature_set=fs).to_dict())
     return models, sim
 
 

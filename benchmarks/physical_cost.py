@@ -101,7 +101,7 @@ def main() -> int:
     for fs in (BASE, PHYS):
         m = EnsembleClassifier(model="xgb", random_state=1, cv=2, n_jobs=1).fit(
             df[list(get_feature_set(fs).names)], df["label"].to_numpy(), feature_set=fs,
-            feature_settings=dict(zp=22.0, convert=True, apply_weights=True, feature_set=fs))
+            feature_settings=FeatureSettings(zp=22.0, convert=True, apply_weights=True, feature_set=fs).to_dict())
         paths[fs] = work / f"model_{fs}"
         m.save(paths[fs], overwrite=True)
         predict_batch(sb.take(np.arange(5)).compact(), paths[fs])  # warm
