@@ -77,6 +77,11 @@ DEFAULT_FEATURE_SET = "microlia-2.8.1"
 SETTINGS_METADATA_KEY = "lia_dask.feature_settings"
 
 
+#: the revision of settings read from a record that has none (it predates revisions): never replaced by the
+#: code's on re-saving, judged by :func:`check_revision` like a missing one
+UNRECORDED = "unrecorded"
+
+
 @dataclass(frozen=True)
 class FeatureSettings:
     """Settings of one feature extraction (one dataclass for the whole stage).
@@ -98,7 +103,9 @@ class FeatureSettings:
     revision : str or None
         Revision of the feature set's computed values (:attr:`FeatureSet.revision`) the features were
         computed with. None: the code's (filled in by :meth:`to_dict`, so every feature table and
-        artifact records it); a recorded value comes from the table or artifact.
+        artifact records it); a recorded value comes from the table or artifact; :data:`UNRECORDED`:
+        read (:meth:`from_dict`) from a record that predates revisions, kept as such by :meth:`to_dict`
+        so that re-saving old settings never stamps them with today's revision.
     """
 
     zp: float | None = 22.0
@@ -123,10 +130,14 @@ class FeatureSettings:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureSettings":
+        """Settings from a record (:meth:`to_dict`); a record without ``revision`` reads as :data:`UNRECORDED`."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown feature settings {sorted(unknown)}; known: {sorted(known)}.")
+        d = dict(d)
+        if d.get("revision") is None:
+            d["revision"] = UNRECORDED
         return cls(**d)
 
     def resolve(self, photometry: str, zeropoint: float) -> tuple[float, bool]:
@@ -170,7 +181,7 @@ class FeatureSettings:
             if f.name == "features":
                 continue
             a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "revision" and (a is None or b is None):
+            if f.name == "revision" and (a in (None, UNRECORDED) or b in (None, UNRECORDED)):
                 continue  # unrecorded: the code's (model_feature_settings judges artifacts without one)
             if a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)):
                 out.append(f"{f.name} {a!r} vs {b!r}")
@@ -309,7 +320,7 @@ def check_revision(recorded: dict | None, what: str = "the model") -> None:
     code = current_revision(name)
     if code is None:
         return  # unknown set: get_feature_set refuses it with its own sentence
-    if "revision" not in d or d["revision"] is None:
+    if d.get("revision") in (None, UNRECORDED):
         if code:
             raise InputError(
                 f"{what} records no revision of its feature set {name!r}, so it predates the revision guard "

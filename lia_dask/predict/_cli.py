@@ -20,13 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="candidate flag for objects predicted ML: a PSPL fit that must beat constant, trend, "
                         "outburst and periodic models by BIC; adds fit_* and passes_fit")
     p.add_argument("--dbic-const-min", type=float, default=FitFilterConfig.dbic_const_min, help="event significance, ΔBIC constant - PSPL")
-    p.add_argument("--dbic-min", type=float, default=10.0,
+    p.add_argument("--dbic-min", type=float, default=FitFilterConfig.dbic_min,
                    help="ΔBIC PSPL must win by against trend and periodic (and FRED may win by at most)")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="predict the intact parts of an archive whose parts do not match its _archive.json")
     p.add_argument("--require-signature", action="store_true",
                    help="refuse a model artifact without a valid HMAC signature (key: LIA_DASK_ARTIFACT_KEY)")
-    p.add_argument("--tE-max", type=float, default=1000.0, help="candidate flag: largest Einstein time tE in days (default %(default)s)")
+    p.add_argument("--tE-max", type=float, default=FitFilterConfig.tE_max, help="candidate flag: largest Einstein time tE in days (default %(default)s)")
     p.add_argument("--u0-max", type=float, default=FitFilterConfig.u0_max, help="candidate flag: largest impact parameter u0 (default %(default)s)")
     p.add_argument("--chi2-max", type=float, default=None, help="optional reduced chi2 cut of the PSPL fit")
     p.add_argument("--flag-classes", nargs="+", default=["ML"],
@@ -120,7 +120,7 @@ def _candidates(args) -> int:
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         cols = [c for c in ("object_id", "band", "prob_ML", "fit_t0", "fit_u0", "fit_tE", "fit_dbic_const", "fit_dbic_fred",
-                                  "fit_dbic_periodic", "passes_fit")
+                                  "fit_dbic_burst", "fit_dbic_periodic", "passes_fit")
                 if c in cands.columns]
         print(cands[cols].to_string(index=False) if len(cands) else "no candidates")
     if args.plots and len(cands):

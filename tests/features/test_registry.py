@@ -5,7 +5,8 @@ import pytest
 
 from lia_dask.errors import InputError
 from lia_dask.features.physical import PHYSICAL_LS_SET, PHYSICAL_REVISION, PHYSICAL_SET
-from lia_dask.features.registry import (DEFAULT_FEATURE_SET, FeatureSettings, check_revision, current_revision,
+from lia_dask.features.registry import (DEFAULT_FEATURE_SET, UNRECORDED, FeatureSettings, check_revision,
+                                        current_revision,
                                         get_feature_set, model_feature_settings)
 
 
@@ -44,3 +45,18 @@ def test_table_and_model_revisions_must_agree_only_when_both_are_recorded():
     b = FeatureSettings(feature_set=PHYSICAL_SET, revision=PHYSICAL_REVISION)
     assert any(x.startswith("revision") for x in a.differences(b))
     assert FeatureSettings(feature_set=PHYSICAL_SET).differences(b) == []
+
+
+def test_old_settings_re_saved_stay_unrecorded_and_are_still_refused():
+    """Settings read from a table or artifact without a revision (e.g. to train on an old feature table)
+    must not be stamped with today's revision when saved again: the guard would be bypassed."""
+    old = FeatureSettings(feature_set=PHYSICAL_SET).to_dict()
+    del old["revision"]
+    again = FeatureSettings.from_dict(old).to_dict()
+    assert again["revision"] == UNRECORDED
+    with pytest.raises(InputError, match=r"model new records no revision.*retrain"):
+        model_feature_settings(again, None, "mag", "model new")
+    m = FeatureSettings().to_dict()
+    del m["revision"]
+    assert model_feature_settings(FeatureSettings.from_dict(m).to_dict(), None, "mag", "m").feature_set == DEFAULT_FEATURE_SET
+    assert FeatureSettings.from_dict(old).differences(FeatureSettings(feature_set=PHYSICAL_SET)) == []
